@@ -1,0 +1,60 @@
+import { Kysely, PostgresDialect } from 'kysely';
+import pg from 'pg';
+import { type Logger } from '@drover/observability';
+
+/** Options of `createDb`. */
+export interface DbOptions {
+  /** Postgres connection URL. */
+  url: string;
+  /** The service's schema; first on every connection's search_path (then `public`). */
+  schema: string;
+  /** Connections kept open when idle (default 5). */
+  poolMin?: number;
+  /** Most connections at once (default 30). */
+  poolMax?: number;
+  /** Shown in pg_stat_activity, to tell services apart. */
+  applicationName?: string;
+  /** Logs idle-connection errors (a server restart) that would otherwise crash the process. */
+  logger?: Logger;
+}
+
+const SCHEMA = /^[a-z_][a-z0-9_]{0,62}$/;
+const pools = new WeakMap<object, pg.Pool>();
+
+/** Throws unless `schema` is a plain lowercase identifier (it is spliced into SQL). */
+export function assertSchemaName(schema: string): void {
+  if (!SCHEMA.test(schema)) throw new Error(`invalid schema name ${JSON.stringify(schema)}`);
+}
+
+/** The pg pool for the options (exported for tests and tools that need raw pg). */
+export function createPool(opts: DbOptions): pg.Pool {
+  assertSchemaName(opts.schema);
+  const pool = new pg.Pool({
+    connectionString: opts.url,
+    min: opts.poolMin ?? 5,
+    max: opts.poolMax ?? 30,
+    idleTimeoutMillis: 30_000,
+    connectionTimeoutMillis: 10_000,
+    application_name: opts.applicationName,
+    // Set at connect time so every pooled connection, including ones the pool opens later,
+    // resolves unqualified names in the service's schema.
+    options: `-c search_path=${opts.schema},public`,
+  });
+  pool.on('error', (err) => {
+    opts.logger?.warn({ event: 'db.idle_client_error', err }, 'idle postgres connection failed');
+  });
+  return pool;
+}
+
+/** A Kysely instance on a pg pool whose connections use `search_path = <schema>, public`. */
+export function createDb<DB>(opts: DbOptions): Kysely<DB> {
+  const pool = createPool(opts);
+  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+  pools.set(db, pool);
+  return db;
+}
+
+/** The pg pool behind a `createDb` instance (e.g. to read its options or counters). */
+export function poolOf(db: Kysely<unknown>): pg.Pool | undefined {
+  return pools.get(db);
+}

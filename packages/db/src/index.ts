@@ -1,0 +1,3 @@
+export { createDb, createPool, poolOf, assertSchemaName, type DbOptions } from './create-db';
+export { migrate, dropSchema, ObjectMigrationProvider, type MigrateOptions } from './migrate';
+export { isTransientDbError } from './transient';

@@ -1,0 +1,41 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { ulid } from 'ulid';
+
+/** What a unit of work carries across async boundaries, for logs and outgoing messages. */
+export interface DroverContext {
+  /** Ties together every log line and message caused by one request or event. */
+  correlationId?: string;
+  /** Device the work is about (a device id, never a hardware id). */
+  deviceId?: string;
+  /** Tenant the work belongs to. */
+  tenant?: string;
+}
+
+const storage = new AsyncLocalStorage<DroverContext>();
+
+/**
+ * Runs `fn` with `ctx` as the current context. Fields not given are inherited from the
+ * enclosing context, so a handler can add a device id without losing the correlation id.
+ */
+export function runWithContext<T>(ctx: DroverContext, fn: () => T): T {
+  const parent = storage.getStore();
+  return storage.run({ ...parent, ...stripUndefined(ctx) }, fn);
+}
+
+/** The current context; an empty object outside of `runWithContext`. */
+export function getContext(): DroverContext {
+  return storage.getStore() ?? {};
+}
+
+/** A fresh correlation id (a ULID, so ids sort by creation time). */
+export function newCorrelationId(): string {
+  return ulid();
+}
+
+function stripUndefined(ctx: DroverContext): DroverContext {
+  const out: DroverContext = {};
+  if (ctx.correlationId !== undefined) out.correlationId = ctx.correlationId;
+  if (ctx.deviceId !== undefined) out.deviceId = ctx.deviceId;
+  if (ctx.tenant !== undefined) out.tenant = ctx.tenant;
+  return out;
+}

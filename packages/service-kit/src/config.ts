@@ -1,0 +1,109 @@
+import { Type, type Static, type TObject, type TSchema } from '@sinclair/typebox';
+import { Value, ValueErrorType, type ValueError } from '@sinclair/typebox/value';
+
+/** One bad environment variable and why. */
+export interface ConfigIssue {
+  /** The environment variable's name. */
+  variable: string;
+  /** Why it was rejected, e.g. `required` or `expected integer, got "abc"`. */
+  reason: string;
+}
+
+/** Thrown by `loadConfig`; the message names every bad variable. */
+export class ConfigError extends Error {
+  /** Every bad variable, in schema order. */
+  readonly issues: ConfigIssue[];
+  constructor(issues: ConfigIssue[]) {
+    super(`invalid configuration: ${issues.map((i) => `${i.variable}: ${i.reason}`).join('; ')}`);
+    this.name = 'ConfigError';
+    this.issues = issues;
+  }
+}
+
+/**
+ * Variables every service reads. A plain record of property schemas so a service spreads it:
+ * `Type.Object({ ...CommonConfig, HTTP_PORT: Type.Integer({ default: 8080 }) })`.
+ */
+export const CommonConfig = {
+  LOG_LEVEL: Type.Union(
+    [
+      Type.Literal('fatal'),
+      Type.Literal('error'),
+      Type.Literal('warn'),
+      Type.Literal('info'),
+      Type.Literal('debug'),
+      Type.Literal('trace'),
+      Type.Literal('silent'),
+    ],
+    { default: 'info' },
+  ),
+  // No defaults for servers: a forgotten URL must fail at start, not reach localhost.
+  NATS_URL: Type.String({ minLength: 1 }),
+  DATABASE_URL: Type.String({ minLength: 1 }),
+  REDIS_URL: Type.String({ minLength: 1 }),
+  OPS_PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 9464 }),
+  DROVER_NAMESPACE: Type.String({ pattern: '^$|^[a-z][a-z0-9_]{0,30}$', default: '' }),
+  OTEL_EXPORTER_OTLP_ENDPOINT: Type.Optional(Type.String({ minLength: 1 })),
+};
+
+/** The common variables as an object schema, for services that need nothing else. */
+export const CommonConfigSchema = Type.Object(CommonConfig);
+/** The parsed common variables. */
+export type CommonConfig = Static<typeof CommonConfigSchema>;
+
+const SENSITIVE = /SECRET|PASSWORD|TOKEN|KEY|CREDENTIAL/i;
+
+/**
+ * Reads the variables named by `schema` from `env`: defaults applied, strings converted
+ * (`"8080"` → 8080), then checked. An empty variable counts as unset. Throws `ConfigError`
+ * listing every bad variable.
+ */
+export function loadConfig<T extends TObject>(
+  schema: T,
+  env: Record<string, string | undefined> = process.env,
+): Static<T> {
+  const raw: Record<string, unknown> = {};
+  for (const key of Object.keys(schema.properties)) {
+    const value = env[key];
+    if (value !== undefined && value !== '') raw[key] = value;
+  }
+  const value = Value.Convert(schema, Value.Default(schema, raw));
+  if (Value.Check(schema, value)) return value;
+
+  const issues: ConfigIssue[] = [];
+  const seen = new Set<string>();
+  for (const error of Value.Errors(schema, value)) {
+    const variable = error.path.split('/')[1];
+    if (!variable || seen.has(variable)) continue;
+    seen.add(variable);
+    issues.push({ variable, reason: describe(variable, error, raw[variable]) });
+  }
+  if (issues.length === 0) issues.push({ variable: '(config)', reason: 'invalid' });
+  throw new ConfigError(issues);
+}
+
+function describe(variable: string, error: ValueError, rawValue: unknown): string {
+  if (rawValue === undefined) return 'required';
+  const got = SENSITIVE.test(variable) ? '' : `, got ${JSON.stringify(rawValue)}`;
+  return `${expectation(error)}${got}`;
+}
+
+function expectation(error: ValueError): string {
+  const schema = error.schema as TSchema & {
+    anyOf?: { const?: unknown }[];
+    type?: string;
+  };
+  if (schema.anyOf?.every((s) => s.const !== undefined)) {
+    return `expected one of ${schema.anyOf.map((s) => String(s.const)).join(', ')}`;
+  }
+  switch (error.type) {
+    case ValueErrorType.Integer:
+      return 'expected integer';
+    case ValueErrorType.Number:
+      return 'expected number';
+    case ValueErrorType.Boolean:
+      return 'expected boolean';
+    default:
+      return error.message.charAt(0).toLowerCase() + error.message.slice(1);
+  }
+}
