@@ -1,0 +1,71 @@
+// What the ingress republishes on the bus (DEVICE and TELEMETRY streams): the device payload
+// plus where it came from. Open at the top level (tolerant reader): producer and consumers are
+// deployed independently, so an added field must not send messages to the DLQ.
+import { type Static, Type } from '@sinclair/typebox';
+import { DateTime, FirmwareVersion, HardwareModel, Id, MsgId, Timestamp } from './common.schema';
+import { compileChecker } from './checker';
+import {
+  CertRenewPayload,
+  CommandResultPayload,
+  StateReportedPayload,
+  TelemetryPayload,
+  UpdateStatusPayload,
+} from './device.schema';
+
+/** Where a device message came from, and when the ingress received it. */
+const origin = {
+  tenant: Id,
+  device_type: Id,
+  device_id: Id,
+  received_at: DateTime,
+};
+
+/** `iot.device.<t>.presence.<id>`: a device came online or went offline. */
+export const PresenceMessage = Type.Object({
+  ...origin,
+  state: Type.Union([Type.Literal('online'), Type.Literal('offline')]),
+  firmware_version: Type.Optional(FirmwareVersion),
+  hardware_model: Type.Optional(HardwareModel),
+  msg_id: Type.Optional(MsgId),
+  ts: Timestamp,
+});
+export type PresenceMessage = Static<typeof PresenceMessage>;
+
+/** `iot.telemetry.<t>.<type>.<id>`: one telemetry message. */
+export const TelemetryMessage = Type.Object({ ...TelemetryPayload.properties, ...origin });
+export type TelemetryMessage = Static<typeof TelemetryMessage>;
+
+/** `iot.device.<t>.state_reported.<id>` */
+export const StateReportedMessage = Type.Object({ ...StateReportedPayload.properties, ...origin });
+export type StateReportedMessage = Static<typeof StateReportedMessage>;
+
+/** `iot.device.<t>.cmd_res.<id>` */
+export const CommandResultMessage = Type.Object({ ...CommandResultPayload.properties, ...origin });
+export type CommandResultMessage = Static<typeof CommandResultMessage>;
+
+/** `iot.device.<t>.update_status.<id>` */
+export const UpdateStatusMessage = Type.Object({ ...UpdateStatusPayload.properties, ...origin });
+export type UpdateStatusMessage = Static<typeof UpdateStatusMessage>;
+
+/** `iot.device.<t>.cert_renew.<id>` */
+export const CertRenewMessage = Type.Object({ ...CertRenewPayload.properties, ...origin });
+export type CertRenewMessage = Static<typeof CertRenewMessage>;
+
+/** Compiled checkers for the bus messages, keyed by schema name. */
+export const busMessageCheckers = {
+  PresenceMessage: compileChecker(PresenceMessage),
+  TelemetryMessage: compileChecker(TelemetryMessage),
+  StateReportedMessage: compileChecker(StateReportedMessage),
+  CommandResultMessage: compileChecker(CommandResultMessage),
+  UpdateStatusMessage: compileChecker(UpdateStatusMessage),
+  CertRenewMessage: compileChecker(CertRenewMessage),
+} as const;
+
+/** The bus message checker for each `iot.device.<t>.<kind>.<id>` kind. */
+export const deviceKindCheckers = {
+  presence: busMessageCheckers.PresenceMessage,
+  state_reported: busMessageCheckers.StateReportedMessage,
+  cmd_res: busMessageCheckers.CommandResultMessage,
+  update_status: busMessageCheckers.UpdateStatusMessage,
+  cert_renew: busMessageCheckers.CertRenewMessage,
+} as const;
