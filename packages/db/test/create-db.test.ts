@@ -1,0 +1,49 @@
+import { randomBytes } from 'node:crypto';
+import { sql } from 'kysely';
+import { createDb, dropSchema, poolOf } from '@drover/db';
+
+const URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const schema = `t_${randomBytes(4).toString('hex')}_db_create`;
+
+describe('createDb', () => {
+  const db = createDb<unknown>({ url: URL, schema, applicationName: 'drover-db-test' });
+  const small = createDb<unknown>({ url: URL, schema, poolMin: 1, poolMax: 2 });
+
+  beforeAll(async () => {
+    await sql`create schema ${sql.id(schema)}`.execute(db);
+  });
+
+  afterAll(async () => {
+    await dropSchema(db, schema);
+    await db.destroy();
+    await small.destroy();
+  });
+
+  it('defaults the pool to min 5, max 30 and honours explicit sizes', () => {
+    expect(poolOf(db)?.options).toMatchObject({ min: 5, max: 30 });
+    expect(poolOf(small)?.options).toMatchObject({ min: 1, max: 2 });
+  });
+
+  it('never opens more connections than poolMax', async () => {
+    const pool = poolOf(small)!;
+    await Promise.all(Array.from({ length: 6 }, () => sql`select pg_sleep(0.05)`.execute(small)));
+    expect(pool.totalCount).toBeLessThanOrEqual(2);
+    expect(pool.totalCount).toBeGreaterThan(0);
+  });
+
+  it('puts the service schema first on search_path and sets application_name', async () => {
+    const res = await sql<{ search_path: string; app: string }>`
+      select current_setting('search_path') as search_path,
+             current_setting('application_name') as app`.execute(db);
+    expect(res.rows[0]).toEqual({ search_path: `${schema},public`, app: 'drover-db-test' });
+    await sql`create table probe (id int)`.execute(db);
+    const where = await sql<{ s: string }>`
+      select table_schema as s from information_schema.tables where table_name = 'probe'
+        and table_schema = ${schema}`.execute(db);
+    expect(where.rows).toEqual([{ s: schema }]);
+  });
+
+  it('refuses a schema name that would be spliced into SQL unsafely', () => {
+    expect(() => createDb({ url: URL, schema: 'Bad-Name' })).toThrow(/invalid schema name/);
+  });
+});
