@@ -1,0 +1,26 @@
+export { connectBus, BusHealth, busHealth } from './connect';
+export type { Bus, BusLogger, ConnectBusOptions } from './connect';
+export {
+  STREAMS,
+  streamConfigs,
+  ensureStream,
+  ensureStreams,
+  deleteStreams,
+  resolveStreamName,
+} from './streams';
+export type { StreamName, StreamOptions, DroverStreamConfig } from './streams';
+export { HEADERS } from './headers';
+export { publish, publishEvent, qualifySubject, logicalEventSubject } from './publish';
+export type { PublishOptions } from './publish';
+export { consume } from './consume';
+export type { ConsumeOptions, Consumer } from './consume';
+export type { BusMessage } from './message';
+export { DLQ_MAX_PAYLOAD_BYTES } from './dlq';
+export type { DlqRecord } from './dlq';
+export { isRetryable, isTransientNatsError } from './errors';
+export { serveRpc, rpcRequest } from './rpc';
+export type { RpcContext, RpcEndpoint, ServeRpcOptions, RpcServer, RpcRequestOptions } from './rpc';
+export { outboxMigration, enqueueEvents, enqueueMessages } from './outbox';
+export type { OutboxDb, OutboxTable, OutboxMessage } from './outbox';
+export { startOutboxRelay } from './outbox-relay';
+export type { OutboxRelay, OutboxRelayOptions } from './outbox-relay';

@@ -1,0 +1,113 @@
+import { sql, type Generated, type Kysely } from 'kysely';
+import { type Migration } from 'kysely/migration';
+import { type CloudEvent } from '@drover/contracts';
+import { captureHeaders } from './headers';
+import { assertValidEvent, logicalEventSubject } from './publish';
+
+/** The outbox table as kysely sees it. */
+export interface OutboxTable {
+  /** Insert order, which is publish order. */
+  id: Generated<string>;
+  /** `Nats-Msg-Id` of the message (the event id for events). */
+  event_id: string;
+  /** Subject without the namespace prefix (the relay adds its bus's). */
+  subject: string;
+  /** JSON payload (the CloudEvent envelope for events). */
+  payload: unknown;
+  /** Trace and correlation headers captured at enqueue time. */
+  headers: Record<string, string>;
+  /** When the row was written. */
+  created_at: Generated<Date>;
+  /** When the relay got the stream's ack; null while pending. */
+  sent_at: Date | null;
+}
+
+/** A database that has the outbox table. */
+export interface OutboxDb {
+  /** The outbox of the service's schema. */
+  outbox: OutboxTable;
+}
+
+/** Creates `outbox` and its partial index on unsent rows; include it in a service's migrations. */
+export const outboxMigration: Migration = {
+  async up(db): Promise<void> {
+    await db.schema
+      .createTable('outbox')
+      .ifNotExists()
+      .addColumn('id', 'bigserial', (c) => c.primaryKey())
+      .addColumn('event_id', 'text', (c) => c.notNull().unique())
+      .addColumn('subject', 'text', (c) => c.notNull())
+      .addColumn('payload', 'jsonb', (c) => c.notNull())
+      .addColumn('headers', 'jsonb', (c) => c.notNull().defaultTo(sql`'{}'::jsonb`))
+      .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+      .addColumn('sent_at', 'timestamptz')
+      .execute();
+    await db.schema
+      .createIndex('outbox_unsent_idx')
+      .ifNotExists()
+      .on('outbox')
+      .column('id')
+      .where(sql.ref('sent_at'), 'is', null)
+      .execute();
+  },
+  async down(db): Promise<void> {
+    await db.schema.dropTable('outbox').ifExists().execute();
+  },
+};
+
+/** A non-event message to publish through the outbox (e.g. a desired-state push). */
+export interface OutboxMessage {
+  /** Subject, without namespace prefix (a prefixed one is accepted too). */
+  subject: string;
+  /** Dedup id; unique across the outbox. */
+  msgId: string;
+  /** JSON payload. */
+  payload: unknown;
+  /** Extra headers. */
+  headers?: Record<string, string>;
+}
+
+/**
+ * Inserts messages in the caller's transaction: they are published if and only if it commits.
+ * A repeated msgId is ignored, so retrying a use case does not duplicate its messages.
+ */
+export async function enqueueMessages<DB>(
+  trx: Kysely<DB>,
+  messages: OutboxMessage[],
+): Promise<void> {
+  if (messages.length === 0) return;
+  const captured = captureHeaders();
+  await (trx as unknown as Kysely<OutboxDb>)
+    .insertInto('outbox')
+    .values(
+      messages.map((m) => ({
+        event_id: m.msgId,
+        subject: m.subject,
+        payload: JSON.stringify(m.payload),
+        headers: JSON.stringify({ ...captured, ...m.headers }) as unknown as Record<string, string>,
+        sent_at: null,
+      })),
+    )
+    .onConflict((oc) => oc.column('event_id').doNothing())
+    .execute();
+}
+
+/** Validates each event and enqueues it on its event subject with `msgId = event.id`. */
+export async function enqueueEvents<DB>(
+  trx: Kysely<DB>,
+  events: CloudEvent<unknown>[],
+): Promise<void> {
+  for (const e of events) assertValidEvent(e);
+  await enqueueMessages(
+    trx,
+    events.map((e) => ({
+      subject: logicalEventSubject(e),
+      msgId: e.id,
+      payload: e,
+      headers: {
+        ...(e.correlationid ? { 'Drover-Correlation-Id': e.correlationid } : {}),
+        ...(e.traceparent ? { traceparent: e.traceparent } : {}),
+      },
+    })),
+  );
+}
