@@ -1,0 +1,75 @@
+// COMMANDS stream → devices: `iot.cmd.<t>.<id>` to `<root>/cmd` (QoS 1) and
+// `iot.desired.<t>.<id>` to `<root>/state/desired` (QoS 1, retained). The JetStream message is
+// acked only after the broker's PUBACK.
+import {
+  type Naming,
+  commandFilter,
+  desiredFilter,
+  deviceRoot,
+  deviceTopic,
+  parseCommandSubject,
+  parseDesiredSubject,
+} from '@drover/contracts';
+import { type Bus, type Consumer, consume } from '@drover/bus';
+import { NotFoundError, ValidationError } from '@drover/service-kit';
+import { type Logger } from '@drover/observability';
+import { type DeviceMetaLookup } from '../registry/device-meta.cache';
+import { type Egress } from '../mqtt/egress.connection';
+import { type IngressMetrics } from '../../ingress.metrics';
+
+/** Durable consumer names on COMMANDS. */
+export const COMMANDS_DURABLE = 'mqtt-ingress-commands';
+/** Durable consumer for desired state. */
+export const DESIRED_DURABLE = 'mqtt-ingress-desired';
+
+/** Options of `startCommandForwarders`. */
+export interface ForwarderOptions {
+  /** Connected bus. */
+  bus: Bus;
+  /** Naming of the install. */
+  naming: Naming;
+  /** MQTT topic prefix ('' = none). */
+  prefix: string;
+  /** Device meta (for the device type in the topic). */
+  meta: DeviceMetaLookup;
+  /** MQTT publisher. */
+  egress: Egress;
+  /** Series. */
+  metrics: IngressMetrics;
+  /** Logger. */
+  logger: Logger;
+}
+
+/** Starts both consumers; returns them for shutdown. */
+export async function startCommandForwarders(opts: ForwarderOptions): Promise<Consumer[]> {
+  const { naming, prefix } = opts;
+  const forward = async (
+    address: { tenant: string; deviceId: string } | null,
+    channel: 'cmd' | 'state/desired',
+    data: Uint8Array,
+  ): Promise<void> => {
+    if (address === null) throw new ValidationError('bad_subject', 'not a device subject');
+    const meta = await opts.meta.get(address.tenant, address.deviceId);
+    if (meta === null || meta.status !== 'active') {
+      throw new NotFoundError('device_not_found', `no active device ${address.deviceId}`);
+    }
+    const root = deviceRoot({ ...address, deviceType: meta.deviceType }, prefix || undefined);
+    await opts.egress.publish(deviceTopic(root, channel), Buffer.from(data), channel !== 'cmd');
+    opts.metrics.commands.inc({ kind: channel === 'cmd' ? 'command' : 'desired' });
+  };
+  const commands = await consume(opts.bus, {
+    stream: 'COMMANDS',
+    durable: COMMANDS_DURABLE,
+    filterSubjects: [commandFilter(naming)],
+    logger: opts.logger,
+    handler: (msg) => forward(parseCommandSubject(msg.subject, naming), 'cmd', msg.data),
+  });
+  const desired = await consume(opts.bus, {
+    stream: 'COMMANDS',
+    durable: DESIRED_DURABLE,
+    filterSubjects: [desiredFilter(naming)],
+    logger: opts.logger,
+    handler: (msg) => forward(parseDesiredSubject(msg.subject, naming), 'state/desired', msg.data),
+  });
+  return [commands, desired];
+}

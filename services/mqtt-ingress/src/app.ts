@@ -1,0 +1,145 @@
+// Composition of the ingress: bus, registry cache, N shared-subscription connections, the
+// command forwarders and the ops server.
+import {
+  DEVICE_CHANNELS,
+  deviceChannelFilter,
+  namespace,
+  sharedSubscription,
+} from '@drover/contracts';
+import { type Consumer, BusHealth, connectBus, ensureStreams } from '@drover/bus';
+import {
+  type Logger,
+  type Metrics,
+  createLogger,
+  createMetrics,
+  startOpsServer,
+} from '@drover/observability';
+import { type IngressConfig } from './config';
+import { createTokenBucket } from './domain/rate-limit';
+import { createDeviceMetaCache } from './adapters/registry/device-meta.cache';
+import { createIngressPublisher } from './adapters/nats/ingress.publisher';
+import { startCommandForwarders } from './adapters/nats/command.forwarder';
+import { type Subscriber, openSubscriber } from './adapters/mqtt/subscriber.connection';
+import { openEgress } from './adapters/mqtt/egress.connection';
+import { createMessageHandler } from './message.handler';
+import { ingressMetrics } from './ingress.metrics';
+
+/** A running ingress. */
+export interface MqttIngress {
+  /** Graceful stop: stop intake, finish in-flight messages, close everything. */
+  stop(): Promise<void>;
+  /** The service's metrics (tests and the benchmark read them). */
+  metrics: Metrics;
+  /** The ops server's port (0 when disabled). */
+  opsPort: number;
+  /** The fixed MQTT client ids of the subscriber connections. */
+  clientIds: string[];
+}
+
+/** Options beyond the environment. */
+export interface StartOptions {
+  /** Logger (default: a pino logger at LOG_LEVEL). */
+  logger?: Logger;
+  /** Start the ops server (default: true). */
+  opsServer?: boolean;
+}
+
+/** Filters of every device channel, as shared subscriptions (never `#`). */
+export function subscriptionFilters(group: string, prefix: string): string[] {
+  return DEVICE_CHANNELS.map((c) =>
+    sharedSubscription(group, deviceChannelFilter(c, prefix || undefined)),
+  );
+}
+
+/** Starts the ingress; resolves when every connection is subscribed. */
+export async function startMqttIngress(
+  config: IngressConfig,
+  opts: StartOptions = {},
+): Promise<MqttIngress> {
+  const logger = opts.logger ?? createLogger({ service: 'mqtt-ingress', level: config.LOG_LEVEL });
+  const metrics = createMetrics({ service: 'mqtt-ingress' });
+  const series = ingressMetrics(metrics);
+  const naming = namespace(config.DROVER_NAMESPACE);
+  const bus = await connectBus({
+    url: config.NATS_URL,
+    name: 'mqtt-ingress',
+    logger,
+    namespace: config.DROVER_NAMESPACE,
+  });
+  await ensureStreams(bus);
+  const meta = createDeviceMetaCache(bus, {
+    ttlMs: config.META_CACHE_TTL_MS,
+    max: config.META_CACHE_MAX,
+  });
+  let stopping = false;
+  const handler = createMessageHandler({
+    prefix: config.MQTT_TOPIC_PREFIX,
+    limits: {
+      maxBytes: config.MAX_PAYLOAD_BYTES,
+      maxFutureSkewMs: config.MAX_FUTURE_SKEW_MS,
+      maxAgeMs: config.MAX_AGE_MS,
+    },
+    meta,
+    publisher: createIngressPublisher(bus, naming),
+    rejectBudget: createTokenBucket(config.REJECT_REPORTS_PER_S),
+    metrics: series,
+    logger,
+    isStopping: () => stopping,
+  });
+  const filters = subscriptionFilters(config.MQTT_SHARE_GROUP, config.MQTT_TOPIC_PREFIX);
+  const clientIds = Array.from(
+    { length: config.MQTT_CONNECTIONS },
+    (_, i) => `${config.MQTT_CLIENT_ID}-${i}`,
+  );
+  const subscribers: Subscriber[] = clientIds.map((clientId) =>
+    openSubscriber({ url: config.MQTT_URL, clientId, filters, sink: handler, logger }),
+  );
+  await Promise.all(subscribers.map((s) => s.ready));
+
+  const egress = openEgress(config.MQTT_URL, `${config.MQTT_CLIENT_ID}-egress`, logger);
+  const forwarders: Consumer[] = config.COMMANDS_ENABLED
+    ? await startCommandForwarders({
+        bus,
+        naming,
+        prefix: config.MQTT_TOPIC_PREFIX,
+        meta,
+        egress,
+        metrics: series,
+        logger,
+      })
+    : [];
+  const ops =
+    opts.opsServer === false
+      ? null
+      : await startOpsServer({
+          port: config.OPS_PORT,
+          registry: metrics.registry,
+          checks: {
+            nats: BusHealth(bus),
+            mqtt: async () => subscribers.every((s) => s.client.connected),
+          },
+          logger,
+        });
+  logger.info({ event: 'ingress.started', connections: clientIds.length }, 'mqtt-ingress up');
+
+  return {
+    metrics,
+    opsPort: ops?.port ?? 0,
+    clientIds,
+    async stop() {
+      stopping = true;
+      // In-flight messages finish (bounded by the connection count); anything newer stays
+      // unacknowledged in the broker session and is redelivered after the restart.
+      const deadline = Date.now() + 10000;
+      while (handler.inFlight() > 0 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      await Promise.all(subscribers.map((s) => s.close(true)));
+      await Promise.all(forwarders.map((f) => f.stop()));
+      await egress.close();
+      await ops?.close();
+      await bus.drain();
+      logger.info({ event: 'ingress.stopped' }, 'mqtt-ingress stopped');
+    },
+  };
+}

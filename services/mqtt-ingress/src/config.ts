@@ -1,0 +1,34 @@
+import { type Static, Type } from '@sinclair/typebox';
+import { CommonConfig, loadConfig } from '@drover/service-kit';
+
+/** Environment of the MQTT ingress (CommonConfig plus the broker side). */
+export const IngressConfigSchema = Type.Object({
+  ...CommonConfig,
+  // The ingress keeps nothing durable: no database, and Redis only through the registry.
+  DATABASE_URL: Type.Optional(Type.String()),
+  REDIS_URL: Type.Optional(Type.String()),
+  MQTT_URL: Type.String({ default: 'mqtt://127.0.0.1:1883' }),
+  // One topic level in front of `<tenant>/…`: isolates tests on the shared broker.
+  MQTT_TOPIC_PREFIX: Type.String({ default: '', pattern: '^([A-Za-z0-9_-]{1,64})?$' }),
+  // Base of the fixed client ids: a persistent session must find the same id after a restart.
+  MQTT_CLIENT_ID: Type.String({ default: 'drover-ingress', pattern: '^[A-Za-z0-9_-]{1,48}$' }),
+  MQTT_SHARE_GROUP: Type.String({ default: 'ingress', pattern: '^[A-Za-z0-9_-]{1,64}$' }),
+  // mqtt.js handles one packet per connection at a time; parallelism comes from connections.
+  MQTT_CONNECTIONS: Type.Integer({ default: 16, minimum: 1, maximum: 256 }),
+  MAX_PAYLOAD_BYTES: Type.Integer({ default: 262144, minimum: 1024 }),
+  MAX_FUTURE_SKEW_MS: Type.Integer({ default: 300000, minimum: 0 }),
+  MAX_AGE_MS: Type.Integer({ default: 7 * 24 * 3600 * 1000, minimum: 1000 }),
+  META_CACHE_TTL_MS: Type.Integer({ default: 10000, minimum: 0 }),
+  META_CACHE_MAX: Type.Integer({ default: 100000, minimum: 1 }),
+  // Rejects are reported on the bus at most this often per second; all are counted.
+  REJECT_REPORTS_PER_S: Type.Integer({ default: 500, minimum: 0 }),
+  COMMANDS_ENABLED: Type.Boolean({ default: true }),
+});
+
+/** Validated ingress configuration. */
+export type IngressConfig = Static<typeof IngressConfigSchema>;
+
+/** Reads and validates the environment; throws a ConfigError naming each bad variable. */
+export function loadIngressConfig(env: NodeJS.ProcessEnv = process.env): IngressConfig {
+  return loadConfig(IngressConfigSchema, env);
+}

@@ -1,0 +1,3 @@
+export { startMqttIngress, subscriptionFilters, type MqttIngress, type StartOptions } from './app';
+export { IngressConfigSchema, loadIngressConfig, type IngressConfig } from './config';
+export { type TelemetryRecord } from './domain/message-router';
