@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
-import { createDb, dropSchema, poolOf } from '@drover/db';
+import { createDb, dropSchema, poolOf } from '../src';
 
 const URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const schema = `t_${randomBytes(4).toString('hex')}_db_create`;

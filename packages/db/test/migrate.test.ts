@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import { type Migration } from 'kysely/migration';
-import { createDb, dropSchema, migrate } from '@drover/db';
+import { createDb, dropSchema, migrate } from '../src';
 
 const URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const schema = `t_${randomBytes(4).toString('hex')}_db_migrate`;

@@ -1,4 +1,4 @@
-import { isTransientDbError } from '@drover/db';
+import { isTransientDbError } from '../src';
 import pg from 'pg';
 
 const cases: [string, unknown, boolean][] = [

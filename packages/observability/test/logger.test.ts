@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { context, trace, TraceFlags } from '@opentelemetry/api';
-import { createLogger, hashId, newCorrelationId, runWithContext } from '@drover/observability';
+import { createLogger, hashId, newCorrelationId, runWithContext } from '../src';
 
 // Collects what pino writes so each line can be parsed back.
 function capture(): { stream: Writable; lines: () => Record<string, unknown>[] } {

@@ -1,5 +1,5 @@
 import { Writable } from 'node:stream';
-import { createLogger, createMetrics, startOpsServer, type OpsServer } from '@drover/observability';
+import { createLogger, createMetrics, startOpsServer, type OpsServer } from '../src';
 
 const silent = createLogger({
   service: 'ops-test',

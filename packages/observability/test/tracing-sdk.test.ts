@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage } from 'node:http';
 import { type AddressInfo } from 'node:net';
 import { context, trace } from '@opentelemetry/api';
-import { currentTraceId, injectTraceHeaders, startTracing } from '@drover/observability';
+import { currentTraceId, injectTraceHeaders, startTracing } from '../src';
 
 // A stand-in OTLP collector: records what the exporter posts.
 function collector() {

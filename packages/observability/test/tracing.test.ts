@@ -1,10 +1,5 @@
 import { context, trace, TraceFlags } from '@opentelemetry/api';
-import {
-  currentTraceId,
-  extractTraceContext,
-  injectTraceHeaders,
-  startTracing,
-} from '@drover/observability';
+import { currentTraceId, extractTraceContext, injectTraceHeaders, startTracing } from '../src';
 
 const TRACEPARENT = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
 
