@@ -67,11 +67,19 @@ export function loadConfig<T extends TObject>(
     const value = env[key];
     if (value !== undefined && value !== '') raw[key] = value;
   }
-  const value = Value.Convert(schema, Value.Default(schema, raw));
-  if (Value.Check(schema, value)) return value;
-
+  // Value.Default fills the object in place; keep the strings as given for error messages.
+  const value = Value.Convert(schema, Value.Default(schema, { ...raw }));
   const issues: ConfigIssue[] = [];
   const seen = new Set<string>();
+  for (const [variable, given] of Object.entries(raw)) {
+    const reason = strictNumber(schema.properties[variable], given);
+    if (reason) {
+      seen.add(variable);
+      issues.push({ variable, reason: `${reason}, got ${JSON.stringify(given)}` });
+    }
+  }
+  if (issues.length === 0 && Value.Check(schema, value)) return value;
+
   for (const error of Value.Errors(schema, value)) {
     const variable = error.path.split('/')[1];
     if (!variable || seen.has(variable)) continue;
@@ -79,7 +87,20 @@ export function loadConfig<T extends TObject>(
     issues.push({ variable, reason: describe(variable, error, raw[variable]) });
   }
   if (issues.length === 0) issues.push({ variable: '(config)', reason: 'invalid' });
+  // Report in schema order whatever check found the problem.
+  const order = Object.keys(schema.properties);
+  issues.sort((a, b) => order.indexOf(a.variable) - order.indexOf(b.variable));
   throw new ConfigError(issues);
+}
+
+// Value.Convert truncates "1.5" to an integer and reads "1e3" as a number; a config value
+// that is not written as a plain number is a mistake worth failing on.
+function strictNumber(schema: TSchema | undefined, given: unknown): string | undefined {
+  if (typeof given !== 'string' || !schema) return undefined;
+  const type = (schema as { type?: unknown }).type;
+  if (type === 'integer' && !/^[+-]?\d+$/.test(given)) return 'expected integer';
+  if (type === 'number' && !/^[+-]?(\d+\.?\d*|\.\d+)$/.test(given)) return 'expected number';
+  return undefined;
 }
 
 function describe(variable: string, error: ValueError, rawValue: unknown): string {
