@@ -1,0 +1,162 @@
+// Device and device-type persistence. Functions take a connection or a transaction; the
+// transaction is opened by the use case.
+import { type ExpressionBuilder, sql, type SelectQueryBuilder } from 'kysely';
+import { type GroupFilter } from '@drover/contracts';
+import { conflict } from '../../domain/errors';
+import { type DeviceRow, type DeviceRowUpdate, type NewDeviceRow } from './device.table';
+import { type DB, type Executor } from './schema';
+
+/** Filters of `list_devices` after validation (group resolved by the caller). */
+export interface DeviceListFilter {
+  /** Exact device type. */
+  deviceType?: string;
+  /** Has this tag. */
+  tag?: string;
+  /** Exact connectivity. */
+  connectivity?: 'online' | 'offline';
+  /** Exact firmware version. */
+  firmwareVersion?: string;
+  /** LIKE pattern (already escaped) on device_id or the attributes' JSON text. */
+  like?: string;
+  /** Members of a static group. */
+  staticGroupId?: string;
+  /** Matches a dynamic group's filter (active devices only). */
+  dynamicFilter?: GroupFilter;
+  /** Only active devices (group listings). */
+  activeOnly?: boolean;
+}
+
+/** Inserts a device; maps unique violations to 409 `device_exists` / `hardware_id_taken`. */
+export async function insertDevice(db: Executor, row: NewDeviceRow): Promise<DeviceRow> {
+  try {
+    return await db.insertInto('devices').values(row).returningAll().executeTakeFirstOrThrow();
+  } catch (err) {
+    const pgErr = err as { code?: string; constraint?: string };
+    if (pgErr.code === '23505' && pgErr.constraint === 'devices_hardware_id_key') {
+      throw conflict('hardware_id_taken', 'a device with this hardware id exists in the tenant');
+    }
+    if (pgErr.code === '23505') {
+      throw conflict('device_exists', `device ${row.device_id} already exists`);
+    }
+    throw err;
+  }
+}
+
+/** Creates the device type on first use (idempotent). */
+export async function ensureDeviceType(db: Executor, tenant: string, deviceType: string) {
+  await db
+    .insertInto('device_types')
+    .values({ tenant, device_type: deviceType })
+    .onConflict((oc) => oc.columns(['tenant', 'device_type']).doNothing())
+    .execute();
+}
+
+/** One device of the tenant, optionally locked for the rest of the transaction. */
+export async function findDevice(
+  db: Executor,
+  tenant: string,
+  deviceId: string,
+  opts: { forUpdate?: boolean } = {},
+): Promise<DeviceRow | undefined> {
+  let q = db
+    .selectFrom('devices')
+    .selectAll()
+    .where('tenant', '=', tenant)
+    .where('device_id', '=', deviceId);
+  if (opts.forUpdate) q = q.forUpdate();
+  return q.executeTakeFirst();
+}
+
+/** Applies a change and returns the new row. */
+export async function updateDevice(
+  db: Executor,
+  tenant: string,
+  deviceId: string,
+  change: DeviceRowUpdate,
+): Promise<DeviceRow> {
+  return db
+    .updateTable('devices')
+    .set(change)
+    .where('tenant', '=', tenant)
+    .where('device_id', '=', deviceId)
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+/** The given ids that do not exist in the tenant. */
+export async function missingDeviceIds(
+  db: Executor,
+  tenant: string,
+  ids: readonly string[],
+): Promise<string[]> {
+  if (ids.length === 0) return [];
+  const found = await db
+    .selectFrom('devices')
+    .select('device_id')
+    .where('tenant', '=', tenant)
+    .where('device_id', 'in', ids)
+    .execute();
+  const have = new Set(found.map((r) => r.device_id));
+  return ids.filter((id) => !have.has(id));
+}
+
+type DeviceQuery = SelectQueryBuilder<DB, 'devices', DeviceRow>;
+
+/** The SQL form of `matchesFilter` (domain/group.rules.ts): AND of every given criterion. */
+export function whereGroupFilter(q: DeviceQuery, f: GroupFilter): DeviceQuery {
+  let out = q.where('devices.status', '=', 'active');
+  if (f.device_type !== undefined) out = out.where('devices.device_type', '=', f.device_type);
+  if (f.hardware_model !== undefined) {
+    out = out.where('devices.hardware_model', '=', f.hardware_model);
+  }
+  if (f.firmware_version !== undefined) {
+    out = out.where('devices.firmware_version', '=', f.firmware_version);
+  }
+  if (f.connectivity !== undefined) out = out.where('devices.connectivity', '=', f.connectivity);
+  if (f.tags_all !== undefined && f.tags_all.length > 0) {
+    out = out.where(sql<boolean>`devices.tags @> ${sql.val(f.tags_all)}::text[]`);
+  }
+  if (f.attributes !== undefined && Object.keys(f.attributes).length > 0) {
+    out = out.where(sql<boolean>`devices.attributes @> ${JSON.stringify(f.attributes)}::jsonb`);
+  }
+  return out;
+}
+
+function inStaticGroup(tenant: string, groupId: string) {
+  return (eb: ExpressionBuilder<DB, 'devices'>) =>
+    eb.exists(
+      eb
+        .selectFrom('group_members as gm')
+        .select(sql.lit(1).as('one'))
+        .where('gm.tenant', '=', tenant)
+        .where('gm.group_id', '=', groupId)
+        .whereRef('gm.device_id', '=', 'devices.device_id'),
+    );
+}
+
+/** A keyset page of the tenant's devices ordered by device_id, after `afterId`. */
+export async function listDevices(
+  db: Executor,
+  tenant: string,
+  filter: DeviceListFilter,
+  page: { limit: number; afterId?: string },
+): Promise<DeviceRow[]> {
+  let q: DeviceQuery = db.selectFrom('devices').selectAll().where('devices.tenant', '=', tenant);
+  if (filter.deviceType !== undefined) q = q.where('device_type', '=', filter.deviceType);
+  if (filter.tag !== undefined) q = q.where(sql<boolean>`tags @> array[${filter.tag}]::text[]`);
+  if (filter.connectivity !== undefined) q = q.where('connectivity', '=', filter.connectivity);
+  if (filter.firmwareVersion !== undefined) {
+    q = q.where('firmware_version', '=', filter.firmwareVersion);
+  }
+  if (filter.like !== undefined) {
+    const like = filter.like;
+    q = q.where((eb) =>
+      eb.or([eb('device_id', 'ilike', like), eb(sql`attributes::text`, 'ilike', like)]),
+    );
+  }
+  if (filter.activeOnly) q = q.where('status', '=', 'active');
+  if (filter.staticGroupId !== undefined) q = q.where(inStaticGroup(tenant, filter.staticGroupId));
+  if (filter.dynamicFilter !== undefined) q = whereGroupFilter(q, filter.dynamicFilter);
+  if (page.afterId !== undefined) q = q.where('device_id', '>', page.afterId);
+  return q.orderBy('device_id').limit(page.limit).execute();
+}
