@@ -1,0 +1,136 @@
+// /api/v1/devices: register, list, read, update, decommission.
+import { DEVICE_REGISTRY_SERVICE, Device, DeviceList, DeviceRegistryOps } from '@drover/contracts';
+import { principalOf } from '../auth/auth.hook';
+import { resolveCursor, resolveLimit } from '../domain/pagination';
+import { type ContextRouter } from './router.types';
+import {
+  CreateDeviceBody,
+  DecommissionQuery,
+  IdParams,
+  ListDevicesQuery,
+  responses,
+  UpdateDeviceBody,
+} from './schemas';
+
+const tags = ['devices'];
+const read = { scope: 'devices:read' as const };
+const write = { scope: 'devices:write' as const };
+
+/** Device routes. */
+export const devicesRouter: ContextRouter = {
+  name: 'devices',
+  services: [{ service: DEVICE_REGISTRY_SERVICE, probeOp: DeviceRegistryOps.getDevice }],
+  plugin: async (app, { registry }) => {
+    app.post(
+      '/devices',
+      {
+        config: write,
+        schema: {
+          tags,
+          summary: 'Register a device by hand',
+          body: CreateDeviceBody,
+          response: responses({ 201: Device }, [409]),
+        },
+      },
+      async (request, reply) => {
+        const { tenant } = principalOf(request);
+        const device = await registry.call(
+          DeviceRegistryOps.createDevice,
+          { ...request.body, tenant },
+          request.id,
+        );
+        return reply
+          .code(201)
+          .header('location', `/api/v1/devices/${device.device_id}`)
+          .send(device);
+      },
+    );
+
+    app.get(
+      '/devices',
+      {
+        config: read,
+        schema: {
+          tags,
+          summary: 'List devices (filters combine with AND)',
+          querystring: ListDevicesQuery,
+          response: responses({ 200: DeviceList }),
+        },
+      },
+      async (request) => {
+        const { tenant } = principalOf(request);
+        const { limit, cursor, ...filters } = request.query;
+        return registry.call(
+          DeviceRegistryOps.listDevices,
+          { ...filters, tenant, limit: resolveLimit(limit), cursor: resolveCursor(cursor) },
+          request.id,
+        );
+      },
+    );
+
+    app.get(
+      '/devices/:id',
+      {
+        config: read,
+        schema: {
+          tags,
+          summary: 'Get a device',
+          params: IdParams,
+          response: responses({ 200: Device }, [404]),
+        },
+      },
+      async (request) => {
+        const { tenant } = principalOf(request);
+        return registry.call(
+          DeviceRegistryOps.getDevice,
+          { tenant, device_id: request.params.id },
+          request.id,
+        );
+      },
+    );
+
+    app.patch(
+      '/devices/:id',
+      {
+        config: write,
+        schema: {
+          tags,
+          summary: 'Update tags (replace) and attributes (JSON merge patch)',
+          params: IdParams,
+          body: UpdateDeviceBody,
+          response: responses({ 200: Device }, [404, 409, 410, 422]),
+        },
+      },
+      async (request) => {
+        const { tenant } = principalOf(request);
+        return registry.call(
+          DeviceRegistryOps.updateDevice,
+          { ...request.body, tenant, device_id: request.params.id },
+          request.id,
+        );
+      },
+    );
+
+    app.delete(
+      '/devices/:id',
+      {
+        config: write,
+        schema: {
+          tags,
+          summary: 'Decommission a device (certificate revoked, commands refused, data kept)',
+          params: IdParams,
+          querystring: DecommissionQuery,
+          response: responses({ 200: Device }, [404, 422]),
+        },
+      },
+      async (request) => {
+        const { tenant } = principalOf(request);
+        return registry.call(
+          DeviceRegistryOps.decommissionDevice,
+          { tenant, device_id: request.params.id, reason: request.query.reason },
+          request.id,
+        );
+      },
+    );
+  },
+};

@@ -1,0 +1,27 @@
+// Correlation ids: adopted from X-Correlation-Id when valid, else minted; echoed on every
+// answer and carried (AsyncLocalStorage) into logs and outgoing RPC calls.
+import { newCorrelationId, runWithContext } from '@drover/observability';
+import { type FastifyInstance } from 'fastify';
+import { type IncomingMessage } from 'node:http';
+import { acceptCorrelationId } from '../domain/correlation-id';
+import './fastify-types';
+
+/** Response (and accepted request) header carrying the correlation id. */
+export const CORRELATION_HEADER = 'x-correlation-id';
+
+/** Fastify `genReqId`: the request id is the correlation id. */
+export function correlationIdOf(req: IncomingMessage): string {
+  return acceptCorrelationId(req.headers[CORRELATION_HEADER]) ?? newCorrelationId();
+}
+
+/** Hooks that echo the id and enter the request's logging context. */
+export function registerRequestContext(app: FastifyInstance): void {
+  app.addHook('onRequest', (request, reply, done) => {
+    reply.header(CORRELATION_HEADER, request.id);
+    runWithContext({ correlationId: request.id }, done);
+  });
+  // Body parsing leaves the context (stream callbacks); enter it again, now with the tenant.
+  app.addHook('preHandler', (request, _reply, done) => {
+    runWithContext({ correlationId: request.id, tenant: request.principal?.tenant }, done);
+  });
+}

@@ -1,0 +1,10 @@
+// The /api/v1 routers, one per bounded context. A new context (provisioning, firmware,
+// commands, telemetry) is one more entry here, with its own service client in RouterDeps.
+import { devicesRouter } from './devices.router';
+import { eventsRouter } from './events.router';
+import { groupsRouter } from './groups.router';
+import { type ContextRouter } from './router.types';
+import { stateRouter } from './state.router';
+
+/** The routers served under /api/v1. */
+export const apiRouters: ContextRouter[] = [devicesRouter, stateRouter, groupsRouter, eventsRouter];
