@@ -13,12 +13,13 @@ export function restartDelayMs(n) {
 
 /**
  * `specs`: `[{name, main, env, cwd}]`. `onLine(name, line, stream)` gets every output line;
- * `report(message)` gets supervisor notes (crash, restart, give up).
+ * `report(message)` gets supervisor notes (crash, restart, give up); `restartDelay(n)` is the
+ * wait before restart n.
  * Returns `{start(), stop(timeoutMs), status(), children}`.
  */
 export function createSupervisor(
   specs,
-  { onLine, report, maxRestarts = 5, execPath = process.execPath },
+  { onLine, report, maxRestarts = 5, restartDelay = restartDelayMs, execPath = process.execPath },
 ) {
   const children = new Map(
     specs.map((spec) => [
@@ -65,7 +66,7 @@ export function createSupervisor(
       );
       return;
     }
-    const delay = restartDelayMs(child.crashes);
+    const delay = restartDelay(child.crashes);
     child.state = 'restarting';
     report(
       `${child.spec.name} exited (${how}); restart ${child.crashes}/${maxRestarts} in ${delay / 1000} s`,

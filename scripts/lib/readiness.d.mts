@@ -1,0 +1,10 @@
+// Types for readiness.mjs.
+
+export function probeHttp(
+  url: string,
+  timeoutMs?: number,
+): Promise<{ ok: boolean; status: number; body: string }>;
+export function waitForOk(
+  url: string,
+  options?: { timeoutMs?: number; intervalMs?: number; cancelled?: () => boolean },
+): Promise<boolean>;
