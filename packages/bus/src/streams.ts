@@ -25,7 +25,11 @@ export type StreamName = (typeof STREAMS)[keyof typeof STREAMS];
 
 /** Tunables of the stream set. */
 export interface StreamOptions {
-  /** Byte cap of TELEMETRY (oldest discarded first); default 10 GiB. */
+  /**
+   * Byte cap of TELEMETRY (oldest discarded first). Default: `DROVER_TELEMETRY_MAX_BYTES`, else
+   * 10 GiB without a namespace and 256 MiB with one (JetStream reserves the cap on disk per
+   * stream, so many 10 GiB test namespaces would exhaust a shared server).
+   */
   telemetryMaxBytes?: number;
   /** Age cap of TELEMETRY in ms; default 24 h. */
   telemetryMaxAgeMs?: number;
@@ -33,6 +37,12 @@ export interface StreamOptions {
 
 /** Stream configuration fields we set; the rest are server defaults. */
 export type DroverStreamConfig = Partial<StreamConfig> & { name: string; subjects: string[] };
+
+function defaultTelemetryMaxBytes(naming: Naming): number {
+  const fromEnv = Number(process.env.DROVER_TELEMETRY_MAX_BYTES);
+  if (Number.isInteger(fromEnv) && fromEnv > 0) return fromEnv;
+  return naming.ns ? 256 * 1024 ** 2 : 10 * 1024 ** 3;
+}
 
 /** The stream set of ARCHITECTURE.md, named for `naming`'s namespace. */
 export function streamConfigs(
@@ -55,7 +65,7 @@ export function streamConfigs(
       subjects: [naming.subject('iot.telemetry.>')],
       retention: RetentionPolicy.Limits,
       max_age: nanos(opts.telemetryMaxAgeMs ?? DAY_MS),
-      max_bytes: opts.telemetryMaxBytes ?? 10 * 1024 ** 3,
+      max_bytes: opts.telemetryMaxBytes ?? defaultTelemetryMaxBytes(naming),
       discard: DiscardPolicy.Old,
     },
     DEVICE: {
