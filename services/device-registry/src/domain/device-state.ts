@@ -1,5 +1,5 @@
 // Desired/reported state rules: versioning, optimistic concurrency, deep delta, merge of reports.
-import { isDeepStrictEqual } from 'node:util';
+import { jsonClone, jsonEqual } from './json';
 import mergePatch from 'json-merge-patch';
 import { conflict, invalid } from './errors';
 
@@ -40,7 +40,7 @@ export function computeDelta(desired: StateDoc, reported: StateDoc): StateDoc {
     if (isPlainObject(want) && isPlainObject(have)) {
       const sub = computeDelta(want, have);
       if (Object.keys(sub).length > 0) delta[key] = sub;
-    } else if (!isDeepStrictEqual(want, have)) {
+    } else if (!jsonEqual(want, have)) {
       delta[key] = want;
     }
   }
@@ -72,7 +72,7 @@ export interface ReportedMerge {
 
 /** Merges a device report into the reported state (JSON merge patch: `null` deletes). */
 export function mergeReported(current: Versioned, patch: unknown): ReportedMerge {
-  const merged = checkState(mergePatch.apply(structuredClone(current.state), checkState(patch)));
-  if (isDeepStrictEqual(merged, current.state)) return { changed: false, next: current };
+  const merged = checkState(mergePatch.apply(jsonClone(current.state), checkState(patch)));
+  if (jsonEqual(merged, current.state)) return { changed: false, next: current };
   return { changed: true, next: { state: merged, version: current.version + 1 } };
 }

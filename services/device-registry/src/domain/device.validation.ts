@@ -11,6 +11,7 @@ import {
   DEVICE_TAG_PATTERN,
 } from '@drover/contracts';
 import { invalid } from './errors';
+import { jsonClone } from './json';
 
 /** What `create_device` asks for, before validation. */
 export interface RegistrationInput {
@@ -104,10 +105,7 @@ export function applyAttributesPatch(
       throw invalid(`attribute ${key} must be a string, number, boolean or null`);
     }
   }
-  const next = mergePatch.apply(
-    structuredClone(current),
-    patch as DeviceAttributesPatch,
-  ) as Attributes;
+  const next = mergePatch.apply(jsonClone(current), patch as DeviceAttributesPatch) as Attributes;
   return checkAttributeCount(next);
 }
 

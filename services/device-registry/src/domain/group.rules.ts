@@ -1,7 +1,7 @@
 // Groups: static (an explicit member list) or dynamic (a filter evaluated at query time).
 // `matchesFilter` is the reference semantics; the SQL in the postgres adapter implements the
 // same rules and the integration tests hold the two together.
-import { isDeepStrictEqual } from 'node:util';
+import { jsonEqual } from './json';
 import {
   type DeviceAttributes as Attributes,
   type GroupFilter,
@@ -113,9 +113,7 @@ export function matchesFilter(device: FilterableDevice, filter: GroupFilter): bo
     filter.firmware_version === undefined || device.firmwareVersion === filter.firmware_version,
     filter.connectivity === undefined || device.connectivity === filter.connectivity,
     (filter.tags_all ?? []).every((t) => device.tags.includes(t)),
-    Object.entries(filter.attributes ?? {}).every(([k, v]) =>
-      isDeepStrictEqual(device.attributes[k], v),
-    ),
+    Object.entries(filter.attributes ?? {}).every(([k, v]) => jsonEqual(device.attributes[k], v)),
   ];
   return checks.every(Boolean);
 }

@@ -24,6 +24,7 @@ import {
   validateRegistration,
 } from '../domain/device.validation';
 import { invalid, notFound } from '../domain/errors';
+import { jsonEqual } from '../domain/json';
 import * as devices from '../adapters/postgres/device.repository';
 import { insertState } from '../adapters/postgres/device-state.repository';
 import { type DeviceRow } from '../adapters/postgres/device.table';
@@ -179,7 +180,7 @@ export async function updateDevice(ctx: RegistryContext, req: UpdateDeviceReques
         : applyAttributesPatch(row.attributes, req.attributes);
     const changes: { tags?: string[]; attributes?: typeof req.attributes } = {};
     if (!sameTags(tags, row.tags)) changes.tags = tags;
-    if (JSON.stringify(attributes) !== JSON.stringify(row.attributes)) {
+    if (!jsonEqual(attributes, row.attributes)) {
       changes.attributes = req.attributes;
     }
     if (Object.keys(changes).length === 0) return toDevice(row);
