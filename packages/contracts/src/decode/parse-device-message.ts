@@ -20,7 +20,7 @@ export interface ParseOptions extends DecodeOptions {
   /** How far behind `now` a `ts` may be (default 7 days). */
   maxAgeMs?: number;
   /** The receive time in epoch ms (default `Date.now()`); also the `tsMs` of a message without `ts`. */
-  now?: number;
+  nowMs?: number;
 }
 
 /** The payload type for each inbound channel. */
@@ -74,7 +74,7 @@ export function parseDeviceMessage<C extends InboundChannel>(
     return reject('schema', issue === null ? 'invalid payload' : formatIssue(issue));
   }
 
-  const now = opts.now ?? Date.now();
+  const now = opts.nowMs ?? Date.now();
   let tsMs = now;
   if (value.ts !== undefined) {
     const parsed = parseTimestamp(value.ts);
