@@ -75,7 +75,7 @@ export function loadConfig<T extends TObject>(
     const reason = strictNumber(schema.properties[variable], given);
     if (reason) {
       seen.add(variable);
-      issues.push({ variable, reason: `${reason}, got ${JSON.stringify(given)}` });
+      issues.push({ variable, reason: `${reason}${shown(variable, given)}` });
     }
   }
   if (issues.length === 0 && Value.Check(schema, value)) return value;
@@ -105,8 +105,14 @@ function strictNumber(schema: TSchema | undefined, given: unknown): string | und
 
 function describe(variable: string, error: ValueError, rawValue: unknown): string {
   if (rawValue === undefined) return 'required';
-  const got = SENSITIVE.test(variable) ? '' : `, got ${JSON.stringify(rawValue)}`;
-  return `${expectation(error)}${got}`;
+  return `${expectation(error)}${shown(variable, rawValue)}`;
+}
+
+// Error messages end up in logs: secrets are not echoed, and a URL loses its password.
+function shown(variable: string, value: unknown): string {
+  if (SENSITIVE.test(variable)) return '';
+  const text = typeof value === 'string' ? value.replace(/(\/\/[^/:@]*:)[^/@]*@/, '$1***@') : value;
+  return `, got ${JSON.stringify(text)}`;
 }
 
 function expectation(error: ValueError): string {

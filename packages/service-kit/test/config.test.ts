@@ -7,6 +7,7 @@ const Schema = Type.Object({
   BATCH_SIZE: Type.Integer({ minimum: 1 }),
   FEATURE_X: Type.Boolean({ default: false }),
   JWT_SECRET: Type.Optional(Type.String({ minLength: 32 })),
+  ARCHIVE_URL: Type.Optional(Type.String({ pattern: '^s3://' })),
 });
 
 const good = {
@@ -76,6 +77,11 @@ describe('loadConfig', () => {
       'secret value never echoed',
       { ...good, JWT_SECRET: 'short' },
       ['JWT_SECRET: expected string length greater or equal to 32'],
+    ],
+    [
+      'password in a URL never echoed',
+      { ...good, ARCHIVE_URL: 'https://bob:hunter2@archive.example' },
+      ['ARCHIVE_URL: expected string to match \'^s3://\', got "https://bob:***@archive.example"'],
     ],
     [
       'every bad variable at once',
