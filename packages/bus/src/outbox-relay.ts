@@ -30,7 +30,7 @@ export interface OutboxRelay {
 }
 
 // First key of the two-int advisory lock: "drover outbox", the second is the schema's hash.
-const LOCK_CLASS = 0x0d0b0c5;
+export const OUTBOX_LOCK_CLASS = 0x0d0b0c5;
 
 /**
  * Publishes unsent outbox rows in id order and marks them sent, inside a transaction that
@@ -51,7 +51,7 @@ export function startOutboxRelay<DB>(opts: OutboxRelayOptions<DB>): OutboxRelay 
   const flushBatch = async (): Promise<{ sent: number; failed: boolean }> =>
     db.transaction().execute(async (trx) => {
       const lock = await sql<{ locked: boolean }>`
-        select pg_try_advisory_xact_lock(${LOCK_CLASS}, hashtext(current_schema())) as locked
+        select pg_try_advisory_xact_lock(${OUTBOX_LOCK_CLASS}, hashtext(current_schema())) as locked
       `.execute(trx);
       if (!lock.rows[0]?.locked) return { sent: 0, failed: false };
       const rows = await trx
