@@ -2,6 +2,8 @@ import { sql, type Kysely } from 'kysely';
 import { Migrator, type Migration, type MigrationProvider } from 'kysely/migration';
 import { assertSchemaName } from './create-db';
 
+const MIGRATION_NAME = /^\d{12}_[a-z0-9_]+$/;
+
 /** Options of `migrate`. */
 export interface MigrateOptions {
   /** Schema the migrations and their bookkeeping tables live in. */
@@ -27,6 +29,11 @@ export class ObjectMigrationProvider implements MigrationProvider {
  */
 export async function migrate(db: Kysely<unknown>, opts: MigrateOptions): Promise<string[]> {
   assertSchemaName(opts.schema);
+  // Order is by name, so a name off the pattern would silently run at the wrong moment.
+  const misnamed = Object.keys(opts.migrations).filter((name) => !MIGRATION_NAME.test(name));
+  if (misnamed.length > 0) {
+    throw new Error(`migration names must look like YYYYMMDDHHmm_what: ${misnamed.join(', ')}`);
+  }
   const key = `drover:migrate:${opts.schema}`;
   return db.connection().execute(async (conn) => {
     await sql`select pg_advisory_lock(hashtext(${key}))`.execute(conn);

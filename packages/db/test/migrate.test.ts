@@ -127,6 +127,12 @@ describe('migrate', () => {
     });
   });
 
+  it('rejects migration names that would not sort by time', async () => {
+    await expect(
+      migrate(dbA, { schema, migrations: { ...migrations, '2026_oops': recording('x') } }),
+    ).rejects.toThrow(/YYYYMMDDHHmm_what: 2026_oops/);
+  });
+
   it('rejects a schema name that is not a plain identifier', async () => {
     await expect(migrate(dbA, { schema: 'x; drop table y', migrations })).rejects.toThrow(
       /invalid schema name/,

@@ -25,9 +25,17 @@ export function createLogger(opts: LoggerOptions): Logger {
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) },
     mixin: contextFields,
+    // A safety net: a hardware id passed by mistake is logged as its hash, never in clear.
+    redact: { paths: HARDWARE_ID_PATHS, censor: (value) => hashValue(value) },
   };
   // Synchronous stdout by default: a fatal line must be written before process.exit.
   return opts.destination ? pino(options, opts.destination) : pino(options);
+}
+
+const HARDWARE_ID_PATHS = ['hardware_id', 'hardwareId', '*.hardware_id', '*.hardwareId'];
+
+function hashValue(value: unknown): unknown {
+  return typeof value === 'string' ? hashId(value) : value;
 }
 
 function contextFields(): Record<string, string> {

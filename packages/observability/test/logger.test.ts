@@ -82,6 +82,18 @@ describe('createLogger', () => {
     expect(noSpan).not.toHaveProperty('trace_id');
   });
 
+  it('logs a hardware id only as its hash, even when passed by mistake', () => {
+    const out = capture();
+    const logger = createLogger({ service: 'svc-f', destination: out.stream });
+    logger.info({ hardware_id: 'HW-SECRET-1', req: { hardwareId: 'HW-SECRET-2' } }, 'oops');
+    const raw = JSON.stringify(out.lines());
+    expect(raw).not.toContain('HW-SECRET');
+    expect(out.lines()[0]).toMatchObject({
+      hardware_id: hashId('HW-SECRET-1'),
+      req: { hardwareId: hashId('HW-SECRET-2') },
+    });
+  });
+
   it('honours the level', () => {
     const out = capture();
     const logger = createLogger({ service: 'svc-e', level: 'warn', destination: out.stream });
