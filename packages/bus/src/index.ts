@@ -21,6 +21,6 @@ export { isRetryable, isTransientNatsError } from './errors';
 export { serveRpc, rpcRequest } from './rpc';
 export type { RpcContext, RpcEndpoint, ServeRpcOptions, RpcServer, RpcRequestOptions } from './rpc';
 export { outboxMigration, enqueueEvents, enqueueMessages } from './outbox';
-export type { OutboxDb, OutboxTable, OutboxMessage } from './outbox';
+export type { AnyKysely, OutboxDb, OutboxTable, OutboxMessage } from './outbox';
 export { startOutboxRelay } from './outbox-relay';
 export type { OutboxRelay, OutboxRelayOptions } from './outbox-relay';

@@ -1,12 +1,12 @@
 import { sql, type Kysely } from 'kysely';
 import { type Bus, type BusLogger } from './connect';
 import { publish, qualifySubject } from './publish';
-import { type OutboxDb } from './outbox';
+import { type AnyKysely, type OutboxDb } from './outbox';
 
 /** Options of {@link startOutboxRelay}. */
-export interface OutboxRelayOptions<DB = unknown> {
+export interface OutboxRelayOptions {
   /** The service's database (search_path on its schema, which holds `outbox`). */
-  db: Kysely<DB>;
+  db: AnyKysely;
   /** Where rows are published. */
   bus: Bus;
   /** Logger; defaults to the bus logger. */
@@ -38,8 +38,8 @@ export const OUTBOX_LOCK_CLASS = 0x0d0b0c5;
  * away with the transaction if the process dies. A crash after publish and before commit
  * republishes the rows; the stream's duplicate window absorbs them by `Nats-Msg-Id`.
  */
-export function startOutboxRelay<DB>(opts: OutboxRelayOptions<DB>): OutboxRelay {
-  const db = opts.db as unknown as Kysely<OutboxDb>;
+export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
+  const db = opts.db as Kysely<OutboxDb>;
   const logger = opts.logger ?? opts.bus.logger;
   const pollMs = opts.pollMs ?? 250;
   const batchSize = opts.batchSize ?? 200;

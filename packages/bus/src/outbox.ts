@@ -4,6 +4,13 @@ import { type CloudEvent } from '@drover/contracts';
 import { captureHeaders } from './headers';
 import { assertValidEvent, logicalEventSubject } from './publish';
 
+/**
+ * Any Kysely instance or transaction whatever its DB type: Kysely is invariant in DB, so a
+ * service's `Transaction<ServiceDb>` fits neither `Kysely<unknown>` nor an inferred generic.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyKysely = Kysely<any>;
+
 /** The outbox table as kysely sees it. */
 export interface OutboxTable {
   /** Insert order, which is publish order. */
@@ -71,13 +78,10 @@ export interface OutboxMessage {
  * Inserts messages in the caller's transaction: they are published if and only if it commits.
  * A repeated msgId is ignored, so retrying a use case does not duplicate its messages.
  */
-export async function enqueueMessages<DB>(
-  trx: Kysely<DB>,
-  messages: OutboxMessage[],
-): Promise<void> {
+export async function enqueueMessages(trx: AnyKysely, messages: OutboxMessage[]): Promise<void> {
   if (messages.length === 0) return;
   const captured = captureHeaders();
-  await (trx as unknown as Kysely<OutboxDb>)
+  await (trx as Kysely<OutboxDb>)
     .insertInto('outbox')
     .values(
       messages.map((m) => ({
@@ -93,10 +97,7 @@ export async function enqueueMessages<DB>(
 }
 
 /** Validates each event and enqueues it on its event subject with `msgId = event.id`. */
-export async function enqueueEvents<DB>(
-  trx: Kysely<DB>,
-  events: CloudEvent<unknown>[],
-): Promise<void> {
+export async function enqueueEvents(trx: AnyKysely, events: CloudEvent<unknown>[]): Promise<void> {
   for (const e of events) assertValidEvent(e);
   await enqueueMessages(
     trx,

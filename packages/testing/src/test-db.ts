@@ -1,4 +1,5 @@
 import { sql, type Kysely } from 'kysely';
+import { type AnyKysely } from '@drover/bus';
 import { createDb, dropSchema } from '@drover/db';
 
 /** Shared Postgres of the dev/CI machine unless `DATABASE_URL` says otherwise. */
@@ -33,7 +34,7 @@ export async function createTestDb<DB = unknown>(
 }
 
 /** Drops the schema (cascade) and closes the pool. */
-export async function dropTestDb(db: Kysely<unknown>, schema: string): Promise<void> {
+export async function dropTestDb(db: AnyKysely, schema: string): Promise<void> {
   try {
     await dropSchema(db, schema);
   } finally {

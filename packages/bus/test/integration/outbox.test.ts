@@ -36,7 +36,10 @@ describe('outbox', () => {
   beforeAll(async () => {
     bus = await withTestBus(ns);
     db = await createTestDb<OutboxDb>(schema);
-    await migrate(db, { schema, migrations: { '202611260600_outbox': outboxMigration } });
+    await migrate(db as Kysely<unknown>, {
+      schema,
+      migrations: { '202611260600_outbox': outboxMigration },
+    });
     consumer = await consume(bus, {
       stream: 'EVENTS',
       durable: 'outbox-test',

@@ -1,6 +1,11 @@
 import { Type } from '@sinclair/typebox';
 import { getContext, runWithContext } from '@drover/observability';
-import { DomainError, NotFoundError, UnavailableError, ValidationError } from '@drover/service-kit';
+import {
+  type DomainError,
+  NotFoundError,
+  UnavailableError,
+  ValidationError,
+} from '@drover/service-kit';
 import { cleanupNamespace, testNamespace, withTestBus } from '@drover/testing';
 import { rpcRequest, serveRpc, type Bus, type RpcServer } from '../../src';
 
