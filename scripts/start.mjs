@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ensureDevKeys } from './lib/dev-keys.mjs';
 import { createLogFormatter, useColor } from './lib/log-format.mjs';
-import { probeHttp, waitForOk } from './lib/readiness.mjs';
+import { portAccepts, probeHttp, waitForOk } from './lib/readiness.mjs';
 import { DEFAULT_URLS, checkServers, formatServerReport } from './lib/servers.mjs';
 import { discoverServices, serviceEnv } from './lib/services.mjs';
 import { setupStreams } from './lib/streams.mjs';
@@ -71,6 +71,14 @@ for (const s of services.filter((s) => !s.built)) {
 }
 const running = services.filter((s) => s.built);
 if (running.length === 0) fail('no service to start');
+const taken = [];
+const gatewayPorts = running.some((s) => s.name === 'api-gateway') ? [apiPort] : [];
+for (const port of [...gatewayPorts, ...running.map((s) => s.opsPort)]) {
+  if (await portAccepts(port)) taken.push(port);
+}
+if (taken.length > 0) {
+  fail(`port ${taken.join(', ')} already in use: is Drover already running (another npm start)?`);
+}
 
 const format = createLogFormatter(
   running.map((s) => s.name),

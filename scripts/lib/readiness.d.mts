@@ -8,3 +8,4 @@ export function waitForOk(
   url: string,
   options?: { timeoutMs?: number; intervalMs?: number; cancelled?: () => boolean },
 ): Promise<boolean>;
+export function portAccepts(port: number, timeoutMs?: number): Promise<boolean>;

@@ -1,4 +1,5 @@
 // Polling of /readyz endpoints: there is no event to await across processes, so poll.
+import net from 'node:net';
 
 /** GETs `url` once; `{ok, status, body}` (status 0 when nothing answered). */
 export async function probeHttp(url, timeoutMs = 1000) {
@@ -26,4 +27,18 @@ export async function waitForOk(
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
   return false;
+}
+
+/** Whether something already accepts TCP connections on 127.0.0.1:`port` (a second npm start). */
+export function portAccepts(port, timeoutMs = 500) {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    const done = (result) => {
+      socket.destroy();
+      resolve(result);
+    };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
 }

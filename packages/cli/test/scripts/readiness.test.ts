@@ -1,5 +1,5 @@
 // Waits on a real /readyz: the ops server every service runs (@drover/observability).
-import { probeHttp, waitForOk } from '../../../../scripts/lib/readiness.mjs';
+import { portAccepts, probeHttp, waitForOk } from '../../../../scripts/lib/readiness.mjs';
 // Module by module: the package index also loads the OpenTelemetry SDK, slow and not needed.
 import { createLogger } from '../../../observability/src/logger';
 import { createMetrics } from '../../../observability/src/metrics';
@@ -52,5 +52,10 @@ describe('waiting for /readyz', () => {
       status: 0,
       body: 'ECONNREFUSED',
     });
+  });
+
+  it('tells a taken port from a free one (a second npm start)', async () => {
+    await expect(portAccepts(ops.port)).resolves.toBe(true);
+    await expect(portAccepts(await closedPort())).resolves.toBe(false);
   });
 });
