@@ -1,8 +1,6 @@
 // The CLI against the real platform: a development token from `drover token`, the real
 // api-gateway listening on a free port and the real device-registry behind it, on a fresh
 // namespace, Postgres schema and Redis prefix.
-import { type Bus } from '@drover/bus';
-import { createLogger } from '@drover/observability';
 import {
   TEST_DATABASE_URL,
   TEST_NATS_URL,
@@ -19,6 +17,7 @@ import {
   type DeviceRegistry,
   startDeviceRegistry,
 } from '../../../../services/device-registry/src/app';
+import { createLogger } from '../../../observability/src/logger';
 import { devKeyPaths } from '../../src/dev-keys';
 import { run } from '../../src/program';
 import { captureIo, tempRepo } from '../helpers/capture-io';
@@ -27,7 +26,7 @@ const silent = () => createLogger({ service: 'cli-test', level: 'silent' });
 const ns = testNamespace('cli_api');
 const schema = `${ns}_registry`;
 const repo = tempRepo();
-let bus: Bus;
+let bus: Awaited<ReturnType<typeof withTestBus>>;
 let registry: DeviceRegistry;
 let gateway: RunningGateway;
 let writer: string;
