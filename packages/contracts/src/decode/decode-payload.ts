@@ -2,6 +2,7 @@
 // device can trigger (size, encoding, UTF-8, nesting, syntax, non-JSON values) has a reason.
 import { Decoder } from 'cbor-x';
 import { normalizeCbor } from './cbor-normalize';
+import { scanCbor } from './cbor-scan';
 import { findNonFinite, scanJson } from './json-scan';
 import { type Rejection, reject } from './reject-reason';
 
@@ -96,11 +97,13 @@ function decodeJson(buf: Uint8Array, start: number, maxDepth: number): DecodeRes
 }
 
 function decodeCbor(buf: Uint8Array, maxDepth: number): DecodeResult {
+  const issue = scanCbor(buf, maxDepth);
+  if (issue !== null) return reject(issue.reason, issue.detail);
   let raw: unknown;
   try {
     raw = cbor.decode(buf);
   } catch (err) {
-    // cbor-x recurses; a hostile nesting depth overflows the stack before our walk sees it.
+    // Defence in depth: scanCbor bounds the nesting, but cbor-x recurses, so keep this mapping.
     if (err instanceof RangeError && /call stack/i.test(err.message)) {
       return reject('too_deep', `nesting deeper than ${maxDepth}`);
     }

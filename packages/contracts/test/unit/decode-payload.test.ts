@@ -229,9 +229,7 @@ describe('decodePayload: CBOR', () => {
       buf[2] = 0x61; // "a"
       buf.fill(0x81, 3, depth + 2); // array(1) ...
       buf[depth + 2] = 0x01;
-      const r = decodePayload(buf, { maxBytes: 1 << 20 });
-      expect(r.ok).toBe(false);
-      if (!r.ok) expect(['too_deep', 'bad_cbor']).toContain(r.reason);
+      expectReject(decodePayload(buf, { maxBytes: 1 << 20 }), 'too_deep');
     }
   });
 
@@ -259,6 +257,11 @@ describe('decodePayload: CBOR', () => {
     ['reserved additional info', Buffer.from([0xa1, 0x61, 0x61, 0x1c])],
   ])('refuses %s as bad_cbor', (_why, buf) => {
     expectReject(decodePayload(buf), 'bad_cbor');
+  });
+
+  it('refuses invalid UTF-8 in text strings like JSON does', () => {
+    const buf = Buffer.from([0xa1, 0x61, 0x61, 0x62, 0xff, 0xfe]);
+    expectReject(decodePayload(buf), 'invalid_utf8');
   });
 
   it('refuses a non-map CBOR value when the content type says CBOR', () => {
