@@ -15,9 +15,27 @@ import { createSupervisor } from './lib/supervisor.mjs';
 import { ensurePnpm, needsInstall, runPnpm } from './lib/toolchain.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const { values: flags } = parseArgs({
-  options: { 'no-install': { type: 'boolean' }, 'no-build': { type: 'boolean' } },
-});
+const USAGE = `usage: npm start [-- [--no-install] [--no-build]]
+  --no-install  do not run pnpm install, even when the lockfile changed
+  --no-build    do not run turbo run build (start what is built)
+Environment: NATS_URL, DATABASE_URL, REDIS_URL, MQTT_URL, API_PORT (8080), LOG_LEVEL (info).`;
+let flags;
+try {
+  ({ values: flags } = parseArgs({
+    options: {
+      'no-install': { type: 'boolean' },
+      'no-build': { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  }));
+} catch (err) {
+  console.error(`${err.message}\n${USAGE}`);
+  process.exit(1);
+}
+if (flags.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
 const color = useColor();
 const paint = (code, text) => (color ? `\x1b[${code}m${text}\x1b[0m` : text);
 const say = (msg) => console.log(`${paint('1', 'drover')} ${msg}`);
