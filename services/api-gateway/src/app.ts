@@ -19,6 +19,7 @@ import { registerIdempotency } from './http/idempotency.hook';
 import { registerOpenApi } from './http/openapi';
 import { registerOps, type ReadinessChecks } from './http/ops.router';
 import { registerRateLimit } from './http/rate-limit';
+import { registerValidation } from './http/validation';
 import { correlationIdOf, registerRequestContext } from './http/request-context';
 import { type ContextRouter } from './http/router.types';
 import { apiRouters } from './http/routers';
@@ -57,10 +58,6 @@ export function buildGateway(config: GatewayConfig, deps: GatewayDeps) {
     requestIdHeader: false,
     bodyLimit: config.BODY_LIMIT_BYTES,
     return503OnClosing: true,
-    ajv: {
-      // Unknown fields are an error, not silently dropped: a typo must not pass unnoticed.
-      customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true },
-    },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   const routers = deps.routers ?? apiRouters;
@@ -69,10 +66,11 @@ export function buildGateway(config: GatewayConfig, deps: GatewayDeps) {
   const registry = createRegistryClient(deps.bus, { timeoutMs: config.RPC_TIMEOUT_MS });
   const events = createTenantEventSource(deps.bus);
 
+  registerValidation(app);
   registerErrorHandling(app);
   registerRequestContext(app);
   registerOps(app, { metrics, checks: readinessChecks(deps, routers) });
-  void app.register(async (root) => registerOpenApi(root));
+  registerOpenApi(app);
 
   void app.register(
     async (api) => {

@@ -5,6 +5,8 @@ import { type Static, Type } from '@sinclair/typebox';
 /** Environment variables the gateway reads (plus CommonConfig). */
 export const GatewayConfigSchema = Type.Object({
   ...CommonConfig,
+  // The gateway owns no data: it reaches services over NATS, never their databases.
+  DATABASE_URL: Type.Optional(Type.String({ minLength: 1 })),
   API_PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 8080 }),
   API_HOST: Type.String({ minLength: 1, default: '0.0.0.0' }),
   AUTH_JWKS_URL: Type.Optional(Type.String({ pattern: '^https?://' })),

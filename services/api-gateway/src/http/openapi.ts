@@ -7,10 +7,13 @@ import { ErrorResponse } from './schemas';
 /** Version of the document; the API itself is versioned by its /api/v1 prefix. */
 export const API_VERSION = '1.0.0';
 
-/** Registers @fastify/swagger (+ UI at /docs, JSON at /docs/openapi.json) on the root. */
-export async function registerOpenApi(app: FastifyInstance): Promise<void> {
+/**
+ * Registers @fastify/swagger (+ UI at /docs, JSON at /docs/openapi.json) directly on the root,
+ * before the routes: it collects routes with an onRoute hook, which sees only its own context.
+ */
+export function registerOpenApi(app: FastifyInstance): void {
   app.addSchema(ErrorResponse);
-  await app.register(swagger, {
+  void app.register(swagger, {
     openapi: {
       openapi: '3.0.3',
       info: {
@@ -40,6 +43,6 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
         typeof json.$id === 'string' ? json.$id : `def-${i}`,
     },
   });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
+  void app.register(swaggerUi, { routePrefix: '/docs' });
   app.get('/docs/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 }
