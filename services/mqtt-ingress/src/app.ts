@@ -66,7 +66,9 @@ export async function startMqttIngress(
     logger,
     namespace: config.DROVER_NAMESPACE,
   });
-  await ensureStreams(bus);
+  if (config.ENSURE_STREAMS) {
+    await ensureStreams(bus, { telemetryMaxBytes: config.TELEMETRY_STREAM_MAX_BYTES });
+  }
   const meta = createDeviceMetaCache(bus, {
     ttlMs: config.META_CACHE_TTL_MS,
     max: config.META_CACHE_MAX,

@@ -14,7 +14,7 @@ export const IngressConfigSchema = Type.Object({
   MQTT_CLIENT_ID: Type.String({ default: 'drover-ingress', pattern: '^[A-Za-z0-9_-]{1,48}$' }),
   MQTT_SHARE_GROUP: Type.String({ default: 'ingress', pattern: '^[A-Za-z0-9_-]{1,64}$' }),
   // mqtt.js handles one packet per connection at a time; parallelism comes from connections.
-  MQTT_CONNECTIONS: Type.Integer({ default: 16, minimum: 1, maximum: 256 }),
+  MQTT_CONNECTIONS: Type.Integer({ default: 32, minimum: 1, maximum: 256 }),
   MAX_PAYLOAD_BYTES: Type.Integer({ default: 262144, minimum: 1024 }),
   MAX_FUTURE_SKEW_MS: Type.Integer({ default: 300000, minimum: 0 }),
   MAX_AGE_MS: Type.Integer({ default: 7 * 24 * 3600 * 1000, minimum: 1000 }),
@@ -23,6 +23,9 @@ export const IngressConfigSchema = Type.Object({
   // Rejects are reported on the bus at most this often per second; all are counted.
   REJECT_REPORTS_PER_S: Type.Integer({ default: 500, minimum: 0 }),
   COMMANDS_ENABLED: Type.Boolean({ default: true }),
+  // Create/update the streams at start (idempotent); off where a setup step owns them.
+  ENSURE_STREAMS: Type.Boolean({ default: true }),
+  TELEMETRY_STREAM_MAX_BYTES: Type.Optional(Type.Integer({ minimum: 1048576 })),
 });
 
 /** Validated ingress configuration. */

@@ -73,7 +73,9 @@ export async function startTelemetryIngest(
     logger,
     namespace: config.DROVER_NAMESPACE,
   });
-  await ensureStreams(bus);
+  if (config.ENSURE_STREAMS) {
+    await ensureStreams(bus, { telemetryMaxBytes: config.TELEMETRY_STREAM_MAX_BYTES });
+  }
 
   const rowWriter = createRowWriter({
     db,

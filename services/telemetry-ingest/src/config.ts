@@ -18,6 +18,9 @@ export const IngestConfigSchema = Type.Object({
   MAINTENANCE_INTERVAL_MS: Type.Integer({ default: 3600000, minimum: 1000 }),
   LATEST_TTL_S: Type.Integer({ default: 7 * 24 * 3600, minimum: 1 }),
   RPC_ENABLED: Type.Boolean({ default: true }),
+  // Create/update the streams at start (idempotent); off where a setup step owns them.
+  ENSURE_STREAMS: Type.Boolean({ default: true }),
+  TELEMETRY_STREAM_MAX_BYTES: Type.Optional(Type.Integer({ minimum: 1048576 })),
 });
 
 /** Validated configuration. */

@@ -57,5 +57,11 @@ function resolveIssue(error: ValueError, depth = 0): SchemaIssue {
     }
   }
   if (candidates.length === 1) return resolveIssue(candidates[0]![0]!, depth + 1);
+  // Alternatives for the same value (string or integer, number or boolean or string): list them.
+  const here = candidates.map((errs) => errs[0]!).filter((e) => e.path === error.path);
+  if (here.length > 0 && here.length === candidates.length) {
+    const messages = [...new Set(here.map((e) => e.message))];
+    return { path: error.path, message: messages.join(' or ') };
+  }
   return { path: error.path, message: 'Expected a value matching one of the allowed shapes' };
 }

@@ -49,6 +49,18 @@ describe('payload schemas', () => {
     expect(unmatched?.message).toMatch(/allowed shapes/);
   });
 
+  it('lists the alternatives of a scalar union', () => {
+    const c = payloadCheckers.TelemetryPayload;
+    expect(c.firstError({ ...validPayloads.TelemetryPayload, ts: true })).toEqual({
+      path: '/ts',
+      message: 'Expected string or Expected integer',
+    });
+    expect(c.firstError({ ...validPayloads.TelemetryPayload, metrics: { a: null } })).toEqual({
+      path: '/metrics/a',
+      message: 'Expected number or Expected boolean or Expected string',
+    });
+  });
+
   it('formats issues on one line', () => {
     expect(formatIssue({ path: '', message: 'x' })).toBe('/: x');
     expect(formatIssue({ path: '/a', message: 'y' })).toBe('/a: y');
