@@ -194,6 +194,18 @@ describe('decodePayload: CBOR', () => {
     expectReject(decodePayload(encode({ m: { a: n } })), 'schema', /\/m\/a: non-finite/);
   });
 
+  it('rounds big integers like JSON.parse and refuses bignums beyond a double', () => {
+    const big = decodePayload(
+      Buffer.concat([Buffer.from([0xa1, 0x61, 0x61, 0xc2, 0x49]), Buffer.alloc(9, 0xff)]),
+    );
+    expect(big).toMatchObject({ ok: true, value: { a: Number(2n ** 72n - 1n) } });
+    const huge = Buffer.concat([
+      Buffer.from([0xa1, 0x61, 0x61, 0xc2, 0x58, 200]),
+      Buffer.alloc(200, 0xff),
+    ]);
+    expectReject(decodePayload(huge), 'schema', /^\/a: integer out of range/);
+  });
+
   it('refuses an invalid date', () => {
     // tag 1 (epoch seconds) with a NaN float.
     const buf = Buffer.from([0xa1, 0x61, 0x64, 0xc1, 0xf9, 0x7e, 0x00]);
