@@ -1,7 +1,7 @@
 // The only place NATS subject strings are written. Every builder validates its ids so a
 // tenant or device id can never inject a `.`, `*` or `>` into a subject.
 import { assertValidId, isValidId } from './ids';
-import { type Naming } from './naming';
+import { NAMESPACE_PATTERN, type Naming } from './naming';
 
 /** Kinds of raw device traffic the ingress republishes on the DEVICE stream. */
 export const DEVICE_SUBJECT_KINDS = [
@@ -183,7 +183,12 @@ function tokensAfter(args: SubjectArgs, family: string, count: number): string[]
   if (n !== undefined && n.ns !== '') {
     if (parts[0] !== n.ns) return null;
     parts = parts.slice(1);
-  } else if (n === undefined && parts.length === count + 3 && parts[1] === 'iot') {
+  } else if (
+    n === undefined &&
+    parts.length === count + 3 &&
+    parts[1] === 'iot' &&
+    NAMESPACE_PATTERN.test(parts[0]!)
+  ) {
     parts = parts.slice(1);
   }
   if (parts.length !== count + 2 || parts[0] !== 'iot' || parts[1] !== family) return null;

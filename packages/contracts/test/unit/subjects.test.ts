@@ -153,6 +153,7 @@ describe('subject parsers', () => {
     'iot.telemetry.a..c',
     'iot.cmd.a.b.c',
     'x.y.iot.telemetry.a.b.c',
+    'Bad-NS.iot.telemetry.a.b.c',
     'iot.telemetry.a.b.' + 'c'.repeat(65),
   ])('parseTelemetrySubject(%j) is null', (s) => {
     expect(parseTelemetrySubject(s)).toBeNull();
