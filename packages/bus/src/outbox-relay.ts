@@ -115,15 +115,22 @@ export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
     return running;
   };
 
+  let failures = 0;
   const tick = (): void => {
     timer = null;
     if (stopped) return;
     flushOnce()
+      .then(() => {
+        failures = 0;
+      })
       .catch((err: unknown) => {
+        failures++;
         logger.error({ event: 'bus.outbox_flush_failed', err: String(err) }, 'outbox flush failed');
       })
       .finally(() => {
-        if (!stopped && !timer) timer = setTimeout(tick, pollMs);
+        // While the database or NATS is down, back off instead of logging every poll.
+        const wait = failures === 0 ? pollMs : Math.min(pollMs * 2 ** failures, 5000);
+        if (!stopped && !timer) timer = setTimeout(tick, wait);
       });
   };
   timer = setTimeout(tick, 0);
