@@ -64,9 +64,11 @@ describe('toTelemetryRow', () => {
 
 describe('latestPerDevice', () => {
   it('keeps the newest row per tenant and device', () => {
-    const row = (deviceId: string, ts: number) => ({
-      ...(toTelemetryRow({ ...good, device_id: deviceId, ts }) as { row: never }).row,
-    });
+    const row = (deviceId: string, ts: number) => {
+      const r = toTelemetryRow({ ...good, device_id: deviceId, ts });
+      if (!('row' in r)) throw new Error(r.error);
+      return r.row;
+    };
     const rows = [row('a', NOW), row('a', NOW + 2), row('a', NOW + 1), row('b', NOW)];
     expect(
       latestPerDevice(rows).map((r: { deviceId: string; ts: number }) => [r.deviceId, r.ts]),
