@@ -89,13 +89,14 @@ function checkCompose(compose, services) {
     }
     if (!entry.healthcheck?.test) problem(COMPOSE, `service "${name}" has no healthcheck`);
   }
-  // Bind-mounted files (./deploy/...) must exist, or compose creates an empty directory.
+  // Bind-mounted repository files (./deploy/...) must exist, or compose creates an empty
+  // directory in their place. Other host paths (.drover/dev/) are made at run time.
   for (const [name, entry] of Object.entries(defined)) {
     for (const volume of entry?.volumes ?? []) {
       const source = typeof volume === 'string' ? volume.split(':')[0] : volume?.source;
       if (
         typeof source === 'string' &&
-        source.startsWith('./') &&
+        source.startsWith('./deploy/') &&
         !existsSync(join(root, source))
       ) {
         problem(COMPOSE, `service "${name}" mounts ${source}, which does not exist`);
