@@ -4,7 +4,7 @@ import { BusHealth, connectBus, type Bus } from '@drover/bus';
 import { createLogger, createMetrics, type Logger, type Metrics } from '@drover/observability';
 import sse from '@fastify/sse';
 import { type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyBaseLogger } from 'fastify';
+import Fastify, { type FastifyBaseLogger, LogController } from 'fastify';
 import Redis from 'ioredis';
 import { createRegistryClient } from './adapters/nats/registry.client';
 import { serviceHealth } from './adapters/nats/service-health';
@@ -51,7 +51,7 @@ export function buildGateway(config: GatewayConfig, deps: GatewayDeps) {
     // pino's Logger is what Fastify expects; only the declared generic differs.
     loggerInstance: deps.logger as FastifyBaseLogger,
     // One log line per request is too much at fleet scale; errors are logged by the handler.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     // The logger's mixin adds correlation_id from the context; a child binding would repeat it.
     childLoggerFactory: (logger) => logger,
     genReqId: correlationIdOf,

@@ -8,6 +8,7 @@ import {
   DecommissionQuery,
   IdParams,
   ListDevicesQuery,
+  MutationHeaders,
   responses,
   UpdateDeviceBody,
 } from './schemas';
@@ -26,6 +27,7 @@ export const devicesRouter: ContextRouter = {
       {
         config: write,
         schema: {
+          headers: MutationHeaders,
           tags,
           summary: 'Register a device by hand',
           body: CreateDeviceBody,
@@ -94,6 +96,7 @@ export const devicesRouter: ContextRouter = {
       {
         config: write,
         schema: {
+          headers: MutationHeaders,
           tags,
           summary: 'Update tags (replace) and attributes (JSON merge patch)',
           params: IdParams,
@@ -116,6 +119,7 @@ export const devicesRouter: ContextRouter = {
       {
         config: write,
         schema: {
+          headers: MutationHeaders,
           tags,
           summary: 'Decommission a device (certificate revoked, commands refused, data kept)',
           params: IdParams,

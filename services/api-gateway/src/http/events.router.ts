@@ -7,7 +7,7 @@ import { type TenantEventSubscription } from '../adapters/nats/tenant-events';
 import { principalOf } from '../auth/auth.hook';
 import { matchesTypes, parseTypesFilter, resumeAfter } from '../domain/event-filter';
 import { type ContextRouter } from './router.types';
-import { EventsQuery, responses } from './schemas';
+import { EventStreamResponse, EventsQuery, responses } from './schemas';
 
 /** Event stream route. */
 export const eventsRouter: ContextRouter = {
@@ -32,8 +32,7 @@ export const eventsRouter: ContextRouter = {
             'Each message: `id` = stream sequence (send it back as Last-Event-ID to resume), ' +
             '`event` = CloudEvent type, `data` = the CloudEvent JSON.',
           querystring: EventsQuery,
-          produces: ['text/event-stream'],
-          response: responses({}),
+          response: responses({ 200: EventStreamResponse }),
         },
       },
       async (request, reply) => {

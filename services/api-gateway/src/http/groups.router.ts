@@ -9,7 +9,7 @@ import {
 import { principalOf } from '../auth/auth.hook';
 import { resolveCursor, resolveLimit } from '../domain/pagination';
 import { type ContextRouter } from './router.types';
-import { CreateGroupBody, IdParams, PageQuery, responses } from './schemas';
+import { CreateGroupBody, IdParams, MutationHeaders, PageQuery, responses } from './schemas';
 
 const tags = ['groups'];
 const read = { scope: 'devices:read' as const };
@@ -24,6 +24,7 @@ export const groupsRouter: ContextRouter = {
       {
         config: { scope: 'devices:write' },
         schema: {
+          headers: MutationHeaders,
           tags,
           summary: 'Create a static (device_ids) or dynamic (filter) group',
           body: CreateGroupBody,

@@ -103,6 +103,23 @@ export const CreateGroupBody = Type.Omit(CreateGroupRequest, ['tenant'], {
   additionalProperties: false,
 });
 
+/** `GET /events` answer: a `text/event-stream`, documented as such. */
+export const EventStreamResponse = Type.Unsafe({
+  description: 'Server-Sent Events; `: heartbeat` comments keep the stream alive',
+  content: { 'text/event-stream': { schema: { type: 'string' } } },
+});
+
+/** Headers of mutations (documented; the idempotency hook checks the value). */
+export const MutationHeaders = Type.Object({
+  'idempotency-key': Type.Optional(
+    Type.String({
+      description:
+        'makes the request safe to retry: the first answer is replayed for 24 h ' +
+        '(1-255 printable ASCII characters)',
+    }),
+  ),
+});
+
 /** `GET /events` query. */
 export const EventsQuery = Type.Object(
   {

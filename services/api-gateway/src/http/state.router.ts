@@ -2,7 +2,7 @@
 import { DEVICE_REGISTRY_SERVICE, DeviceRegistryOps, DeviceState } from '@drover/contracts';
 import { principalOf } from '../auth/auth.hook';
 import { type ContextRouter } from './router.types';
-import { IdParams, PutDesiredStateBody, responses } from './schemas';
+import { IdParams, MutationHeaders, PutDesiredStateBody, responses } from './schemas';
 
 const tags = ['state'];
 
@@ -37,6 +37,7 @@ export const stateRouter: ContextRouter = {
       {
         config: { scope: 'devices:write' },
         schema: {
+          headers: MutationHeaders,
           tags,
           summary: 'Replace the desired state (optimistic concurrency with expected_version)',
           params: IdParams,

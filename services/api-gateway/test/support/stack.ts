@@ -57,6 +57,10 @@ export async function startStack(label: string, env: Record<string, string> = {}
     const auth = await createTestAuth();
     undo.push(() => auth.close());
     undo.push(async () => dropTestDb(await createTestDb(schema), schema));
+    // The streams first (the setup step of `npm start`), then the registry on them.
+    const bus = await withTestBus(ns);
+    undo.push(() => bus.close());
+    undo.push(() => cleanupNamespace(ns, { bus }));
     const registry: DeviceRegistry = await startDeviceRegistry(
       {
         NATS_URL: TEST_NATS_URL,
@@ -69,10 +73,7 @@ export async function startStack(label: string, env: Record<string, string> = {}
       },
       { logger: silent() },
     );
-    undo.push(() => cleanupNamespace(ns));
     undo.push(() => registry.stop());
-    const bus = await withTestBus(ns, { ensureStreams: false });
-    undo.push(() => bus.close());
     const redis = new Redis(TEST_REDIS_URL);
     undo.push(() => redis.quit());
     const baseEnv = {

@@ -37,9 +37,10 @@ export function createTenantEventSource(bus: Bus): TenantEventSource {
       afterSeq === undefined
         ? { deliver_policy: DeliverPolicy.New }
         : { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: afterSeq + 1 };
+    let consumer;
     let messages;
     try {
-      const consumer = await bus.js.consumers.get(stream, {
+      consumer = await bus.js.consumers.get(stream, {
         filterSubjects,
         inactive_threshold: INACTIVE_THRESHOLD_MS,
         ...start,
@@ -57,9 +58,12 @@ export function createTenantEventSource(bus: Bus): TenantEventSource {
       );
     }
     const iterable = messages;
+    const ordered = consumer;
     return {
       async close() {
         await iterable.close();
+        // Delete now rather than wait for the inactivity threshold: clients come and go.
+        await ordered.delete();
       },
       async *[Symbol.asyncIterator]() {
         for await (const m of iterable) {
