@@ -34,7 +34,7 @@ export interface RegistryDeps {
   metrics?: Metrics;
   /** Clock. */
   now?: () => Date;
-  /** Create/update the JetStream streams at start (default true; idempotent). */
+  /** Create/update the JetStream streams at start (default false: tests own theirs). */
   ensureStreams?: boolean;
 }
 
@@ -101,7 +101,7 @@ export async function startDeviceRegistry(
     logger,
     namespace: config.DROVER_NAMESPACE,
   });
-  if (deps.ensureStreams ?? true) await ensureStreams(bus);
+  if (deps.ensureStreams ?? false) await ensureStreams(bus);
 
   // No offline queue and a short command timeout: with Redis down every cache call fails at
   // once and the registry answers from Postgres.

@@ -17,7 +17,7 @@ void runService(SERVICE_NAME, async (lifecycle) => {
   });
   lifecycle.onStop('close', 'tracing', () => tracing());
   const metrics = createMetrics({ service: SERVICE_NAME });
-  const registry = await startDeviceRegistry(config, { logger, metrics });
+  const registry = await startDeviceRegistry(config, { logger, metrics, ensureStreams: true });
   // Registered after start: a failed start is cleaned up by the process exit, not by hooks.
   lifecycle.onStop('close', 'connections', () => registry.close());
   lifecycle.onStop('flush', 'outbox', () => registry.flush());
