@@ -49,6 +49,10 @@ export interface Harness {
   events: (Seen & { parsed: ParseEventResult })[];
   /** Every desired-state push on COMMANDS. */
   desired: Seen[];
+  /** Every DLQ record. */
+  dlq: Seen[];
+  /** Value of the registry's DEVICE message counter for a kind and outcome. */
+  outcomes(kind: string, outcome: string): Promise<number>;
   /** Calls a registry op. */
   rpc<T = unknown>(op: string, body: Record<string, unknown>): Promise<T>;
   /** Waits until an event of `type` about `subject` arrived, returns it. */
@@ -118,9 +122,11 @@ export async function startHarness(
   const db = await createTestDb<DB>(schema, { poolMax: 2 });
   const events: Harness['events'] = [];
   const desired: Seen[] = [];
+  const dlq: Seen[] = [];
   const watchers = [
     await watch(bus, 'EVENTS', undefined, (m) => events.push({ ...m, parsed: parseEvent(m.body) })),
     await watch(bus, 'COMMANDS', desiredFilter(namespace(ns)), (m) => desired.push(m)),
+    await watch(bus, 'DLQ', undefined, (m) => dlq.push(m)),
   ];
   const ofType = (type: string, subject: string) =>
     events.filter(
@@ -136,6 +142,13 @@ export async function startHarness(
     db,
     events,
     desired,
+    dlq,
+    outcomes: async (kind, outcome) => {
+      const metric = registry.metrics.registry.getSingleMetric('registry_device_messages_total');
+      const values = (await metric?.get())?.values ?? [];
+      const found = values.find((v) => v.labels.kind === kind && v.labels.outcome === outcome);
+      return found?.value ?? 0;
+    },
     rpc: (op, body) => rpcRequest(bus, DEVICE_REGISTRY_SERVICE, op, body),
     waitEvent: async (type, subject, count = 1) => {
       const found = (await waitFor(
