@@ -120,7 +120,9 @@ export interface RunningGateway {
   app: GatewayApp;
   /** Base URL it listens on, e.g. `http://127.0.0.1:8080`. */
   url: string;
-  /** Stops taking requests, then closes Redis and drains NATS (if startGateway opened them). */
+  /** Stops taking requests and waits for those in flight (SSE streams are ended). */
+  stopIntake(): Promise<void>;
+  /** stopIntake, then closes Redis and drains NATS (those startGateway opened itself). */
   close(): Promise<void>;
 }
 
@@ -139,24 +141,32 @@ export async function startGateway(
       namespace: config.DROVER_NAMESPACE,
     }));
   const redis = given.redis ?? new Redis(config.REDIS_URL, { enableAutoPipelining: true });
+  const closeOwned = async () => {
+    if (!given.redis) await redis.quit();
+    if (!given.bus) await bus.drain();
+  };
   const app = buildGateway(config, { ...given, bus, redis, logger });
   try {
     await app.listen({ port: config.API_PORT, host: config.API_HOST });
   } catch (err) {
-    if (!given.redis) redis.disconnect();
-    if (!given.bus) await bus.close();
+    await app.close();
+    await closeOwned();
     throw err;
   }
   const address = app.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.API_PORT;
   const host = config.API_HOST === '0.0.0.0' ? '127.0.0.1' : config.API_HOST;
+  let intakeStopped: Promise<void> | undefined;
+  let closed: Promise<void> | undefined;
+  const stopIntake = () => (intakeStopped ??= app.close());
   return {
     app,
     url: `http://${host}:${port}`,
-    async close() {
-      await app.close();
-      if (!given.redis) await redis.quit();
-      if (!given.bus) await bus.drain();
-    },
+    stopIntake,
+    close: () =>
+      (closed ??= (async () => {
+        await stopIntake();
+        await closeOwned();
+      })()),
   };
 }

@@ -201,11 +201,14 @@ describe('OpenAPI', () => {
     const res = await fetch(`${base}/docs/openapi.json`);
     expect(res.status).toBe(200);
     const doc = (await res.json()) as {
-      components: { securitySchemes: { bearerAuth: unknown }; schemas: Record<string, any> };
+      components: {
+        securitySchemes: { bearerAuth: unknown };
+        schemas: Record<string, { required?: string[] }>;
+      };
       paths: Record<string, unknown>;
     };
     expect(doc.components.securitySchemes.bearerAuth).toMatchObject({ scheme: 'bearer' });
-    expect(doc.components.schemas.ErrorResponse.required).toEqual([
+    expect(doc.components.schemas.ErrorResponse?.required).toEqual([
       'error_code',
       'detail',
       'correlation_id',

@@ -1,7 +1,7 @@
 // Readiness of the services the gateway routes to, via the NATS services API.
 import { type Bus } from '@drover/bus';
 import { rpcSubject } from '@drover/contracts';
-import { RequestStrategy } from 'nats';
+import { ErrorCode, NatsError, RequestStrategy } from 'nats';
 
 /**
  * True when at least one instance of `service` in this gateway's namespace answers an INFO
@@ -18,12 +18,18 @@ export function serviceHealth(
   const expected = rpcSubject(bus.naming, service, probeOp);
   return async () => {
     if (bus.nc.isClosed()) return false;
-    const infos = await bus.nc.services
-      .client({ strategy: RequestStrategy.Timer, maxWait: timeoutMs })
-      .info(service);
-    for await (const info of infos) {
-      if (info.endpoints.some((e) => e.subject === expected)) return true;
+    try {
+      const infos = await bus.nc.services
+        .client({ strategy: RequestStrategy.Timer, maxWait: timeoutMs })
+        .info(service);
+      for await (const info of infos) {
+        if (info.endpoints.some((e) => e.subject === expected)) return true;
+      }
+      return false;
+    } catch (err) {
+      // Nobody serves it at all: an expected "not ready", not a failure worth a stack trace.
+      if (err instanceof NatsError && err.code === ErrorCode.NoResponders) return false;
+      throw err;
     }
-    return false;
   };
 }
