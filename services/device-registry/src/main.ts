@@ -17,7 +17,9 @@ void runService(SERVICE_NAME, async (lifecycle) => {
   });
   lifecycle.onStop('close', 'tracing', () => tracing());
   const metrics = createMetrics({ service: SERVICE_NAME });
-  const registry = await startDeviceRegistry(config, { logger, metrics, ensureStreams: true });
+  // Streams are set up before services start (scripts/start.mjs, the deploy); services only
+  // look consumers up.
+  const registry = await startDeviceRegistry(config, { logger, metrics });
   // Registered after start: a failed start is cleaned up by the process exit, not by hooks.
   lifecycle.onStop('close', 'connections', () => registry.close());
   lifecycle.onStop('flush', 'outbox', () => registry.flush());
