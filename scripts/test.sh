@@ -18,6 +18,8 @@ step "lint"
 pnpm exec eslint --max-warnings 0 . || fail "lint failed"
 step "format"
 pnpm exec prettier --check . >/dev/null || { pnpm exec prettier --list-different .; fail "format check failed"; }
+step "deploy config"
+node scripts/check-deploy.mjs || fail "deploy config check failed"
 step "servers"
 node scripts/check-servers.mjs || fail "a server the tests need is not running"
 
