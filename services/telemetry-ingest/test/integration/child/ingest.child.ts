@@ -1,0 +1,38 @@
+// Runs telemetry-ingest's main.ts as a child process (tsx, @drover/* mapped to source), for
+// tests that kill -9 it.
+import { type ChildProcess, spawn } from 'node:child_process';
+import path from 'node:path';
+
+const serviceDir = path.resolve(__dirname, '../../..');
+
+/** Spawns `src/main.ts` with `env`; resolves once it logged that it started. */
+export async function spawnIngest(env: Record<string, string>): Promise<ChildProcess> {
+  const child = spawn(
+    path.join(serviceDir, 'node_modules/.bin/tsx'),
+    ['--tsconfig', path.join(__dirname, 'tsconfig.json'), path.join(serviceDir, 'src/main.ts')],
+    { env: { ...process.env, ...env, LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  await new Promise<void>((resolve, reject) => {
+    let seen = '';
+    const onData = (chunk: Buffer) => {
+      seen = (seen + chunk.toString()).slice(-4096);
+      if (seen.includes('"telemetry.started"')) {
+        child.stdout?.off('data', onData);
+        child.stdout?.resume();
+        resolve();
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`telemetry-ingest exited early (${code})`)));
+  });
+  return child;
+}
+
+/** Sends `signal` and waits for the exit. */
+export function killChild(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    child.once('exit', () => resolve());
+    child.kill(signal);
+  });
+}
