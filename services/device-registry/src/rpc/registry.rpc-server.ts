@@ -5,7 +5,9 @@ import {
   DeviceRegistryRpc,
 } from '@drover/contracts';
 import { type Bus, type RpcEndpoint, type RpcServer, serveRpc } from '@drover/bus';
+import { isTransientDbError } from '@drover/db';
 import { type Logger, runWithContext } from '@drover/observability';
+import { DomainError, UnavailableError } from '@drover/service-kit';
 import * as deviceService from '../service/device.service';
 import * as groupService from '../service/group.service';
 import * as stateService from '../service/state.service';
@@ -56,9 +58,19 @@ export async function startRegistryRpc(
           );
         } catch (err) {
           outcome = (err as { code?: string }).code ?? 'error';
-          if (typeof (err as { status?: number }).status !== 'number') {
-            logger.error({ event: 'registry.rpc_failed', op, err }, 'rpc failed');
+          if (err instanceof DomainError) throw err;
+          // A database outage is the caller's cue to retry (503), not a bug (500).
+          if (isTransientDbError(err)) {
+            outcome = 'database_unavailable';
+            logger.warn({ event: 'registry.db_unavailable', op, err: String(err) }, 'db down');
+            throw new UnavailableError(
+              'database_unavailable',
+              'the registry database is unavailable',
+              undefined,
+              { cause: err },
+            );
           }
+          logger.error({ event: 'registry.rpc_failed', op, err }, 'rpc failed');
           throw err;
         } finally {
           observe?.(op, outcome, Number(process.hrtime.bigint() - started) / 1e9);

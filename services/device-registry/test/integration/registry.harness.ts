@@ -100,34 +100,52 @@ export async function startHarness(
   const ns = testNamespace(label);
   const schema = `${ns}_reg`;
   const bus = await withTestBus(ns);
-  const registry = await startDeviceRegistry(
-    {
-      NATS_URL: TEST_NATS_URL,
-      DATABASE_URL: TEST_DATABASE_URL,
-      REDIS_URL: TEST_REDIS_URL,
-      DB_SCHEMA: schema,
-      DB_POOL_MAX: 5,
-      DROVER_NAMESPACE: ns,
-      OUTBOX_POLL_MS: 50,
-      CONSUMER_CONCURRENCY: 4,
-      ...config,
-    },
-    {
-      logger: createLogger({
-        service: 'registry-test',
-        level: process.env.TEST_LOG_LEVEL ?? 'silent',
-      }),
-    },
-  );
   const db = await createTestDb<DB>(schema, { poolMax: 2 });
   const events: Harness['events'] = [];
   const desired: Seen[] = [];
   const dlq: Seen[] = [];
-  const watchers = [
-    await watch(bus, 'EVENTS', undefined, (m) => events.push({ ...m, parsed: parseEvent(m.body) })),
-    await watch(bus, 'COMMANDS', desiredFilter(namespace(ns)), (m) => desired.push(m)),
-    await watch(bus, 'DLQ', undefined, (m) => dlq.push(m)),
-  ];
+  const watchers: ConsumerMessages[] = [];
+  let registry: DeviceRegistry | undefined;
+  // Also used when the start fails half-way, so a broken run leaves nothing behind.
+  const teardown = async () => {
+    for (const w of watchers) w.stop();
+    await registry?.stop();
+    await cleanupNamespace(ns, { bus });
+    await bus.close();
+    await dropTestDb(db as unknown as Kysely<unknown>, schema);
+  };
+  try {
+    registry = await startDeviceRegistry(
+      {
+        NATS_URL: TEST_NATS_URL,
+        DATABASE_URL: TEST_DATABASE_URL,
+        REDIS_URL: TEST_REDIS_URL,
+        DB_SCHEMA: schema,
+        DB_POOL_MAX: 5,
+        DROVER_NAMESPACE: ns,
+        OUTBOX_POLL_MS: 50,
+        CONSUMER_CONCURRENCY: 4,
+        ...config,
+      },
+      {
+        logger: createLogger({
+          service: 'registry-test',
+          level: process.env.TEST_LOG_LEVEL ?? 'silent',
+        }),
+      },
+    );
+    watchers.push(
+      await watch(bus, 'EVENTS', undefined, (m) =>
+        events.push({ ...m, parsed: parseEvent(m.body) }),
+      ),
+      await watch(bus, 'COMMANDS', desiredFilter(namespace(ns)), (m) => desired.push(m)),
+      await watch(bus, 'DLQ', undefined, (m) => dlq.push(m)),
+    );
+  } catch (err) {
+    await teardown();
+    throw err;
+  }
+  const running = registry;
   const ofType = (type: string, subject: string) =>
     events.filter(
       (e) =>
@@ -138,13 +156,13 @@ export async function startHarness(
     ns,
     schema,
     bus,
-    registry,
+    registry: running,
     db,
     events,
     desired,
     dlq,
     outcomes: async (kind, outcome) => {
-      const metric = registry.metrics.registry.getSingleMetric('registry_device_messages_total');
+      const metric = running.metrics.registry.getSingleMetric('registry_device_messages_total');
       const values = (await metric?.get())?.values ?? [];
       const found = values.find((v) => v.labels.kind === kind && v.labels.outcome === outcome);
       return found?.value ?? 0;
@@ -160,12 +178,6 @@ export async function startHarness(
       )) as Seen[];
       return found[count - 1]!;
     },
-    close: async () => {
-      for (const w of watchers) w.stop();
-      await registry.stop();
-      await cleanupNamespace(ns, { bus });
-      await bus.close();
-      await dropTestDb(db as unknown as Kysely<unknown>, schema);
-    },
+    close: teardown,
   };
 }
