@@ -6,6 +6,7 @@ import sse from '@fastify/sse';
 import { type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, LogController } from 'fastify';
 import Redis from 'ioredis';
+import { startDeviceInvalidation } from './adapters/nats/device-invalidation';
 import { createRegistryClient } from './adapters/nats/registry.client';
 import { serviceHealth } from './adapters/nats/service-health';
 import { createTenantEventSource } from './adapters/nats/tenant-events';
@@ -14,6 +15,7 @@ import { registerAuth } from './auth/auth.hook';
 import { createKeySource } from './auth/jwks';
 import { createTokenVerifier, type TokenVerifier } from './auth/token-verifier';
 import { type GatewayConfig } from './config';
+import { ReadCache } from './domain/read-cache';
 import { registerErrorHandling } from './http/error-handler';
 import { registerIdempotency } from './http/idempotency.hook';
 import { registerOpenApi } from './http/openapi';
@@ -65,6 +67,14 @@ export function buildGateway(config: GatewayConfig, deps: GatewayDeps) {
   const verifier = deps.verifier ?? defaultVerifier(config);
   const registry = createRegistryClient(deps.bus, { timeoutMs: config.RPC_TIMEOUT_MS });
   const events = createTenantEventSource(deps.bus);
+  const deviceCache = new ReadCache<string>({
+    max: config.DEVICE_CACHE_MAX,
+    ttlMs: config.DEVICE_CACHE_TTL_MS,
+  });
+  if (deviceCache.enabled) {
+    const invalidation = startDeviceInvalidation(deps.bus, deviceCache);
+    app.addHook('onClose', async () => invalidation.stop());
+  }
 
   registerValidation(app);
   registerErrorHandling(app);
@@ -82,7 +92,7 @@ export function buildGateway(config: GatewayConfig, deps: GatewayDeps) {
       registerIdempotency(api, createIdempotencyStore(deps.redis, deps.bus.naming));
       await api.register(sse, { heartbeatInterval: config.SSE_HEARTBEAT_MS });
       for (const router of routers) {
-        await api.register(router.plugin, { registry, bus: deps.bus, events });
+        await api.register(router.plugin, { registry, bus: deps.bus, events, deviceCache });
       }
     },
     { prefix: API_PREFIX },

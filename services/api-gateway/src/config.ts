@@ -20,6 +20,9 @@ export const GatewayConfigSchema = Type.Object({
   RPC_TIMEOUT_MS: Type.Integer({ minimum: 50, default: 5000 }),
   /** Interval of SSE heartbeat comments. */
   SSE_HEARTBEAT_MS: Type.Integer({ minimum: 100, default: 15_000 }),
+  /** Lifetime of the in-process GET-device cache (invalidated by device events); 0 = off. */
+  DEVICE_CACHE_TTL_MS: Type.Integer({ minimum: 0, maximum: 60_000, default: 1000 }),
+  DEVICE_CACHE_MAX: Type.Integer({ minimum: 1, default: 10_000 }),
   /** Largest request body accepted. */
   BODY_LIMIT_BYTES: Type.Integer({ minimum: 1024, default: 1_048_576 }),
 });

@@ -13,6 +13,7 @@ export async function buildOpenApiDocument(): Promise<Record<string, unknown>> {
     NATS_URL: 'nats://127.0.0.1:4222',
     REDIS_URL: 'redis://127.0.0.1:6379',
     AUTH_JWKS_FILE: 'unused.json',
+    DEVICE_CACHE_TTL_MS: '0',
   });
   // Never connected: building routes only needs the names, and no request is served.
   const redis = new Redis(config.REDIS_URL, { lazyConnect: true });

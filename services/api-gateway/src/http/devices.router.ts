@@ -2,6 +2,7 @@
 import { DEVICE_REGISTRY_SERVICE, Device, DeviceList, DeviceRegistryOps } from '@drover/contracts';
 import { principalOf } from '../auth/auth.hook';
 import { resolveCursor, resolveLimit } from '../domain/pagination';
+import { deviceCacheKey } from '../domain/read-cache';
 import { type ContextRouter } from './router.types';
 import {
   CreateDeviceBody,
@@ -14,6 +15,7 @@ import {
 } from './schemas';
 
 const tags = ['devices'];
+const JSON_TYPE = 'application/json; charset=utf-8';
 const read = { scope: 'devices:read' as const };
 const write = { scope: 'devices:write' as const };
 
@@ -21,7 +23,7 @@ const write = { scope: 'devices:write' as const };
 export const devicesRouter: ContextRouter = {
   name: 'devices',
   services: [{ service: DEVICE_REGISTRY_SERVICE, probeOp: DeviceRegistryOps.getDevice }],
-  plugin: async (app, { registry }) => {
+  plugin: async (app, { registry, deviceCache }) => {
     app.post(
       '/devices',
       {
@@ -81,13 +83,22 @@ export const devicesRouter: ContextRouter = {
           response: responses({ 200: Device }, [404]),
         },
       },
-      async (request) => {
+      async (request, reply) => {
         const { tenant } = principalOf(request);
-        return registry.call(
-          DeviceRegistryOps.getDevice,
-          { tenant, device_id: request.params.id },
-          request.id,
-        );
+        const key = deviceCacheKey(tenant, request.params.id);
+        let body = deviceCache.get(key);
+        if (body === undefined) {
+          const ticket = deviceCache.ticket();
+          const device = await registry.call(
+            DeviceRegistryOps.getDevice,
+            { tenant, device_id: request.params.id },
+            request.id,
+          );
+          // Serialized once with the route's schema; hits send the same bytes.
+          body = reply.serialize(device) as string;
+          deviceCache.set(key, body, ticket);
+        }
+        return reply.type(JSON_TYPE).send(body);
       },
     );
 
@@ -106,11 +117,15 @@ export const devicesRouter: ContextRouter = {
       },
       async (request) => {
         const { tenant } = principalOf(request);
-        return registry.call(
+        // Before and after: no read may cache the old document across the change.
+        deviceCache.invalidate(deviceCacheKey(tenant, request.params.id));
+        const device = await registry.call(
           DeviceRegistryOps.updateDevice,
           { ...request.body, tenant, device_id: request.params.id },
           request.id,
         );
+        deviceCache.invalidate(deviceCacheKey(tenant, request.params.id));
+        return device;
       },
     );
 
@@ -129,11 +144,14 @@ export const devicesRouter: ContextRouter = {
       },
       async (request) => {
         const { tenant } = principalOf(request);
-        return registry.call(
+        deviceCache.invalidate(deviceCacheKey(tenant, request.params.id));
+        const device = await registry.call(
           DeviceRegistryOps.decommissionDevice,
           { tenant, device_id: request.params.id, reason: request.query.reason },
           request.id,
         );
+        deviceCache.invalidate(deviceCacheKey(tenant, request.params.id));
+        return device;
       },
     );
   },

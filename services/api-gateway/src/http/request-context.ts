@@ -1,6 +1,7 @@
 // Correlation ids: adopted from X-Correlation-Id when valid, else minted; echoed on every
 // answer and carried (AsyncLocalStorage) into logs and outgoing RPC calls.
-import { newCorrelationId, runWithContext } from '@drover/observability';
+import { newUlid } from '@drover/contracts';
+import { runWithContext } from '@drover/observability';
 import { type FastifyInstance } from 'fastify';
 import { type IncomingMessage } from 'node:http';
 import { acceptCorrelationId } from '../domain/correlation-id';
@@ -11,7 +12,8 @@ export const CORRELATION_HEADER = 'x-correlation-id';
 
 /** Fastify `genReqId`: the request id is the correlation id. */
 export function correlationIdOf(req: IncomingMessage): string {
-  return acceptCorrelationId(req.headers[CORRELATION_HEADER]) ?? newCorrelationId();
+  // A monotonic ULID: as unique, and far cheaper than drawing 80 random bits per request.
+  return acceptCorrelationId(req.headers[CORRELATION_HEADER]) ?? newUlid();
 }
 
 /** Hooks that echo the id and enter the request's logging context. */

@@ -3,6 +3,7 @@ import { type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { type Bus } from '@drover/bus';
 import { type RegistryClient } from '../adapters/nats/registry.client';
 import { type TenantEventSource } from '../adapters/nats/tenant-events';
+import { type ReadCache } from '../domain/read-cache';
 
 /** What the routers get: the service clients and the bus. */
 export interface RouterDeps {
@@ -12,6 +13,8 @@ export interface RouterDeps {
   bus: Bus;
   /** Subscriptions to a tenant's domain events (SSE). */
   events: TenantEventSource;
+  /** Serialized GET-device answers, invalidated by device events (see domain/read-cache). */
+  deviceCache: ReadCache<string>;
 }
 
 /** One bounded context's routes. */

@@ -1,4 +1,6 @@
 // Every device, state and group route over HTTP (inject) against the real registry.
+import { rpcRequest } from '@drover/bus';
+import { waitFor } from '@drover/testing';
 import { type Stack, startStack } from '../support/stack';
 
 let stack: Stack;
@@ -6,7 +8,8 @@ let rw: { authorization: string };
 let ro: { authorization: string };
 
 beforeAll(async () => {
-  stack = await startStack('gw_routes');
+  // A long cache TTL: a fresh read after a change can only come from invalidation.
+  stack = await startStack('gw_routes', { DEVICE_CACHE_TTL_MS: '60000' });
   rw = await stack.bearer('devices:read devices:write');
   ro = await stack.bearer('devices:read');
 });
@@ -126,6 +129,36 @@ describe('devices', () => {
       detail: expect.any(String),
       correlation_id: res.headers['x-correlation-id'],
     });
+  });
+});
+
+describe('GET device cache', () => {
+  it('a change through this gateway is visible at once', async () => {
+    await createDevice({ device_id: 'cache-1', device_type: 'sensor', hardware_id: 'hw-c-1' });
+    const before = await stack.app.inject({ url: '/api/v1/devices/cache-1', headers: ro });
+    expect(before.json().tags).toEqual([]);
+    await stack.app.inject({
+      method: 'PATCH',
+      url: '/api/v1/devices/cache-1',
+      headers: rw,
+      payload: { tags: ['fresh'] },
+    });
+    const after = await stack.app.inject({ url: '/api/v1/devices/cache-1', headers: ro });
+    expect(after.json().tags).toEqual(['fresh']);
+  });
+
+  it('a change made elsewhere (another replica) is visible once its event arrives', async () => {
+    await createDevice({ device_id: 'cache-2', device_type: 'sensor', hardware_id: 'hw-c-2' });
+    const read = async () =>
+      (await stack.app.inject({ url: '/api/v1/devices/cache-2', headers: ro })).json();
+    expect((await read()).tags).toEqual([]);
+    // Straight to the registry, as another gateway would: only the event tells this one.
+    await rpcRequest(stack.bus, 'device-registry', 'update_device', {
+      tenant: 'acme',
+      device_id: 'cache-2',
+      tags: ['elsewhere'],
+    });
+    await waitFor(async () => (await read()).tags[0] === 'elsewhere', { timeoutMs: 5000 });
   });
 });
 
