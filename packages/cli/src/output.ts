@@ -10,6 +10,8 @@ export interface Column<T> {
 }
 
 const plain = { head: [], border: [] };
+// No rule between the rows of a key/value table: it would double its height.
+const compact = { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' };
 
 /** Renders rows as a table with headings; an empty list renders a one-line note. */
 export function renderTable<T>(rows: readonly T[], columns: readonly Column<T>[]): string {
@@ -21,7 +23,7 @@ export function renderTable<T>(rows: readonly T[], columns: readonly Column<T>[]
 
 /** Renders an object's fields as a two-column key/value table. */
 export function renderRecord(record: ReadonlyArray<[string, string]>): string {
-  const table = new Table({ style: plain });
+  const table = new Table({ style: plain, chars: compact });
   for (const [key, value] of record) table.push({ [key]: value });
   return `${table.toString()}\n`;
 }
