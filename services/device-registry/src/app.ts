@@ -189,6 +189,7 @@ export async function startDeviceRegistry(
     })());
   const close = () =>
     (closed ??= (async () => {
+      cache.close();
       await bus.drain();
       await redis.quit().catch((err: unknown) => {
         logger.debug({ event: 'cache.quit_failed', err: String(err) });
@@ -231,4 +232,5 @@ const noCache: RegistryContext['cache'] = {
   invalidate: async () => undefined,
   refreshHot: async () => 0,
   keyOf: () => '',
+  close: () => undefined,
 };

@@ -97,6 +97,18 @@ describe('device cache', () => {
     });
   });
 
+  it('a stale entry written back by a racing reader is deleted again shortly after', async () => {
+    const before = await get('c3');
+    await h.rpc(Ops.updateDevice, { tenant: T, device_id: 'c3', tags: ['raced'] });
+    // What a reader that loaded the row before the commit would write after our first DEL.
+    await redis.set(key('c3'), JSON.stringify(before), 'EX', 30);
+    await waitFor(async () => (await redis.exists(key('c3'))) === 0, {
+      timeoutMs: 3000,
+      description: 'second invalidation',
+    });
+    expect((await get('c3')).tags).toEqual(['raced']);
+  });
+
   it('refreshes hot keys in the background from Postgres', async () => {
     await get('c3');
     await setAttributesInDb('c3', { v: 3 });

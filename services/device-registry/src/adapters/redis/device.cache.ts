@@ -29,6 +29,8 @@ export interface DeviceCacheOptions {
   hotWindowMs: number;
   /** Hot keys tracked at most (least recently read are forgotten first). */
   maxTracked?: number;
+  /** Delay of the second DEL after an invalidation (default 1000 ms; 0 disables it). */
+  secondInvalidationMs?: number;
   /** Counts hits, misses and errors. */
   onResult?: (result: 'hit' | 'miss' | 'error') => void;
 }
@@ -39,8 +41,10 @@ export interface DeviceCache {
   get(key: DeviceKey): Promise<Device | undefined>;
   /** Stores a device with the TTL (best effort). */
   set(device: Device): Promise<void>;
-  /** Deletes entries after a committed change (best effort). */
+  /** Deletes entries after a committed change (best effort), and again a moment later. */
   invalidate(keys: DeviceKey[]): Promise<void>;
+  /** Cancels pending second invalidations (before the Redis client is closed). */
+  close(): void;
   /** Re-reads hot entries that are about to expire; `load` reads Postgres. */
   refreshHot(load: (key: DeviceKey) => Promise<Device | undefined>): Promise<number>;
   /** The Redis key of a device (tests). */
@@ -61,6 +65,15 @@ export function createDeviceCache(opts: DeviceCacheOptions): DeviceCache {
     opts.logger.warn({ event: 'cache.redis_failed', op, err: String(err) }, 'redis failed');
   };
   const keyOf = (k: DeviceKey) => opts.naming.redisKey('device', k.tenant, k.deviceId);
+  const pending = new Set<NodeJS.Timeout>();
+  const secondMs = opts.secondInvalidationMs ?? 1000;
+  const del = async (keys: string[]) => {
+    try {
+      await opts.redis.del(...keys);
+    } catch (err) {
+      failed('del', err);
+    }
+  };
 
   return {
     keyOf,
@@ -86,11 +99,21 @@ export function createDeviceCache(opts: DeviceCacheOptions): DeviceCache {
     },
     async invalidate(keys) {
       if (keys.length === 0) return;
-      try {
-        await opts.redis.del(...keys.map(keyOf));
-      } catch (err) {
-        failed('del', err);
-      }
+      const redisKeys = keys.map(keyOf);
+      await del(redisKeys);
+      if (secondMs <= 0) return;
+      // A reader that loaded the old row just before the commit may write it back after our
+      // DEL; a second DEL shortly after bounds that staleness to this delay, not the TTL.
+      const timer = setTimeout(() => {
+        pending.delete(timer);
+        void del(redisKeys);
+      }, secondMs);
+      timer.unref();
+      pending.add(timer);
+    },
+    close() {
+      for (const timer of pending) clearTimeout(timer);
+      pending.clear();
     },
     async refreshHot(load) {
       const since = Date.now() - opts.hotWindowMs;
