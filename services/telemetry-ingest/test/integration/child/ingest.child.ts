@@ -7,11 +7,17 @@ const serviceDir = path.resolve(__dirname, '../../..');
 
 /** Spawns `src/main.ts` with `env`; resolves once it logged that it started. */
 export async function spawnIngest(env: Record<string, string>): Promise<ChildProcess> {
-  const child = spawn(
-    path.join(serviceDir, 'node_modules/.bin/tsx'),
-    ['--tsconfig', path.join(__dirname, 'tsconfig.json'), path.join(serviceDir, 'src/main.ts')],
-    { env: { ...process.env, ...env, LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'inherit'] },
-  );
+  // node itself with tsx's hooks (no wrapper process), so SIGKILL hits the service.
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(serviceDir, 'src/main.ts')], {
+    cwd: serviceDir,
+    env: {
+      ...process.env,
+      ...env,
+      LOG_LEVEL: 'info',
+      TSX_TSCONFIG_PATH: path.join(__dirname, 'tsconfig.json'),
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   await new Promise<void>((resolve, reject) => {
     let seen = '';
     const onData = (chunk: Buffer) => {
