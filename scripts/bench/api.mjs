@@ -5,7 +5,8 @@
 //
 // Processes: this one runs autocannon; the registry, the gateway and the bare server each run
 // in a child process (this file with --role), so the load generator does not share their
-// event loop. Options (env): BENCH_DURATION_S (20), BENCH_CONNECTIONS (64), BENCH_WARMUP_S (3).
+// event loop. Options (env): BENCH_DURATION_S (20), BENCH_CONNECTIONS (64), BENCH_WARMUP_S (3),
+// BENCH_CPU_PROF_DIR (writes a V8 CPU profile of the gateway process there).
 import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -81,8 +82,10 @@ async function runRole(name) {
 // ---------------------------------------------------------------- orchestrator
 
 function startChild(name, env) {
+  const profile = name === 'gateway' && process.env.BENCH_CPU_PROF_DIR;
   const child = fork(fileURLToPath(import.meta.url), ['--role', name], {
     env: { ...process.env, BENCH_ENV: JSON.stringify(env) },
+    execArgv: profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : [],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const ready = new Promise((resolve, reject) => {

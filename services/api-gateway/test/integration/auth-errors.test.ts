@@ -213,7 +213,9 @@ describe('not found and correlation ids', () => {
   it('replaces an invalid X-Correlation-Id with a fresh one', async () => {
     const res = await get('/healthz', { 'x-correlation-id': 'has spaces in it' });
     expect(res.statusCode).toBe(200);
-    expect(res.headers['x-correlation-id']).toMatch(/^[0-9A-HJKMNP-TV-Z]{26}$/);
+    expect(res.headers['x-correlation-id']).toMatch(
+      /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/,
+    );
   });
 
   it('carries the correlation id into the RPC request', async () => {
