@@ -34,7 +34,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['**/*.cjs', 'packages/cli/bin/**/*.js'],
+    files: ['**/*.cjs', 'jest.config.js', 'packages/cli/bin/**/*.js'],
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
 );
