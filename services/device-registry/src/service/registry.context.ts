@@ -63,11 +63,15 @@ export function registryEvent<S extends TObject>(
   data: Static<S>,
 ) {
   const { correlationId } = getContext();
+  // Callers choose correlation ids (X-Correlation-Id); one the envelope cannot carry must not
+  // fail the change, so it is left out.
+  const usable =
+    correlationId !== undefined && correlationId.length >= 1 && correlationId.length <= 128;
   return createEvent(def, {
     tenant,
     source: SERVICE_NAME,
     subject: deviceId,
     data,
-    ...(correlationId !== undefined && { correlationId }),
+    ...(usable && { correlationId }),
   });
 }

@@ -1,6 +1,8 @@
 // Device and state RPC ops against the real registry (Postgres, NATS, Redis): tenant scoping,
 // pagination, filters, desired/reported state, decommission, and the events they emit.
+import { rpcRequest } from '@drover/bus';
 import {
+  DEVICE_REGISTRY_SERVICE,
   type Device,
   type DeviceList,
   DeviceRegistryOps as Ops,
@@ -112,6 +114,39 @@ describe('devices', () => {
         device_id: 'scoped-1',
       },
     );
+  });
+
+  it('carries the caller correlation id into events, and survives one too long for them', async () => {
+    await rpcRequest(
+      h.bus,
+      DEVICE_REGISTRY_SERVICE,
+      Ops.createDevice,
+      {
+        tenant: T,
+        device_type: 'sensor',
+        device_id: 'corr-1',
+        hardware_id: 'HW-CORR-1',
+      },
+      { correlationId: 'corr-abc' },
+    );
+    const ev = await h.waitEvent('drover.device.registered.v1', 'corr-1');
+    expect((ev.body as { correlationid?: string }).correlationid).toBe('corr-abc');
+    await expect(
+      rpcRequest(
+        h.bus,
+        DEVICE_REGISTRY_SERVICE,
+        Ops.createDevice,
+        {
+          tenant: T,
+          device_type: 'sensor',
+          device_id: 'corr-2',
+          hardware_id: 'HW-CORR-2',
+        },
+        { correlationId: 'x'.repeat(200) },
+      ),
+    ).resolves.toMatchObject({ device_id: 'corr-2' });
+    const ev2 = await h.waitEvent('drover.device.registered.v1', 'corr-2');
+    expect((ev2.body as { correlationid?: string }).correlationid).toBeUndefined();
   });
 
   it('get_device_meta returns the hot-path fields', async () => {
