@@ -57,3 +57,13 @@ export {
   normalizeSerial,
   x509,
 } from './crypto';
+export {
+  renderMosquittoConfig,
+  renderAclFile,
+  renderProvisioningAclFile,
+  INGRESS_IDENTITY,
+  INGRESS_SHARE_GROUP,
+} from './mosquitto-config';
+export type { MosquittoConfigOptions, AclOptions } from './mosquitto-config';
+export { prepareSecureBroker } from './secure-broker';
+export type { PrepareSecureBrokerOptions, SecureBroker, SecureBrokerFiles } from './secure-broker';
