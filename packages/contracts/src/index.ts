@@ -27,5 +27,7 @@ export * from './events/device-state-changed.v1';
 export * from './events/device-connected.v1';
 export * from './events/device-disconnected.v1';
 export * from './events/telemetry-rejected.v1';
+export * from './events/command-events';
 
 export * from './rpc/device-registry.rpc';
+export * from './rpc/command-gateway.rpc';

@@ -10,6 +10,10 @@ export const DEVICE_SUBJECT_KINDS = [
   'cmd_res',
   'state_reported',
   'cert_renew',
+  // The ingress's report that the broker acknowledged (PUBACK) a command towards a device.
+  'cmd_sent',
+  // Provisioning's answer to a `cert_renew`; the ingress publishes it on `<root>/cert/renew/res`.
+  'cert_renew_res',
 ] as const;
 /** One of `DEVICE_SUBJECT_KINDS`. */
 export type DeviceSubjectKind = (typeof DEVICE_SUBJECT_KINDS)[number];

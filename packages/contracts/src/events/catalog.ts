@@ -8,6 +8,7 @@ import { DeviceRegisteredV1 } from './device-registered.v1';
 import { DeviceStateChangedV1 } from './device-state-changed.v1';
 import { DeviceUpdatedV1 } from './device-updated.v1';
 import { TelemetryRejectedV1 } from './telemetry-rejected.v1';
+import { commandEventDefinitions } from './command-events';
 
 /** All known event definitions. */
 export const eventCatalog: readonly EventDefinition[] = Object.freeze([
@@ -18,6 +19,7 @@ export const eventCatalog: readonly EventDefinition[] = Object.freeze([
   DeviceConnectedV1,
   DeviceDisconnectedV1,
   TelemetryRejectedV1,
+  ...commandEventDefinitions,
 ]);
 
 const byType: ReadonlyMap<string, EventDefinition> = new Map(eventCatalog.map((d) => [d.type, d]));

@@ -11,6 +11,7 @@ import {
   TelemetryPayload,
   UpdateStatusPayload,
 } from './device.schema';
+import { CertRenewResponse } from './platform.schema';
 
 /** Where a device message came from, and when the ingress received it. */
 const origin = {
@@ -43,6 +44,16 @@ export type StateReportedMessage = Static<typeof StateReportedMessage>;
 export const CommandResultMessage = Type.Object({ ...CommandResultPayload.properties, ...origin });
 export type CommandResultMessage = Static<typeof CommandResultMessage>;
 
+/** `iot.device.<t>.cmd_sent.<id>`: the broker acknowledged (PUBACK) command `cmd_id`. */
+export const CommandSentMessage = Type.Object({
+  tenant: Id,
+  device_type: Id,
+  device_id: Id,
+  cmd_id: MsgId,
+  sent_at: DateTime,
+});
+export type CommandSentMessage = Static<typeof CommandSentMessage>;
+
 /** `iot.device.<t>.update_status.<id>` */
 export const UpdateStatusMessage = Type.Object({ ...UpdateStatusPayload.properties, ...origin });
 export type UpdateStatusMessage = Static<typeof UpdateStatusMessage>;
@@ -50,6 +61,18 @@ export type UpdateStatusMessage = Static<typeof UpdateStatusMessage>;
 /** `iot.device.<t>.cert_renew.<id>` */
 export const CertRenewMessage = Type.Object({ ...CertRenewPayload.properties, ...origin });
 export type CertRenewMessage = Static<typeof CertRenewMessage>;
+
+/**
+ * `iot.device.<t>.cert_renew_res.<id>`: provisioning's answer to a renewal; the ingress
+ * publishes `response` as is (QoS 1) on `<tenant>/<device_type>/<device_id>/cert/renew/res`.
+ */
+export const CertRenewResultMessage = Type.Object({
+  tenant: Id,
+  device_type: Id,
+  device_id: Id,
+  response: CertRenewResponse,
+});
+export type CertRenewResultMessage = Static<typeof CertRenewResultMessage>;
 
 /** Compiled checkers for the bus messages, keyed by schema name. */
 export const busMessageCheckers = {
@@ -59,6 +82,8 @@ export const busMessageCheckers = {
   CommandResultMessage: compileChecker(CommandResultMessage),
   UpdateStatusMessage: compileChecker(UpdateStatusMessage),
   CertRenewMessage: compileChecker(CertRenewMessage),
+  CommandSentMessage: compileChecker(CommandSentMessage),
+  CertRenewResultMessage: compileChecker(CertRenewResultMessage),
 } as const;
 
 /** The bus message checker for each `iot.device.<t>.<kind>.<id>` kind. */
@@ -68,4 +93,6 @@ export const deviceKindCheckers = {
   cmd_res: busMessageCheckers.CommandResultMessage,
   update_status: busMessageCheckers.UpdateStatusMessage,
   cert_renew: busMessageCheckers.CertRenewMessage,
+  cmd_sent: busMessageCheckers.CommandSentMessage,
+  cert_renew_res: busMessageCheckers.CertRenewResultMessage,
 } as const;

@@ -56,8 +56,9 @@ describe('event catalog', () => {
   });
 
   it('contains the foundation events', () => {
+    // Later issues add their events (command.*, provisioning.*): the foundation stays.
     expect(eventCatalog.map((d) => d.type).sort()).toEqual(
-      [
+      expect.arrayContaining([
         'drover.device.connected.v1',
         'drover.device.decommissioned.v1',
         'drover.device.disconnected.v1',
@@ -65,7 +66,7 @@ describe('event catalog', () => {
         'drover.device.state_changed.v1',
         'drover.device.updated.v1',
         'drover.telemetry.rejected.v1',
-      ].sort(),
+      ]),
     );
   });
 

@@ -1,0 +1,36 @@
+// The data every `command.*` event carries: one shape for every transition, so a consumer can
+// follow a command with one parser; the event type says which transition it was.
+import { type Static, Type } from '@sinclair/typebox';
+import { DateTime, Id, JsonObject } from '../payloads/common.schema';
+import { CommandName } from '../payloads/platform.schema';
+
+/** Command lifecycle states (API.md `GET /api/v1/commands/{id}`). */
+export const CommandStatus = Type.Union([
+  Type.Literal('queued'),
+  Type.Literal('sent'),
+  Type.Literal('accepted'),
+  Type.Literal('succeeded'),
+  Type.Literal('failed'),
+  Type.Literal('rejected'),
+  Type.Literal('timed_out'),
+  Type.Literal('expired'),
+  Type.Literal('dead_lettered'),
+]);
+/** A command lifecycle state. */
+export type CommandStatus = Static<typeof CommandStatus>;
+
+/** Data of every `drover.command.<transition>.v1` event. */
+export const CommandEventData = Type.Object({
+  command_id: Id,
+  device_id: Id,
+  name: CommandName,
+  status: CommandStatus,
+  attempts: Type.Integer({ minimum: 0 }),
+  at: DateTime,
+  fanout_id: Type.Optional(Id),
+  rtt_ms: Type.Optional(Type.Integer({ minimum: 0 })),
+  result: Type.Optional(JsonObject),
+  error: Type.Optional(Type.String({ maxLength: 4096 })),
+});
+/** Data of a command event. */
+export type CommandEventData = Static<typeof CommandEventData>;

@@ -1,0 +1,173 @@
+// The command-gateway RPC contract (api-gateway/CLI/other services <-> command-gateway over the
+// NATS services API). Requests are open (a newer caller never breaks an older gateway),
+// responses closed; every request carries the caller's `tenant`.
+import { type Static, type TSchema, Type } from '@sinclair/typebox';
+import { ID_PATTERN } from '../ids';
+import { CommandStatus } from '../events/command-event.schema';
+import { CommandName } from '../payloads/platform.schema';
+
+/** The RPC service name. */
+export const COMMAND_GATEWAY_SERVICE = 'command-gateway';
+
+/** Operation names of the command-gateway service. */
+export const CommandGatewayOps = {
+  createCommand: 'create_command',
+  getCommand: 'get_command',
+  listCommands: 'list_commands',
+  createGroupCommands: 'create_group_commands',
+  getFanout: 'get_fanout',
+} as const;
+/** One of the command-gateway operation names. */
+export type CommandGatewayOp = (typeof CommandGatewayOps)[keyof typeof CommandGatewayOps];
+
+/** Bounds of a command's timing parameters (seconds). */
+export const COMMAND_LIMITS = {
+  timeoutS: { min: 1, max: 86_400, default: 30 },
+  expiresInS: { min: 1, max: 30 * 86_400, default: 3_600 },
+  groupRatePerS: { min: 1, max: 10_000, default: 100 },
+} as const;
+
+const Id = (description: string) => Type.String({ pattern: ID_PATTERN.source, description });
+const Timestamp = (description: string) => Type.String({ minLength: 1, description });
+const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
+const Params = Type.Record(Type.String(), Type.Unknown(), { description: 'command parameters' });
+const IdempotencyKey = Type.String({ minLength: 1, maxLength: 255, description: 'dedup key' });
+
+const commandFields = {
+  name: CommandName,
+  params: Type.Optional(Params),
+  timeout_s: Type.Optional(
+    Type.Integer({ minimum: COMMAND_LIMITS.timeoutS.min, maximum: COMMAND_LIMITS.timeoutS.max }),
+  ),
+  expires_in_s: Type.Optional(
+    Type.Integer({
+      minimum: COMMAND_LIMITS.expiresInS.min,
+      maximum: COMMAND_LIMITS.expiresInS.max,
+    }),
+  ),
+  idempotency_key: Type.Optional(IdempotencyKey),
+};
+
+/** `create_command` request. */
+export const CreateCommandRequest = Type.Object({
+  tenant: Id('the caller token tenant'),
+  device_id: Id('device id'),
+  ...commandFields,
+});
+/** `create_command` request. */
+export type CreateCommandRequest = Static<typeof CreateCommandRequest>;
+
+/** A command as the gateway reports it. */
+export const Command = Type.Object(
+  {
+    command_id: Id('command id (ULID; the MQTT msg_id)'),
+    tenant: Id('tenant'),
+    device_id: Id('device id'),
+    name: CommandName,
+    params: Params,
+    status: CommandStatus,
+    attempts: Type.Integer({ minimum: 0, description: 'times handed to the bus' }),
+    created_at: Timestamp('accepted by the gateway'),
+    sent_at: Nullable(Timestamp('first broker acknowledgement')),
+    accepted_at: Nullable(Timestamp('device said accepted')),
+    completed_at: Nullable(Timestamp('final state reached')),
+    expires_at: Timestamp('never sent after this'),
+    timeout_s: Type.Integer(),
+    result: Nullable(Type.Record(Type.String(), Type.Unknown())),
+    error: Nullable(Type.String()),
+    rtt_ms: Nullable(Type.Integer({ description: 'sent -> final result' })),
+    fanout_id: Nullable(Id('group fan-out')),
+  },
+  { additionalProperties: false },
+);
+/** A command. */
+export type Command = Static<typeof Command>;
+
+/** `create_command` response: the command and whether it was created by this call. */
+export const CreateCommandResponse = Type.Object(
+  { command: Command, created: Type.Boolean() },
+  { additionalProperties: false },
+);
+/** `create_command` response. */
+export type CreateCommandResponse = Static<typeof CreateCommandResponse>;
+
+/** `get_command` request. */
+export const GetCommandRequest = Type.Object({
+  tenant: Id('tenant'),
+  command_id: Id('command id'),
+});
+/** `get_command` request. */
+export type GetCommandRequest = Static<typeof GetCommandRequest>;
+
+/** `list_commands` request (newest first). */
+export const ListCommandsRequest = Type.Object({
+  tenant: Id('tenant'),
+  device_id: Type.Optional(Id('only this device')),
+  status: Type.Optional(CommandStatus),
+  fanout_id: Type.Optional(Id('only this fan-out')),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
+  cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 512 })),
+});
+/** `list_commands` request. */
+export type ListCommandsRequest = Static<typeof ListCommandsRequest>;
+
+/** A page of commands. */
+export const CommandList = Type.Object(
+  { items: Type.Array(Command), next_cursor: Nullable(Type.String()) },
+  { additionalProperties: false },
+);
+/** A page of commands. */
+export type CommandList = Static<typeof CommandList>;
+
+/** `create_group_commands` request: one command per member device, rate limited. */
+export const CreateGroupCommandsRequest = Type.Object({
+  tenant: Id('tenant'),
+  group_id: Id('group id'),
+  ...commandFields,
+  rate_per_s: Type.Optional(
+    Type.Integer({
+      minimum: COMMAND_LIMITS.groupRatePerS.min,
+      maximum: COMMAND_LIMITS.groupRatePerS.max,
+    }),
+  ),
+});
+/** `create_group_commands` request. */
+export type CreateGroupCommandsRequest = Static<typeof CreateGroupCommandsRequest>;
+
+/** Progress of a group fan-out: how many commands are in each state. */
+export const Fanout = Type.Object(
+  {
+    fanout_id: Id('fan-out id'),
+    tenant: Id('tenant'),
+    group_id: Id('group id'),
+    name: CommandName,
+    rate_per_s: Type.Integer(),
+    total: Type.Integer({ minimum: 0 }),
+    created_at: Timestamp('created'),
+    counts: Type.Record(Type.String(), Type.Integer({ minimum: 0 })),
+    done: Type.Boolean({ description: 'every command reached a final state' }),
+  },
+  { additionalProperties: false },
+);
+/** Fan-out progress. */
+export type Fanout = Static<typeof Fanout>;
+
+/** `get_fanout` request. */
+export const GetFanoutRequest = Type.Object({ tenant: Id('tenant'), fanout_id: Id('fan-out') });
+/** `get_fanout` request. */
+export type GetFanoutRequest = Static<typeof GetFanoutRequest>;
+
+/** Request and response schema of every operation. */
+export const CommandGatewayRpc = {
+  [CommandGatewayOps.createCommand]: {
+    request: CreateCommandRequest,
+    response: CreateCommandResponse,
+  },
+  [CommandGatewayOps.getCommand]: { request: GetCommandRequest, response: Command },
+  [CommandGatewayOps.listCommands]: { request: ListCommandsRequest, response: CommandList },
+  [CommandGatewayOps.createGroupCommands]: {
+    request: CreateGroupCommandsRequest,
+    response: Fanout,
+  },
+  [CommandGatewayOps.getFanout]: { request: GetFanoutRequest, response: Fanout },
+} as const;

@@ -1,0 +1,140 @@
+// Command rows: every query is tenant-scoped, and everything the scanner or a handler changes
+// is locked first (FOR UPDATE, SKIP LOCKED for the scanner) so replicas never double-handle.
+import { sql } from 'kysely';
+import { type CommandStatus, OPEN_STATUSES } from '../../domain/command-state';
+import { type CommandRow, type CommandTable, type NewCommandRow } from './command.table';
+import { type Executor } from './schema';
+
+type Patch = Partial<Omit<import('kysely').Updateable<CommandTable>, 'command_id'>>;
+
+/** Inserts unless the tenant already used the idempotency key; returns the new row or null. */
+export async function insertCommand(db: Executor, row: NewCommandRow): Promise<CommandRow | null> {
+  const inserted = await db
+    .insertInto('commands')
+    .values(row)
+    .onConflict((oc) => oc.columns(['tenant', 'idempotency_key']).doNothing())
+    .returningAll()
+    .executeTakeFirst();
+  return inserted ?? null;
+}
+
+/** Inserts many rows (fan-out). */
+export async function insertCommands(db: Executor, rows: NewCommandRow[]): Promise<void> {
+  if (rows.length > 0) await db.insertInto('commands').values(rows).execute();
+}
+
+/** The command a tenant created with `key`. */
+export async function findByIdempotencyKey(
+  db: Executor,
+  tenant: string,
+  key: string,
+): Promise<CommandRow | undefined> {
+  return db
+    .selectFrom('commands')
+    .selectAll()
+    .where('tenant', '=', tenant)
+    .where('idempotency_key', '=', key)
+    .executeTakeFirst();
+}
+
+/** One command, optionally locked for update. */
+export async function findCommand(
+  db: Executor,
+  tenant: string,
+  commandId: string,
+  lock = false,
+): Promise<CommandRow | undefined> {
+  let q = db
+    .selectFrom('commands')
+    .selectAll()
+    .where('tenant', '=', tenant)
+    .where('command_id', '=', commandId);
+  if (lock) q = q.forUpdate();
+  return q.executeTakeFirst();
+}
+
+/** Updates one command. */
+export async function updateCommand(db: Executor, commandId: string, patch: Patch): Promise<void> {
+  await db.updateTable('commands').set(patch).where('command_id', '=', commandId).execute();
+}
+
+/** Due rows (timers reached), locked; rows another replica holds are skipped. */
+export async function lockDue(db: Executor, now: Date, limit: number): Promise<CommandRow[]> {
+  return db
+    .selectFrom('commands')
+    .selectAll()
+    .where('status', 'in', [...OPEN_STATUSES])
+    .where('due_at', '<=', now)
+    .orderBy('due_at')
+    .orderBy('command_id')
+    .limit(limit)
+    .forUpdate()
+    .skipLocked()
+    .execute();
+}
+
+/** A device's commands waiting for it (never sent, or sent and unanswered), in order, locked. */
+export async function lockWaitingForDevice(
+  db: Executor,
+  tenant: string,
+  deviceId: string,
+  now: Date,
+): Promise<CommandRow[]> {
+  return db
+    .selectFrom('commands')
+    .selectAll()
+    .where('tenant', '=', tenant)
+    .where('device_id', '=', deviceId)
+    .where('status', 'in', ['queued', 'sent'])
+    .where('answered', '=', false)
+    .where((eb) => eb.or([eb('next_attempt_at', 'is', null), eb('next_attempt_at', '<=', now)]))
+    .orderBy('command_id')
+    .forUpdate()
+    .skipLocked()
+    .execute();
+}
+
+/** The earliest timer of any open command (the scanner sleeps until then). */
+export async function earliestDue(db: Executor): Promise<Date | null> {
+  const row = await db
+    .selectFrom('commands')
+    .select((eb) => eb.fn.min('due_at').as('due'))
+    .where('status', 'in', [...OPEN_STATUSES])
+    .executeTakeFirst();
+  const due = row?.due as Date | string | null | undefined;
+  return due === null || due === undefined ? null : new Date(due);
+}
+
+/** Newest first, keyset on command_id. */
+export async function listCommands(
+  db: Executor,
+  f: {
+    tenant: string;
+    deviceId?: string;
+    status?: CommandStatus;
+    fanoutId?: string;
+    before?: string;
+    limit: number;
+  },
+): Promise<CommandRow[]> {
+  let q = db.selectFrom('commands').selectAll().where('tenant', '=', f.tenant);
+  if (f.deviceId !== undefined) q = q.where('device_id', '=', f.deviceId);
+  if (f.status !== undefined) q = q.where('status', '=', f.status);
+  if (f.fanoutId !== undefined) q = q.where('fanout_id', '=', f.fanoutId);
+  if (f.before !== undefined) q = q.where('command_id', '<', f.before);
+  return q.orderBy('command_id', 'desc').limit(f.limit).execute();
+}
+
+/** Commands of a fan-out counted by state. */
+export async function countFanout(
+  db: Executor,
+  fanoutId: string,
+): Promise<Partial<Record<CommandStatus, number>>> {
+  const rows = await db
+    .selectFrom('commands')
+    .select(['status', sql<string>`count(*)`.as('n')])
+    .where('fanout_id', '=', fanoutId)
+    .groupBy('status')
+    .execute();
+  return Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
+}

@@ -1,0 +1,188 @@
+// Builds the whole gateway (db + migrations, bus, outbox relay, consumers, scanner, RPC) so
+// main.ts and tests run the real thing in-process.
+import { type Kysely, sql } from 'kysely';
+import {
+  BusHealth,
+  connectBus,
+  type Consumer,
+  ensureStreams,
+  rpcRequest,
+  type RpcServer,
+  startOutboxRelay,
+} from '@drover/bus';
+import {
+  DEVICE_REGISTRY_SERVICE,
+  type DeviceList,
+  type DeviceMeta,
+  DeviceRegistryOps,
+} from '@drover/contracts';
+import { createDb, migrate } from '@drover/db';
+import { createLogger, createMetrics, type Logger, type Metrics } from '@drover/observability';
+import { loadConfig } from '@drover/service-kit';
+import { type GatewayConfig, GatewayConfigSchema } from './config';
+import { commandMigrations } from './adapters/postgres/migrations';
+import { type DB } from './adapters/postgres/schema';
+import { startTrafficConsumers } from './adapters/nats/device-traffic.consumer';
+import { commandMetrics } from './command.metrics';
+import { startCommandRpc } from './rpc/command.rpc-server';
+import { type GatewayContext, SERVICE_NAME } from './service/gateway.context';
+import { type Scanner, startScanner } from './service/scanner';
+
+/** The required settings plus any of the optional ones (defaults from the config schema). */
+export type GatewayAppConfig = Pick<GatewayConfig, 'NATS_URL' | 'DATABASE_URL'> &
+  Partial<GatewayConfig>;
+
+/** Optional collaborators. */
+export interface GatewayDeps {
+  /** Logger (default: a pino logger at LOG_LEVEL). */
+  logger?: Logger;
+  /** Metrics registry (default: a new one). */
+  metrics?: Metrics;
+  /** Create/update the JetStream streams at start (default false). */
+  ensureStreams?: boolean;
+}
+
+/** A running command gateway. */
+export interface CommandGateway {
+  /** Stops everything in order (intake, drain, flush, close). */
+  stop(): Promise<void>;
+  /** Stops RPC, consumers and the scanner (waits for in-flight work). */
+  stopIntake(): Promise<void>;
+  /** Publishes what is left in the outbox and stops the relay. */
+  flush(): Promise<void>;
+  /** Closes NATS and the pool. */
+  close(): Promise<void>;
+  /** Readiness checks for /readyz. */
+  checks: Record<string, () => Promise<boolean>>;
+  /** The metrics registry. */
+  metrics: Metrics;
+  /** The use-case context (tests). */
+  ctx: GatewayContext;
+  /** The scanner (tests). */
+  scanner: Scanner;
+}
+
+function resolveConfig(config: GatewayAppConfig): GatewayConfig {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(config)) if (v !== undefined) env[k] = String(v);
+  return loadConfig(GatewayConfigSchema, env);
+}
+
+/** Starts the command gateway; resolves once RPC, consumers and the scanner run. */
+export async function startCommandGateway(
+  appConfig: GatewayAppConfig,
+  deps: GatewayDeps = {},
+): Promise<CommandGateway> {
+  const config = resolveConfig(appConfig);
+  const logger = deps.logger ?? createLogger({ service: SERVICE_NAME, level: config.LOG_LEVEL });
+  const metrics = deps.metrics ?? createMetrics({ service: SERVICE_NAME });
+  const db = createDb<DB>({
+    url: config.DATABASE_URL,
+    schema: config.DB_SCHEMA,
+    poolMin: 1,
+    poolMax: config.DB_POOL_MAX,
+    applicationName: SERVICE_NAME,
+    logger,
+  });
+  await migrate(db as unknown as Kysely<unknown>, {
+    schema: config.DB_SCHEMA,
+    migrations: commandMigrations,
+  });
+  const bus = await connectBus({
+    url: config.NATS_URL,
+    name: SERVICE_NAME,
+    logger,
+    namespace: config.DROVER_NAMESPACE,
+  });
+  if (deps.ensureStreams ?? false) await ensureStreams(bus);
+  const relay = startOutboxRelay({ db, bus, logger, pollMs: config.OUTBOX_POLL_MS });
+
+  let scanner: Scanner | null = null;
+  const ctx: GatewayContext = {
+    db,
+    naming: bus.naming,
+    logger,
+    now: () => new Date(),
+    random: Math.random,
+    notifyOutbox: () => relay.notify(),
+    hint: (at) => scanner?.hint(at),
+    deviceMeta: async (tenant, deviceId) => {
+      const meta = await rpcRequest<DeviceMeta>(
+        bus,
+        DEVICE_REGISTRY_SERVICE,
+        DeviceRegistryOps.getDeviceMeta,
+        { tenant, device_id: deviceId },
+      );
+      return { deviceType: meta.device_type, status: meta.status };
+    },
+    groupDevices: async (tenant, groupId) => {
+      const out: { deviceId: string; deviceType: string }[] = [];
+      let cursor: string | null = null;
+      do {
+        const page: DeviceList = await rpcRequest<DeviceList>(
+          bus,
+          DEVICE_REGISTRY_SERVICE,
+          DeviceRegistryOps.listGroupDevices,
+          { tenant, group_id: groupId, limit: 500, ...(cursor !== null && { cursor }) },
+        );
+        for (const d of page.items) {
+          if (d.status === 'active') out.push({ deviceId: d.device_id, deviceType: d.device_type });
+        }
+        cursor = page.next_cursor;
+      } while (cursor !== null);
+      return out;
+    },
+    backoff: { baseMs: config.RESEND_BASE_MS, maxMs: config.RESEND_MAX_MS },
+    defaults: {
+      timeoutS: config.DEFAULT_TIMEOUT_S,
+      expiresInS: config.DEFAULT_EXPIRES_IN_S,
+      groupRatePerS: config.DEFAULT_GROUP_RATE_PER_S,
+    },
+    metrics: commandMetrics(metrics),
+  };
+  const consumers: Consumer[] = await startTrafficConsumers(bus, ctx, config.CONSUMER_CONCURRENCY);
+  scanner = startScanner(ctx, config.SCAN_MAX_SLEEP_MS);
+  const rpc: RpcServer = await startCommandRpc(bus, ctx);
+
+  let intakeStopped: Promise<void> | null = null;
+  let flushed: Promise<void> | null = null;
+  let closed: Promise<void> | null = null;
+  const stopIntake = () =>
+    (intakeStopped ??= (async () => {
+      await rpc.stop();
+      await Promise.all(consumers.map((c) => c.stop()));
+      await scanner?.stop();
+    })());
+  const flush = () =>
+    (flushed ??= (async () => {
+      await relay.stop();
+      await relay.flushOnce();
+    })());
+  const close = () =>
+    (closed ??= (async () => {
+      await bus.drain();
+      await db.destroy();
+    })());
+
+  logger.info({ event: 'command_gateway.started', namespace: config.DROVER_NAMESPACE }, 'up');
+  return {
+    stopIntake,
+    flush,
+    close,
+    stop: async () => {
+      await stopIntake();
+      await flush();
+      await close();
+    },
+    checks: {
+      db: async () => {
+        await sql`select 1`.execute(db);
+        return true;
+      },
+      nats: BusHealth(bus),
+    },
+    metrics,
+    ctx,
+    scanner,
+  };
+}

@@ -1,0 +1,39 @@
+// Environment of the command gateway, validated at start (fail fast with the variable's name).
+import { type Static, Type } from '@sinclair/typebox';
+import { COMMAND_LIMITS } from '@drover/contracts';
+import { CommonConfig, loadConfig } from '@drover/service-kit';
+
+/** The gateway's environment schema. */
+export const GatewayConfigSchema = Type.Object({
+  ...CommonConfig,
+  // Redis is not used: timers, idempotency and presence live in Postgres.
+  REDIS_URL: Type.Optional(Type.String()),
+  DB_SCHEMA: Type.String({ pattern: '^[a-z_][a-z0-9_]{0,62}$', default: 'command_gateway' }),
+  DB_POOL_MAX: Type.Integer({ minimum: 1, maximum: 200, default: 20 }),
+  CONSUMER_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 256, default: 32 }),
+  OUTBOX_POLL_MS: Type.Integer({ minimum: 10, default: 250 }),
+  // Upper bound of the scanner's sleep (it wakes earlier for the earliest due row).
+  SCAN_MAX_SLEEP_MS: Type.Integer({ minimum: 10, default: 1000 }),
+  RESEND_BASE_MS: Type.Integer({ minimum: 10, default: 2000 }),
+  RESEND_MAX_MS: Type.Integer({ minimum: 10, default: 60_000 }),
+  DEFAULT_TIMEOUT_S: Type.Integer({
+    minimum: COMMAND_LIMITS.timeoutS.min,
+    maximum: COMMAND_LIMITS.timeoutS.max,
+    default: COMMAND_LIMITS.timeoutS.default,
+  }),
+  DEFAULT_EXPIRES_IN_S: Type.Integer({
+    minimum: COMMAND_LIMITS.expiresInS.min,
+    default: COMMAND_LIMITS.expiresInS.default,
+  }),
+  DEFAULT_GROUP_RATE_PER_S: Type.Integer({
+    minimum: 1,
+    default: COMMAND_LIMITS.groupRatePerS.default,
+  }),
+});
+/** The gateway's parsed configuration. */
+export type GatewayConfig = Static<typeof GatewayConfigSchema>;
+
+/** Reads and checks the environment. */
+export function loadGatewayConfig(env: Record<string, string | undefined> = process.env) {
+  return loadConfig(GatewayConfigSchema, env);
+}

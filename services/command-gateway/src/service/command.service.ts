@@ -1,0 +1,217 @@
+// Use cases behind the RPC: create (idempotent, sent at once when the device is online), read,
+// list, and the rate-limited group fan-out.
+import { monotonicFactory } from 'ulid';
+import {
+  type Command,
+  type CommandList,
+  type CreateCommandRequest,
+  type CreateCommandResponse,
+  type CreateGroupCommandsRequest,
+  type Fanout,
+  type ListCommandsRequest,
+} from '@drover/contracts';
+import { ConflictError, NotFoundError, ValidationError } from '@drover/service-kit';
+import { decodeCursor, encodeCursor } from '../domain/cursor';
+import { fanoutSlotMs, summarize } from '../domain/fanout';
+import {
+  countFanout,
+  findByIdempotencyKey,
+  findCommand,
+  insertCommand,
+  insertCommands,
+  listCommands,
+  updateCommand,
+} from '../adapters/postgres/command.repository';
+import { type NewCommandRow } from '../adapters/postgres/command.table';
+import { outboxEvents } from '../adapters/postgres/outbox';
+import { onlineDevices } from '../adapters/postgres/presence.repository';
+import { type GatewayContext } from './gateway.context';
+import { toCommand } from './command.mapper';
+import { commandEvent, dispatch } from './transition.service';
+
+// Monotonic: ids made in the same millisecond still sort in creation order (device order).
+const ulid = monotonicFactory();
+
+async function activeDeviceType(ctx: GatewayContext, tenant: string, deviceId: string) {
+  const meta = await ctx.deviceMeta(tenant, deviceId);
+  if (meta.status !== 'active') {
+    throw new ConflictError('device_decommissioned', `device ${deviceId} is decommissioned`);
+  }
+  return meta.deviceType;
+}
+
+function newRow(
+  ctx: GatewayContext,
+  req: Pick<CreateCommandRequest, 'tenant' | 'name' | 'params' | 'timeout_s' | 'expires_in_s'>,
+  deviceId: string,
+  deviceType: string,
+  now: Date,
+  extra: Partial<NewCommandRow> = {},
+): NewCommandRow {
+  const expiresAt = new Date(now.getTime() + (req.expires_in_s ?? ctx.defaults.expiresInS) * 1000);
+  return {
+    command_id: ulid(now.getTime()),
+    tenant: req.tenant,
+    device_id: deviceId,
+    device_type: deviceType,
+    name: req.name,
+    params: JSON.stringify(req.params ?? {}),
+    status: 'queued',
+    created_at: now,
+    expires_at: expiresAt,
+    timeout_s: req.timeout_s ?? ctx.defaults.timeoutS,
+    next_attempt_at: now,
+    // While never sent, the deadline is the expiry.
+    deadline_at: expiresAt,
+    ...extra,
+  };
+}
+
+/** Creates a command (or returns the one made with the same idempotency key). */
+export async function createCommand(
+  ctx: GatewayContext,
+  req: CreateCommandRequest,
+): Promise<CreateCommandResponse> {
+  if (req.idempotency_key !== undefined) {
+    const existing = await findByIdempotencyKey(ctx.db, req.tenant, req.idempotency_key);
+    if (existing !== undefined) return { command: toCommand(existing), created: false };
+  }
+  const deviceType = await activeDeviceType(ctx, req.tenant, req.device_id);
+  const result = await ctx.db.transaction().execute(async (trx) => {
+    const now = ctx.now();
+    const row = await insertCommand(
+      trx,
+      newRow(ctx, req, req.device_id, deviceType, now, {
+        idempotency_key: req.idempotency_key ?? null,
+      }),
+    );
+    if (row === null) return null; // a concurrent call with the same key won
+    await outboxEvents(trx, [commandEvent(row, now)]);
+    const online = await onlineDevices(trx, req.tenant, [req.device_id]);
+    if (online.has(req.device_id)) await dispatch(trx, ctx, row, now);
+    else await updateCommand(trx, row.command_id, { next_attempt_at: null });
+    return (await findCommand(trx, req.tenant, row.command_id))!;
+  });
+  if (result === null) {
+    const winner = await findByIdempotencyKey(ctx.db, req.tenant, req.idempotency_key!);
+    return { command: toCommand(winner!), created: false };
+  }
+  ctx.notifyOutbox();
+  ctx.hint(new Date(result.expires_at));
+  return { command: toCommand(result), created: true };
+}
+
+/** One command of the tenant. */
+export async function getCommand(
+  ctx: GatewayContext,
+  tenant: string,
+  commandId: string,
+): Promise<Command> {
+  const row = await findCommand(ctx.db, tenant, commandId);
+  if (row === undefined) throw new NotFoundError('command_not_found', `no command ${commandId}`);
+  return toCommand(row);
+}
+
+/** A page of the tenant's commands, newest first. */
+export async function listTenantCommands(
+  ctx: GatewayContext,
+  req: ListCommandsRequest,
+): Promise<CommandList> {
+  const limit = req.limit ?? 50;
+  const before = req.cursor === undefined ? undefined : decodeCursor(req.cursor);
+  if (before === null) throw new ValidationError('bad_cursor', 'cursor is not valid');
+  const rows = await listCommands(ctx.db, {
+    tenant: req.tenant,
+    limit: limit + 1,
+    ...(req.device_id !== undefined && { deviceId: req.device_id }),
+    ...(req.status !== undefined && { status: req.status }),
+    ...(req.fanout_id !== undefined && { fanoutId: req.fanout_id }),
+    ...(before !== undefined && { before }),
+  });
+  const page = rows.slice(0, limit);
+  const more = rows.length > limit;
+  return {
+    items: page.map(toCommand),
+    next_cursor: more ? encodeCursor(page[page.length - 1]!.command_id) : null,
+  };
+}
+
+/** One command per group member, released at `rate_per_s` (slots stored as row timers). */
+export async function createGroupCommands(
+  ctx: GatewayContext,
+  req: CreateGroupCommandsRequest,
+): Promise<Fanout> {
+  const devices = await ctx.groupDevices(req.tenant, req.group_id);
+  const rate = req.rate_per_s ?? ctx.defaults.groupRatePerS;
+  const fanoutId = ulid();
+  const now = ctx.now();
+  const rows = devices.map((d, i) => {
+    const slot = new Date(fanoutSlotMs(now.getTime(), i, rate));
+    return newRow(ctx, req, d.deviceId, d.deviceType, now, {
+      fanout_id: fanoutId,
+      next_attempt_at: slot,
+    });
+  });
+  await ctx.db.transaction().execute(async (trx) => {
+    await trx
+      .insertInto('fanouts')
+      .values({
+        fanout_id: fanoutId,
+        tenant: req.tenant,
+        group_id: req.group_id,
+        name: req.name,
+        rate_per_s: rate,
+        total: rows.length,
+        created_at: now,
+      })
+      .execute();
+    for (let i = 0; i < rows.length; i += 500) {
+      const chunk = rows.slice(i, i + 500);
+      await insertCommands(trx, chunk);
+      const inserted = await trx
+        .selectFrom('commands')
+        .selectAll()
+        .where('fanout_id', '=', fanoutId)
+        .where(
+          'command_id',
+          'in',
+          chunk.map((r) => r.command_id),
+        )
+        .execute();
+      await outboxEvents(
+        trx,
+        inserted.map((r) => commandEvent(r, now)),
+      );
+    }
+  });
+  ctx.notifyOutbox();
+  ctx.hint(now);
+  return getFanout(ctx, req.tenant, fanoutId);
+}
+
+/** Progress of a fan-out. */
+export async function getFanout(
+  ctx: GatewayContext,
+  tenant: string,
+  fanoutId: string,
+): Promise<Fanout> {
+  const f = await ctx.db
+    .selectFrom('fanouts')
+    .selectAll()
+    .where('tenant', '=', tenant)
+    .where('fanout_id', '=', fanoutId)
+    .executeTakeFirst();
+  if (f === undefined) throw new NotFoundError('fanout_not_found', `no fan-out ${fanoutId}`);
+  const s = summarize(await countFanout(ctx.db, fanoutId), f.total);
+  return {
+    fanout_id: f.fanout_id,
+    tenant: f.tenant,
+    group_id: f.group_id,
+    name: f.name,
+    rate_per_s: f.rate_per_s,
+    total: f.total,
+    created_at: new Date(f.created_at).toISOString(),
+    counts: s.counts as Record<string, number>,
+    done: s.done,
+  };
+}

@@ -1,0 +1,49 @@
+// What the use cases need, built once by app.ts (no DI container).
+import { type Kysely } from 'kysely';
+import { type Naming } from '@drover/contracts';
+import { type Logger } from '@drover/observability';
+import { type BackoffPolicy } from '../domain/backoff';
+import { type DB } from '../adapters/postgres/schema';
+import { type CommandMetrics } from '../command.metrics';
+
+/** The service name (RPC service, event source, durable prefix). */
+export const SERVICE_NAME = 'command-gateway';
+
+/** Device metadata the gateway needs from the registry. */
+export interface DeviceMetaView {
+  /** Device type (for the record). */
+  deviceType: string;
+  /** `active` or `decommissioned`. */
+  status: string;
+}
+
+/** Use-case dependencies. */
+export interface GatewayContext {
+  /** The gateway's schema. */
+  db: Kysely<DB>;
+  /** Namespace of the install. */
+  naming: Naming;
+  /** Logger. */
+  logger: Logger;
+  /** Clock. */
+  now: () => Date;
+  /** Jitter source in [0, 1). */
+  random: () => number;
+  /** Wakes the outbox relay after a commit. */
+  notifyOutbox: () => void;
+  /** Tells the scanner a timer at `at` exists (it wakes then at the latest). */
+  hint: (at: Date) => void;
+  /** Device meta from the registry (throws NotFoundError for an unknown device). */
+  deviceMeta: (tenant: string, deviceId: string) => Promise<DeviceMetaView>;
+  /** Active member devices of a registry group. */
+  groupDevices: (
+    tenant: string,
+    groupId: string,
+  ) => Promise<{ deviceId: string; deviceType: string }[]>;
+  /** Resend back-off. */
+  backoff: BackoffPolicy;
+  /** Defaults for new commands. */
+  defaults: { timeoutS: number; expiresInS: number; groupRatePerS: number };
+  /** Metric series. */
+  metrics: CommandMetrics;
+}

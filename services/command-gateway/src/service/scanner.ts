@@ -1,0 +1,118 @@
+// Timers as rows: a due command (send slot, resend, deadline, expiry) is found by `due_at`,
+// locked with SKIP LOCKED (replicas and restarts are safe), decided by the domain and applied.
+// The scanner sleeps until the earliest due row (an in-process timer backed by that row), and
+// never longer than `maxSleepMs` so other replicas' new rows are seen too.
+import { decideDue } from '../domain/due';
+import { earliestDue, lockDue, updateCommand } from '../adapters/postgres/command.repository';
+import { onlineDevices } from '../adapters/postgres/presence.repository';
+import { type CommandRow } from '../adapters/postgres/command.table';
+import { type GatewayContext } from './gateway.context';
+import { dispatch, moveTo } from './transition.service';
+
+/** A running scanner. */
+export interface Scanner {
+  /** Wake no later than `at`. */
+  hint(at: Date): void;
+  /** One pass over due rows (tests); resolves with the rows handled. */
+  scanOnce(): Promise<number>;
+  /** Stops the timer and waits for a running pass. */
+  stop(): Promise<void>;
+}
+
+const BATCH = 200;
+const ms = (d: Date | string | null) => (d === null ? null : new Date(d).getTime());
+
+async function applyDue(ctx: GatewayContext): Promise<number> {
+  const handled = await ctx.db.transaction().execute(async (trx) => {
+    const now = ctx.now();
+    const rows = await lockDue(trx, now, BATCH);
+    const online = new Map<string, Set<string>>();
+    for (const tenant of new Set(rows.map((r) => r.tenant))) {
+      const ids = rows.filter((r) => r.tenant === tenant).map((r) => r.device_id);
+      online.set(tenant, await onlineDevices(trx, tenant, ids));
+    }
+    for (const row of rows) await applyOne(ctx, trx, row, now, online);
+    return rows.length;
+  });
+  if (handled > 0) ctx.notifyOutbox();
+  return handled;
+}
+
+async function applyOne(
+  ctx: GatewayContext,
+  trx: Parameters<typeof dispatch>[0],
+  row: CommandRow,
+  now: Date,
+  online: Map<string, Set<string>>,
+): Promise<void> {
+  const action = decideDue(
+    {
+      status: row.status,
+      attempts: row.attempts,
+      answered: row.answered,
+      expiresAtMs: ms(row.expires_at)!,
+      nextAttemptAtMs: ms(row.next_attempt_at),
+      deadlineAtMs: ms(row.deadline_at),
+    },
+    now.getTime(),
+    online.get(row.tenant)?.has(row.device_id) ?? false,
+  );
+  if (action === 'expire') await moveTo(trx, ctx, row, 'expired', now);
+  else if (action === 'time_out') await moveTo(trx, ctx, row, 'timed_out', now);
+  else if (action === 'dispatch' || action === 'resend') await dispatch(trx, ctx, row, now);
+  // Parked: the device's next `online` releases it.
+  else if (action === 'park') await updateCommand(trx, row.command_id, { next_attempt_at: null });
+  else {
+    ctx.logger.warn({ event: 'command.due_noop', command_id: row.command_id }, 'due row no-op');
+    await updateCommand(trx, row.command_id, { next_attempt_at: null });
+  }
+}
+
+/** Starts the scanner loop. */
+export function startScanner(ctx: GatewayContext, maxSleepMs: number): Scanner {
+  let timer: NodeJS.Timeout | null = null;
+  let wakeAt = Infinity;
+  let running: Promise<void> | null = null;
+  let again = false;
+  let stopped = false;
+
+  const arm = (atMs: number) => {
+    if (stopped || atMs >= wakeAt) return;
+    if (timer !== null) clearTimeout(timer);
+    wakeAt = atMs;
+    timer = setTimeout(run, Math.max(0, atMs - Date.now()));
+  };
+  const run = () => {
+    timer = null;
+    wakeAt = Infinity;
+    if (running !== null) {
+      again = true;
+      return;
+    }
+    running = (async () => {
+      try {
+        do {
+          again = false;
+          while ((await applyDue(ctx)) === BATCH && !stopped);
+        } while (again && !stopped);
+        const next = await earliestDue(ctx.db);
+        arm(Math.min(next?.getTime() ?? Infinity, Date.now() + maxSleepMs));
+      } catch (err) {
+        ctx.logger.warn({ event: 'command.scan_failed', err: String(err) }, 'scan failed');
+        arm(Date.now() + maxSleepMs);
+      } finally {
+        running = null;
+      }
+    })();
+  };
+  arm(Date.now());
+  return {
+    hint: (at) => arm(at.getTime()),
+    scanOnce: () => applyDue(ctx),
+    async stop() {
+      stopped = true;
+      if (timer !== null) clearTimeout(timer);
+      await running;
+    },
+  };
+}

@@ -1,0 +1,154 @@
+// One device answers every way the protocol allows; the gateway's state, timing and counting
+// are checked against real MQTT traffic through the real ingress.
+import mqtt from 'mqtt';
+import { consumerOpts, JSONCodec } from 'nats';
+import { dlqSubject } from '@drover/contracts';
+import { waitFor } from '@drover/testing';
+import { type Device, type Harness, TEST_MQTT_URL, startHarness } from './command.harness';
+
+jest.setTimeout(120_000);
+
+const final = (c: { status: string }) =>
+  ['succeeded', 'failed', 'rejected', 'timed_out', 'expired', 'dead_lettered'].includes(c.status);
+
+describe('command gateway', () => {
+  let h: Harness;
+  let d0: Device;
+
+  beforeAll(async () => {
+    h = await startHarness('cmd', { RESEND_BASE_MS: 1000 });
+    await h.register(['d0', 'd1', 'd2', 'd3', 'd4', 'd5']);
+    d0 = await h.connect('d0');
+  });
+  afterAll(async () => {
+    await h?.stop();
+  });
+
+  it('a device answer makes it succeeded, with rtt_ms and the result', async () => {
+    const { command, created } = await h.create({ device_id: 'd0', name: 'ok', params: { a: 1 } });
+    expect(created).toBe(true);
+    const done = await h.until(command.command_id, final);
+    expect(done).toMatchObject({ status: 'succeeded', result: { echo: { a: 1 } }, attempts: 1 });
+    expect(done.rtt_ms).toEqual(expect.any(Number));
+    expect(done.rtt_ms!).toBeLessThan(2000);
+    expect(await h.metric('drover_commands_total', { outcome: 'succeeded' })).toBeGreaterThan(0);
+    expect(await h.metric('drover_command_round_trip_seconds', { outcome: 'succeeded' })).toBe(1);
+  });
+
+  it.each([
+    ['fail', 'failed', 'boom'],
+    ['reject', 'rejected', 'unsupported'],
+  ])('answer %s -> %s', async (name, status, error) => {
+    const { command } = await h.create({ device_id: 'd0', name });
+    expect(await h.until(command.command_id, final)).toMatchObject({ status, error });
+  });
+
+  it('the same Idempotency-Key gives one command and one MQTT publish', async () => {
+    const watcher = await mqtt.connectAsync(TEST_MQTT_URL, { clientId: `${h.ns}-watch` });
+    const seen: string[] = [];
+    watcher.on('message', (_t, p) =>
+      seen.push((JSON.parse(p.toString()) as { msg_id: string }).msg_id),
+    );
+    await watcher.subscribeAsync(h.topic('d0', 'cmd'), { qos: 1 });
+    try {
+      const body = { device_id: 'd0', name: 'ok', idempotency_key: 'key-1' };
+      const [a, b] = await Promise.all([h.create(body), h.create(body)]);
+      const c = await h.create(body);
+      expect(new Set([a.command.command_id, b.command.command_id, c.command.command_id]).size).toBe(
+        1,
+      );
+      expect([a.created, b.created, c.created].filter(Boolean)).toHaveLength(1);
+      await h.until(a.command.command_id, final);
+      await waitFor(() => seen.includes(a.command.command_id));
+      expect(seen.filter((id) => id === a.command.command_id)).toHaveLength(1);
+      expect(d0.received.filter((r) => r.msgId === a.command.command_id)).toHaveLength(1);
+    } finally {
+      await watcher.endAsync();
+    }
+  });
+
+  it('an offline device gets its queued commands in order when it connects', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      ids.push((await h.create({ device_id: 'd1', name: 'ok', params: { i } })).command.command_id);
+    }
+    expect((await h.get(ids[0]!)).status).toBe('queued');
+    const d1 = await h.connect('d1');
+    for (const id of ids) expect((await h.until(id, final)).status).toBe('succeeded');
+    expect(d1.received.map((r) => r.msgId)).toEqual(ids);
+  });
+
+  it('a command that expired while the device was offline is never sent', async () => {
+    const expiring = (await h.create({ device_id: 'd2', name: 'ok', expires_in_s: 1 })).command;
+    const expired = await h.until(expiring.command_id, final, 5000);
+    expect(expired.status).toBe('expired');
+    expect(expired.attempts).toBe(0);
+    const later = (await h.create({ device_id: 'd2', name: 'ok' })).command;
+    const d2 = await h.connect('d2');
+    await h.until(later.command_id, final);
+    expect(d2.received.map((r) => r.msgId)).toEqual([later.command_id]);
+  });
+
+  it('a silent device -> timed_out no earlier than timeout_s and no later than +1 s', async () => {
+    const d3 = await h.connect('d3');
+    const { command } = await h.create({ device_id: 'd3', name: 'silent', timeout_s: 2 });
+    const out = await h.until(command.command_id, final, 10_000);
+    expect(out.status).toBe('timed_out');
+    expect(out.sent_at).not.toBeNull();
+    const elapsed = Date.parse(out.completed_at!) - Date.parse(out.sent_at!);
+    expect(elapsed).toBeGreaterThanOrEqual(2000);
+    expect(elapsed).toBeLessThanOrEqual(3000);
+    expect(d3.received.length).toBeGreaterThanOrEqual(1);
+  });
+
+  it('resends with the same msg_id while the device says nothing', async () => {
+    await h.restartGateway();
+    const d4 = await h.connect('d4', () => undefined);
+    const { command } = await h.create({ device_id: 'd4', name: 'silent', timeout_s: 3 });
+    await waitFor(() => d4.received.length >= 2, { timeoutMs: 3000 });
+    expect(new Set(d4.received.map((r) => r.msgId))).toEqual(new Set([command.command_id]));
+    expect((await h.until(command.command_id, final, 6000)).attempts).toBeGreaterThanOrEqual(2);
+  });
+
+  it('ignores and counts duplicate and late answers; refuses unknown ones to the DLQ', async () => {
+    const { command } = await h.create({ device_id: 'd0', name: 'dup' });
+    await h.until(command.command_id, final);
+    await waitFor(
+      async () =>
+        (await h.metric('drover_command_reports_ignored_total', { reason: 'duplicate' })) >= 1,
+    );
+    await d0.answer(command.command_id, 'failed', { error: 'too late' });
+    await waitFor(
+      async () => (await h.metric('drover_command_reports_ignored_total', { reason: 'late' })) >= 1,
+    );
+    expect((await h.get(command.command_id)).status).toBe('succeeded');
+
+    const sub = await h.bus.js.subscribe(
+      h.bus.naming.subject(
+        dlqSubject(h.bus.naming, 'DEVICE', 'command-gateway-results').replace(
+          `${h.bus.naming.ns}.`,
+          '',
+        ),
+      ),
+      consumerOpts().deliverAll().ackNone().orderedConsumer(),
+    );
+    await d0.answer('01NOSUCHCOMMAND0000000000', 'succeeded');
+    await waitFor(
+      async () =>
+        (await h.metric('drover_command_reports_refused_total', { reason: 'unknown_command' })) >=
+        1,
+    );
+    for await (const m of sub) {
+      const record = JSONCodec<{ error_code: string }>().decode(m.data);
+      expect(record.error_code).toBe('unknown_command');
+      break;
+    }
+    sub.unsubscribe();
+  });
+
+  it('rejects a command for an unknown device', async () => {
+    await expect(h.create({ device_id: 'nope', name: 'ok' })).rejects.toMatchObject({
+      code: 'device_not_found',
+    });
+  });
+});
