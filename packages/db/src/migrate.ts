@@ -44,7 +44,7 @@ export async function migrate(db: Kysely<unknown>, opts: MigrateOptions): Promis
         provider: new ObjectMigrationProvider(opts.migrations),
         migrationTableSchema: opts.schema,
       });
-      const { error, results = [] } = await migrator.migrateToLatest();
+      const { error, results = [] } = await migrateRetryingForeignSchemaRace(migrator, opts.schema);
       if (error !== undefined) {
         const failed = results.find((r) => r.status === 'Error')?.migrationName;
         const where = failed ? `migration ${failed}` : 'migrations';
@@ -63,6 +63,26 @@ export async function migrate(db: Kysely<unknown>, opts: MigrateOptions): Promis
 export async function dropSchema(db: Kysely<unknown>, schema: string): Promise<void> {
   assertSchemaName(schema);
   await sql`drop schema if exists ${sql.id(schema)} cascade`.execute(db);
+}
+
+/**
+ * kysely's migrator introspects the tables of every schema; a schema that another session drops
+ * at that moment (tests do so constantly on a shared server) makes the query fail although our
+ * schema is fine. Such a failure touched nothing of ours, so it is retried a few times.
+ */
+async function migrateRetryingForeignSchemaRace(
+  migrator: Migrator,
+  schema: string,
+): ReturnType<Migrator['migrateToLatest']> {
+  for (let attempt = 1; ; attempt += 1) {
+    const outcome = await migrator.migrateToLatest();
+    const missing = /schema "([^"]+)" does not exist|relation "([^".]+)\./.exec(
+      outcome.error === undefined ? '' : errorMessage(outcome.error),
+    );
+    const other = missing?.[1] ?? missing?.[2];
+    const applied = outcome.results?.some((r) => r.status !== 'NotExecuted') ?? false;
+    if (other === undefined || other === schema || applied || attempt >= 5) return outcome;
+  }
 }
 
 function errorMessage(err: unknown): string {
