@@ -2,7 +2,11 @@
 // to repeats; a repeat while the first is running gets 409, a different request with the same
 // key 422.
 import { ConflictError, ValidationError } from '@drover/service-kit';
-import { type FastifyInstance } from 'fastify';
+import {
+  type FastifyInstance,
+  type onSendHookHandler,
+  type preHandlerAsyncHookHandler,
+} from 'fastify';
 import { type IdempotencyStore } from '../adapters/redis/idempotency.store';
 import { principalOf } from '../auth/auth.hook';
 import {
@@ -19,14 +23,14 @@ import './fastify-types';
 export const REPLAYED_HEADER = 'idempotent-replayed';
 
 /**
- * Adds the hooks to `app` (the /api scope). preHandler runs after auth, rate limit and
- * validation, so rejected requests never take a key.
+ * Adds the hooks to the mutation routes of `app` (the /api scope), so reads pay nothing for
+ * them. preHandler runs after auth, rate limit and validation: rejected requests never take a
+ * key.
  */
 export function registerIdempotency(app: FastifyInstance, store: IdempotencyStore): void {
   app.decorateRequest('idempotency', null);
 
-  app.addHook('preHandler', async (request, reply) => {
-    if (!isIdempotentMethod(request.method)) return;
+  const preHandler: preHandlerAsyncHookHandler = async (request, reply) => {
     const check = checkIdempotencyKey(request.headers['idempotency-key']);
     if (check.kind === 'absent') return;
     if (check.kind === 'invalid') {
@@ -61,9 +65,9 @@ export function registerIdempotency(app: FastifyInstance, store: IdempotencyStor
       .header(REPLAYED_HEADER, 'true')
       .type(response.contentType)
       .send(response.body);
-  });
+  };
 
-  app.addHook('onSend', async (request, reply, payload) => {
+  const onSend: onSendHookHandler = async (request, reply, payload) => {
     const state = request.idempotency;
     if (!state) return payload;
     // Cleared first: onSend runs again if storing fails and the error handler answers.
@@ -84,5 +88,17 @@ export function registerIdempotency(app: FastifyInstance, store: IdempotencyStor
       request.log.warn({ event: 'idempotency.store_failed', err }, 'idempotency store failed');
     }
     return payload;
+  };
+
+  app.addHook('onRoute', (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    if (!methods.some((m) => isIdempotentMethod(m))) return;
+    route.preHandler = [...toArray(route.preHandler), preHandler];
+    route.onSend = [...toArray(route.onSend), onSend];
   });
+}
+
+function toArray<T>(hooks: T | T[] | undefined): T[] {
+  if (hooks === undefined) return [];
+  return Array.isArray(hooks) ? hooks : [hooks];
 }
