@@ -63,17 +63,14 @@ export async function putDesiredState(
       {
         subject: desiredSubject(ctx.naming, req.tenant, req.device_id),
         msgId,
-        // The device payload (DesiredStatePayload) plus the address the ingress needs to
-        // build the retained topic `<tenant>/<device_type>/<device_id>/state/desired`.
+        // Exactly the device payload (DesiredStatePayload): the ingress forwards it verbatim
+        // and finds the device type for the topic itself.
         payload: {
           msg_id: msgId,
           ts: now.toISOString(),
           schema_version: 1,
           state: next.state,
           version: next.version,
-          tenant: req.tenant,
-          device_type: device.device_type,
-          device_id: req.device_id,
         },
       },
     ]);

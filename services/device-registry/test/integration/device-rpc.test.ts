@@ -7,6 +7,7 @@ import {
   type DeviceList,
   DeviceRegistryOps as Ops,
   type DeviceState,
+  payloadCheckers,
 } from '@drover/contracts';
 import { sql } from 'kysely';
 import { type Harness, startHarness } from './registry.harness';
@@ -334,14 +335,14 @@ describe('desired and reported state', () => {
       });
     })();
     expect(push.subject).toBe(`${h.ns}.iot.desired.${T}.st-1`);
-    expect(push.body).toMatchObject({
+    expect(push.body).toEqual({
+      msg_id: expect.any(String),
+      ts: expect.any(String),
       schema_version: 1,
       version: 1,
       state: { led: 'on', cfg: { rate: 5, mode: 'a' } },
-      tenant: T,
-      device_type: 'sensor',
-      device_id: 'st-1',
     });
+    expect(payloadCheckers.DesiredStatePayload.check(push.body)).toBe(true);
     const ev = await h.waitEvent('drover.device.state_changed.v1', 'st-1');
     expect((ev.body as { data: unknown }).data).toMatchObject({ kind: 'desired', version: 1 });
   });
