@@ -28,6 +28,13 @@ export * from './events/device-connected.v1';
 export * from './events/device-disconnected.v1';
 export * from './events/telemetry-rejected.v1';
 export * from './events/command-events';
+export * from './events/certificate-summary.schema';
+export * from './events/provisioning-completed.v1';
+export * from './events/provisioning-failed.v1';
+export * from './events/certificate-issued.v1';
+export * from './events/certificate-revoked.v1';
+export * from './events/certificate-expiring.v1';
 
 export * from './rpc/device-registry.rpc';
 export * from './rpc/command-gateway.rpc';
+export * from './rpc/provisioning.rpc';

@@ -9,6 +9,11 @@ import { DeviceStateChangedV1 } from './device-state-changed.v1';
 import { DeviceUpdatedV1 } from './device-updated.v1';
 import { TelemetryRejectedV1 } from './telemetry-rejected.v1';
 import { commandEventDefinitions } from './command-events';
+import { ProvisioningCompletedV1 } from './provisioning-completed.v1';
+import { ProvisioningFailedV1 } from './provisioning-failed.v1';
+import { CertificateIssuedV1 } from './certificate-issued.v1';
+import { CertificateRevokedV1 } from './certificate-revoked.v1';
+import { CertificateExpiringV1 } from './certificate-expiring.v1';
 
 /** All known event definitions. */
 export const eventCatalog: readonly EventDefinition[] = Object.freeze([
@@ -20,6 +25,11 @@ export const eventCatalog: readonly EventDefinition[] = Object.freeze([
   DeviceDisconnectedV1,
   TelemetryRejectedV1,
   ...commandEventDefinitions,
+  ProvisioningCompletedV1,
+  ProvisioningFailedV1,
+  CertificateIssuedV1,
+  CertificateRevokedV1,
+  CertificateExpiringV1,
 ]);
 
 const byType: ReadonlyMap<string, EventDefinition> = new Map(eventCatalog.map((d) => [d.type, d]));
