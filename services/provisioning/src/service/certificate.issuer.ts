@@ -1,0 +1,114 @@
+// Issues a device certificate inside the caller's transaction: signs it (fleet CA, or the
+// cloud when it signs), registers it with the cloud, supersedes the active one (it stays
+// valid through the overlap window) and records `certificate.issued`.
+import { CertificateIssuedV1, type CloudEvent } from '@drover/contracts';
+import { issueFromCsr, issueWithServerKey } from '@drover/pki';
+import { refused } from '../domain/errors';
+import { type CloudIdentity } from '../adapters/cloud/cloud-provider';
+import * as certificates from '../adapters/postgres/certificate.repository';
+import { type CertificateRow, type Executor } from '../adapters/postgres/schema';
+import { certificateFacts, event, summary } from './identity.helpers';
+import { type ProvisioningContext } from './provisioning.context';
+
+/** What to issue from. */
+export type IssueSource = { csrPem: string } | { serverKey: true };
+
+/** A freshly issued certificate. */
+export interface Issued {
+  /** Its row. */
+  row: CertificateRow;
+  /** The generated key (server-key path only): handed over once. */
+  privateKeyPem?: string;
+  /** Events to enqueue with the transaction. */
+  events: CloudEvent<unknown>[];
+}
+
+async function sign(
+  ctx: ProvisioningContext,
+  identity: CloudIdentity,
+  source: IssueSource,
+): Promise<{ pem: string; cloudId: string | null; privateKeyPem?: string; signedHere: boolean }> {
+  if (ctx.cloud.issuesCertificates) {
+    if (!('csrPem' in source)) {
+      throw refused('server_keys_unsupported', `${ctx.cloud.kind} signs only CSRs`);
+    }
+    const issued = await ctx.cloud.issueCertificate(identity, source.csrPem);
+    return { pem: issued.certificatePem, cloudId: issued.cloudCertificateId, signedHere: false };
+  }
+  const validityDays = ctx.settings.certValidityDays;
+  const commonName = identity.deviceId;
+  if ('csrPem' in source) {
+    const issued = await issueFromCsr(ctx.pki.fleet, {
+      csrPem: source.csrPem,
+      commonName,
+      validityDays,
+    });
+    return { pem: issued.certificatePem, cloudId: null, signedHere: true };
+  }
+  const issued = await issueWithServerKey(ctx.pki.fleet, { commonName, validityDays });
+  return {
+    pem: issued.certificatePem,
+    cloudId: null,
+    privateKeyPem: issued.privateKeyPem,
+    signedHere: true,
+  };
+}
+
+/** Issues, registers and records a certificate; the previous active one becomes superseded. */
+export async function issueDeviceCertificate(
+  ctx: ProvisioningContext,
+  trx: Executor,
+  identity: CloudIdentity,
+  source: IssueSource,
+  reason: 'provisioning' | 'reprovisioning' | 'renewal',
+): Promise<Issued> {
+  const now = ctx.now();
+  const signed = await sign(ctx, identity, source);
+  const facts = certificateFacts(signed.pem);
+  const previous = await certificates.supersedeActive(trx, identity.tenant, identity.deviceId, now);
+  let cloudId = signed.cloudId;
+  if (signed.signedHere) {
+    cloudId = await ctx.cloud.registerCertificate(
+      identity,
+      { certificatePem: signed.pem, fingerprintSha256: facts.fingerprintSha256 },
+      previous && {
+        certificatePem: previous.certificate_pem,
+        fingerprintSha256: previous.fingerprint_sha256,
+      },
+    );
+  }
+  const row: CertificateRow = {
+    serial: facts.serial,
+    tenant: identity.tenant,
+    device_id: identity.deviceId,
+    status: 'active',
+    not_before: facts.notBefore,
+    not_after: facts.notAfter,
+    fingerprint_sha256: facts.fingerprintSha256,
+    public_key_sha256: facts.publicKeySha256,
+    certificate_pem: signed.pem,
+    cloud_certificate_id: cloudId,
+    issued_at: now,
+    superseded_at: null,
+    revoked_at: null,
+    revocation_reason: null,
+  };
+  await certificates.insertCertificate(trx, row);
+  const issuedEvent = event(
+    CertificateIssuedV1,
+    identity.tenant,
+    identity.deviceId,
+    {
+      device_id: identity.deviceId,
+      reason,
+      certificate: summary(row),
+      ...(previous !== undefined && { replaces_serial: previous.serial }),
+    },
+    now,
+  );
+  return {
+    row,
+    ...(signed.privateKeyPem !== undefined && { privateKeyPem: signed.privateKeyPem }),
+    events: [issuedEvent],
+  };
+}

@@ -1,0 +1,234 @@
+// Zero-touch provisioning: enrollment check, same hardware id → same device id, a new
+// certificate only for a new key, and the same answer for a retried request (request_id).
+import {
+  ProvisioningCompletedV1,
+  ProvisioningFailedV1,
+  type ProvisionRequest,
+  type ProvisioningResponse,
+} from '@drover/contracts';
+import { hashId } from '@drover/observability';
+import { inspectCsr, PkiError, verifyCertificateChain, x509 } from '@drover/pki';
+import { DomainError, UnavailableError } from '@drover/service-kit';
+import { type EnrollmentCandidate, matchEnrollment } from '../domain/enrollment.rules';
+import { checkBootstrapIdentity, decideProvision } from '../domain/provisioning.rules';
+import { invalid } from '../domain/errors';
+import { findCandidateEnrollments } from '../adapters/postgres/enrollment.repository';
+import * as identities from '../adapters/postgres/identity.repository';
+import { listDeviceCertificates } from '../adapters/postgres/certificate.repository';
+import { findResult, saveResult } from '../adapters/postgres/request-result.repository';
+import { outboxEvents } from '../adapters/postgres/outbox';
+import { type EnrollmentRow } from '../adapters/postgres/schema';
+import { issueDeviceCertificate } from './certificate.issuer';
+import { deviceTopics, event, newId, newMsgId, sha256Hex, summary } from './identity.helpers';
+import { type ProvisioningContext } from './provisioning.context';
+
+/** Tenant of `provisioning.failed` when no enrollment named one (MQTT, not enrolled). */
+export const UNKNOWN_TENANT = '_unenrolled';
+
+type OkResponse = Extract<ProvisioningResponse, { status: 'ok' }>;
+
+function bootstrapCommonName(pem: string): string | undefined {
+  try {
+    return new x509.X509Certificate(pem).subjectName.getField('CN')[0];
+  } catch (err) {
+    throw invalid('bad_bootstrap_cert', `bootstrap certificate: ${(err as Error).message}`);
+  }
+}
+
+async function csrKeyId(csr: string | undefined): Promise<string | undefined> {
+  if (csr === undefined) return undefined;
+  try {
+    const info = await inspectCsr(csr);
+    return sha256Hex(info.request.publicKey.rawData);
+  } catch (err) {
+    if (err instanceof PkiError) throw invalid('bad_csr', err.message);
+    throw err;
+  }
+}
+
+async function candidates(
+  rows: EnrollmentRow[],
+  bootstrapPem: string | undefined,
+): Promise<EnrollmentCandidate[]> {
+  return Promise.all(
+    rows.map(async (r) => ({
+      enrollmentId: r.enrollment_id,
+      tenant: r.tenant,
+      deviceType: r.device_type,
+      kind: r.kind,
+      allowServerKeys: r.allow_server_keys,
+      // A group admits only a bootstrap certificate its CA signed (the broker saw the same).
+      bootstrapVerified:
+        r.kind === 'group' &&
+        bootstrapPem !== undefined &&
+        (await verifyCertificateChain(bootstrapPem, [r.bootstrap_ca_pem!])).ok,
+    })),
+  );
+}
+
+/** `provision`: throws DomainErrors (`not_enrolled`, `bad_csr`, `hardware_mismatch`, ...). */
+export async function provision(
+  ctx: ProvisioningContext,
+  req: ProvisionRequest,
+): Promise<ProvisioningResponse> {
+  const hardwareKey = sha256Hex(req.hardware_id);
+  const resultKey = `prov:${hardwareKey}:${req.request_id}`;
+  const prior = await findResult(ctx.db, resultKey);
+  if (prior !== undefined) return prior as ProvisioningResponse;
+  let tenant = req.tenant;
+  try {
+    const bootstrapCn =
+      req.bootstrap_cert_pem === undefined
+        ? undefined
+        : bootstrapCommonName(req.bootstrap_cert_pem);
+    checkBootstrapIdentity(req.hardware_id, bootstrapCn);
+    const keyId = await csrKeyId(req.csr);
+    const rows = await findCandidateEnrollments(ctx.db, hardwareKey);
+    const enrollment = matchEnrollment(await candidates(rows, req.bootstrap_cert_pem), {
+      tenant: req.tenant,
+      deviceType: req.device_type,
+      hasCsr: req.csr !== undefined,
+    });
+    tenant = enrollment.tenant;
+    const response = await ctx.db.transaction().execute(async (trx) => {
+      const existing = await identities.lockIdentityByHardware(trx, hardwareKey);
+      const active =
+        existing === undefined
+          ? undefined
+          : (await listDeviceCertificates(trx, existing.tenant, existing.device_id)).find(
+              (c) => c.status === 'active',
+            );
+      const decision = decideProvision({
+        hardwareId: req.hardware_id,
+        enrollment,
+        csrKeyId: keyId,
+        existing:
+          existing === undefined
+            ? null
+            : {
+                deviceId: existing.device_id,
+                tenant: existing.tenant,
+                deviceType: existing.device_type,
+                activeKeyId: active?.public_key_sha256 ?? null,
+              },
+      });
+      const identity = {
+        tenant: enrollment.tenant,
+        deviceType: enrollment.deviceType,
+        deviceId: existing?.device_id ?? newId('d'),
+      };
+      if (decision.newDevice) {
+        await identities.insertIdentity(trx, {
+          hardware_key: hardwareKey,
+          tenant: identity.tenant,
+          device_id: identity.deviceId,
+          device_type: identity.deviceType,
+          enrollment_id: enrollment.enrollmentId,
+          hardware_model: req.hardware_model ?? null,
+        });
+        await ctx.cloud.createIdentity(identity);
+      }
+      let cert = active;
+      let privateKey: string | undefined;
+      const events = [];
+      if (decision.issue !== 'reuse' || cert === undefined) {
+        const issued = await issueDeviceCertificate(
+          ctx,
+          trx,
+          identity,
+          decision.issue === 'server_key' ? { serverKey: true } : { csrPem: req.csr! },
+          decision.newDevice ? 'provisioning' : 'reprovisioning',
+        );
+        cert = issued.row;
+        privateKey = issued.privateKeyPem;
+        events.push(...issued.events);
+      }
+      const now = ctx.now();
+      events.push(
+        event(
+          ProvisioningCompletedV1,
+          identity.tenant,
+          identity.deviceId,
+          {
+            tenant: identity.tenant,
+            device_id: identity.deviceId,
+            device_type: identity.deviceType,
+            hardware_id_hash: hashId(req.hardware_id),
+            ...(req.hardware_model !== undefined && { hardware_model: req.hardware_model }),
+            enrollment_id: enrollment.enrollmentId,
+            reprovisioned: !decision.newDevice,
+            certificate: summary(cert),
+          },
+          now,
+        ),
+      );
+      const answer: OkResponse = {
+        msg_id: newMsgId(),
+        ts: now.toISOString(),
+        schema_version: 1,
+        request_id: req.request_id,
+        status: 'ok',
+        device_id: identity.deviceId,
+        tenant: identity.tenant,
+        certificate: cert.certificate_pem,
+        ca_chain: ctx.pki.fleet.chainPems.join(''),
+        ...(privateKey !== undefined && { private_key: privateKey }),
+        endpoints: await ctx.cloud.endpoints(),
+        topics: deviceTopics(identity.tenant, identity.deviceType, identity.deviceId),
+      };
+      await outboxEvents(trx, events);
+      await saveResult(trx, resultKey, answer);
+      return answer;
+    });
+    ctx.notifyOutbox();
+    ctx.logger.info(
+      { event: 'provisioning.completed', device_id: response.device_id },
+      'device provisioned',
+    );
+    return response;
+  } catch (err) {
+    if (isUniqueViolation(err)) {
+      // Two first provisionings of one hardware id raced; the loser's retry finds the winner.
+      throw new UnavailableError('provisioning_conflict', 'concurrent provisioning, retry');
+    }
+    if (err instanceof DomainError && err.status < 500) {
+      await recordFailure(ctx, tenant ?? UNKNOWN_TENANT, req, err);
+    }
+    throw err;
+  }
+}
+
+function isUniqueViolation(err: unknown): boolean {
+  return (err as { code?: string }).code === '23505';
+}
+
+async function recordFailure(
+  ctx: ProvisioningContext,
+  tenant: string,
+  req: ProvisionRequest,
+  err: DomainError,
+): Promise<void> {
+  ctx.logger.warn(
+    {
+      event: 'provisioning.failed',
+      error_code: err.code,
+      hardware_id_hash: hashId(req.hardware_id),
+    },
+    err.detail,
+  );
+  await outboxEvents(ctx.db, [
+    event(
+      ProvisioningFailedV1,
+      tenant,
+      undefined,
+      {
+        device_type: req.device_type,
+        hardware_id_hash: hashId(req.hardware_id),
+        error_code: err.code,
+        detail: err.detail.slice(0, 1024),
+      },
+      ctx.now(),
+    ),
+  ]);
+  ctx.notifyOutbox();
+}
