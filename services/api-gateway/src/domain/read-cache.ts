@@ -18,6 +18,8 @@ export interface ReadCacheOptions {
 export class ReadCache<V extends object | string> {
   private epoch = 0;
   private readonly lru: LRUCache<string, V> | null;
+  /** Loads in flight, so a burst of misses on one key makes one call, not one each. */
+  private readonly inflight = new Map<string, Promise<V>>();
 
   constructor(opts: ReadCacheOptions) {
     const on = opts.ttlMs > 0 && opts.max > 0;
@@ -36,6 +38,37 @@ export class ReadCache<V extends object | string> {
     return this.lru?.get(key);
   }
 
+  /**
+   * The cached value, else the result of `load` (stored if nothing was invalidated meanwhile).
+   * Concurrent misses on a key share one load; a load that an invalidation overtook is not
+   * joined by later callers.
+   */
+  getOrLoad(key: string, load: () => Promise<V>): Promise<V> {
+    if (this.lru === null) return load();
+    const hit = this.lru.get(key);
+    if (hit !== undefined) return Promise.resolve(hit);
+    const pending = this.inflight.get(key);
+    if (pending) return pending;
+    const ticket = this.epoch;
+    const loading = load().then(
+      (value) => {
+        this.settle(key, loading);
+        this.set(key, value, ticket);
+        return value;
+      },
+      (err: unknown) => {
+        this.settle(key, loading);
+        throw err;
+      },
+    );
+    this.inflight.set(key, loading);
+    return loading;
+  }
+
+  private settle(key: string, loading: Promise<V>): void {
+    if (this.inflight.get(key) === loading) this.inflight.delete(key);
+  }
+
   /** Take before reading the source; pass to `set` with what was read. */
   ticket(): number {
     return this.epoch;
@@ -52,12 +85,14 @@ export class ReadCache<V extends object | string> {
   invalidate(key: string): void {
     this.epoch++;
     this.lru?.delete(key);
+    this.inflight.delete(key);
   }
 
   /** Drops everything (e.g. after missing events during a reconnect). */
   clear(): void {
     this.epoch++;
     this.lru?.clear();
+    this.inflight.clear();
   }
 
   /** Entries held now. */

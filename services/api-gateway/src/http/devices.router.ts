@@ -85,19 +85,18 @@ export const devicesRouter: ContextRouter = {
       },
       async (request, reply) => {
         const { tenant } = principalOf(request);
-        const key = deviceCacheKey(tenant, request.params.id);
-        let body = deviceCache.get(key);
-        if (body === undefined) {
-          const ticket = deviceCache.ticket();
-          const device = await registry.call(
-            DeviceRegistryOps.getDevice,
-            { tenant, device_id: request.params.id },
-            request.id,
-          );
-          // Serialized once with the route's schema; hits send the same bytes.
-          body = reply.serialize(device) as string;
-          deviceCache.set(key, body, ticket);
-        }
+        const body = await deviceCache.getOrLoad(
+          deviceCacheKey(tenant, request.params.id),
+          async () => {
+            const device = await registry.call(
+              DeviceRegistryOps.getDevice,
+              { tenant, device_id: request.params.id },
+              request.id,
+            );
+            // Serialized once with the route's schema; hits send the same bytes.
+            return reply.serialize(device) as string;
+          },
+        );
         return reply.type(JSON_TYPE).send(body);
       },
     );

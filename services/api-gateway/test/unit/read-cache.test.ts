@@ -66,3 +66,71 @@ describe('deviceCacheKey', () => {
     expect(deviceCacheKey('acme', 'd1')).not.toBe(deviceCacheKey('acm', 'ed1'));
   });
 });
+
+describe('ReadCache.getOrLoad', () => {
+  const make = () => new ReadCache<string>({ max: 10, ttlMs: 60_000 });
+  const deferred = () => {
+    let resolve!: (v: string) => void;
+    let reject!: (e: Error) => void;
+    const promise = new Promise<string>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    return { promise, resolve, reject };
+  };
+
+  it('loads once for a burst of misses, then serves the stored value', async () => {
+    const cache = make();
+    const d = deferred();
+    const load = jest.fn(() => d.promise);
+    const burst = [cache.getOrLoad('k', load), cache.getOrLoad('k', load)];
+    d.resolve('v');
+    await expect(Promise.all(burst)).resolves.toEqual(['v', 'v']);
+    await expect(cache.getOrLoad('k', load)).resolves.toBe('v');
+    expect(load).toHaveBeenCalledTimes(1);
+  });
+
+  it('a load overtaken by an invalidation is neither joined nor stored', async () => {
+    const cache = make();
+    const first = deferred();
+    const second = deferred();
+    const a = cache.getOrLoad('k', () => first.promise);
+    cache.invalidate('k');
+    const b = cache.getOrLoad('k', () => second.promise);
+    second.resolve('new');
+    first.resolve('old');
+    await expect(a).resolves.toBe('old');
+    await expect(b).resolves.toBe('new');
+    expect(cache.get('k')).toBe('new');
+  });
+
+  it('a failed load is shared by its joiners and not remembered', async () => {
+    const cache = make();
+    const d = deferred();
+    const a = cache.getOrLoad('k', () => d.promise);
+    const b = cache.getOrLoad('k', () => Promise.resolve('unused'));
+    d.reject(new Error('down'));
+    await expect(a).rejects.toThrow('down');
+    await expect(b).rejects.toThrow('down');
+    await expect(cache.getOrLoad('k', () => Promise.resolve('up'))).resolves.toBe('up');
+  });
+
+  it('clear forgets loads in flight', async () => {
+    const cache = make();
+    const d = deferred();
+    const a = cache.getOrLoad('k', () => d.promise);
+    cache.clear();
+    await expect(cache.getOrLoad('k', () => Promise.resolve('fresh'))).resolves.toBe('fresh');
+    d.resolve('old');
+    await expect(a).resolves.toBe('old');
+    expect(cache.get('k')).toBe('fresh');
+  });
+
+  it('when off, every call loads', async () => {
+    const cache = new ReadCache<string>({ max: 10, ttlMs: 0 });
+    const load = jest.fn(() => Promise.resolve('v'));
+    await cache.getOrLoad('k', load);
+    await cache.getOrLoad('k', load);
+    expect(load).toHaveBeenCalledTimes(2);
+  });
+});
