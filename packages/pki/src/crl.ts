@@ -33,7 +33,7 @@ export interface CrlOptions {
   crlNumber: number;
 }
 
-/** Creates a CRL (PEM, `X509 CRL`) listing `revoked`, signed by `ca`. */
+/** Creates a CRL (PEM labelled `X509 CRL`) listing `revoked`, signed by `ca`. */
 export async function createCrl(
   ca: CertificateAuthority,
   revoked: RevokedEntry[],
@@ -63,7 +63,8 @@ export async function createCrl(
       ...(r.reason ? { reason: x509.X509CrlReason[r.reason] } : {}),
     })),
   });
-  return crl.toString('pem');
+  // OpenSSL (and so Mosquitto's crlfile) only reads the `X509 CRL` PEM label.
+  return x509.PemConverter.encode(crl.rawData, 'X509 CRL');
 }
 
 /** Serials (normalized hex) listed in a CRL. */

@@ -62,7 +62,7 @@ export {
   renderAclFile,
   renderProvisioningAclFile,
   INGRESS_IDENTITY,
-  INGRESS_SHARE_GROUP,
+  randomShareGroup,
 } from './mosquitto-config';
 export type { MosquittoConfigOptions, AclOptions } from './mosquitto-config';
 export { prepareSecureBroker } from './secure-broker';

@@ -1,11 +1,19 @@
 // Mosquitto 2 configuration for the mTLS listeners and their ACLs, generated from the PKI's
 // files. The reasoning behind every ACL line is in deploy/mosquitto/README.md ("ACL reasoning").
+import { randomBytes } from 'node:crypto';
 import { assertValidId } from '@drover/contracts';
 
 /** The platform's own MQTT identity (CN of its client certificate). */
 export const INGRESS_IDENTITY = 'drover-ingress';
-/** Shared-subscription group of the ingress replicas. */
-export const INGRESS_SHARE_GROUP = 'ingress';
+/**
+ * Mosquitto 2.0's acl_file does not check SUBSCRIBE (read rights are checked per delivered
+ * message), so any device may join a share group: joining the ingress' group would make the
+ * broker hand it (and then drop) a share of the fleet's traffic. The group name is therefore
+ * a per-installation secret (MQTT_SHARE_GROUP of the ingress), never the guessable `ingress`.
+ */
+export function randomShareGroup(): string {
+  return `ingress-${randomBytes(16).toString('hex')}`;
+}
 
 /** Inputs of {@link renderMosquittoConfig}. Paths are absolute. */
 export interface MosquittoConfigOptions {
@@ -123,11 +131,10 @@ export function renderAclFile(opts: AclOptions = {}): string {
     `pattern readwrite ${p}+/+/%u/#`,
     '',
     `user ${ingress}`,
-    '# Device traffic and provisioning requests, through shared subscriptions.',
+    '# Device traffic and provisioning requests (read rights are checked on the topic of each',
+    "# delivered message, so they also cover the ingress' $share/<group>/ subscriptions).",
     `topic read ${p}+/+/+/#`,
     `topic read ${p}provisioning/+/req`,
-    `topic read $share/${INGRESS_SHARE_GROUP}/${p}+/+/+/#`,
-    `topic read $share/${INGRESS_SHARE_GROUP}/${p}provisioning/+/req`,
     '# Commands, desired state, renewal answers and provisioning answers.',
     `topic write ${p}+/+/+/cmd`,
     `topic write ${p}+/+/+/state/desired`,

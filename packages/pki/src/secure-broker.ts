@@ -6,6 +6,7 @@ import { issueClientCertificate, issueServerCertificate } from './ca';
 import { createCrl, type RevokedEntry } from './crl';
 import {
   INGRESS_IDENTITY,
+  randomShareGroup,
   renderAclFile,
   renderMosquittoConfig,
   renderProvisioningAclFile,
@@ -14,6 +15,8 @@ import { loadOrCreatePki, type FleetPki } from './pki-store';
 import { type SecretStore } from './secret-store';
 
 const DAY_MS = 86_400_000;
+/** Secret holding the ingress' share group (see randomShareGroup). */
+export const SHARE_GROUP_SECRET = 'ingress-share-group';
 
 /** Options of {@link prepareSecureBroker}. */
 export interface PrepareSecureBrokerOptions {
@@ -69,6 +72,8 @@ export interface SecureBroker {
   ports: { fleet: number; provisioning: number; plain?: number };
   /** File paths. */
   files: SecureBrokerFiles;
+  /** Secret shared-subscription group: give it to the ingress as MQTT_SHARE_GROUP. */
+  shareGroup: string;
   /** The loaded CAs (to issue device and bootstrap certificates). */
   pki: FleetPki;
   /** Rewrites the fleet CRL; the broker enforces it after a restart (see docs/security.md). */
@@ -76,6 +81,11 @@ export interface SecureBroker {
     revoked: RevokedEntry[],
     opts?: { crlNumber?: number; nextUpdate?: Date },
   ): Promise<void>;
+}
+
+/** Concatenates PEM blocks, each ending in a newline (OpenSSL rejects `-----END...-----BEGIN`). */
+function pemBundle(...pems: string[]): string {
+  return pems.map((p) => (p.endsWith('\n') ? p : `${p}\n`)).join('');
 }
 
 async function writeSecret(file: string, text: string): Promise<void> {
@@ -88,6 +98,11 @@ export async function prepareSecureBroker(opts: PrepareSecureBrokerOptions): Pro
   const dir = path.resolve(opts.dir);
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const pki = await loadOrCreatePki(opts.store);
+  let shareGroup = await opts.store.get(SHARE_GROUP_SECRET);
+  if (shareGroup === undefined) {
+    shareGroup = randomShareGroup();
+    await opts.store.put(SHARE_GROUP_SECRET, shareGroup);
+  }
   const f = (name: string): string => path.join(dir, name);
   const files: SecureBrokerFiles = {
     caFile: f('fleet-chain.pem'),
@@ -105,12 +120,15 @@ export async function prepareSecureBroker(opts: PrepareSecureBrokerOptions): Pro
     commonName: INGRESS_IDENTITY,
     profile: 'service',
   });
-  await writeFile(files.caFile, pki.fleet.chainPems.join(''));
-  await writeFile(files.bootstrapCaFile, pki.bootstrap.certificatePem);
-  await writeFile(files.certFile, server.certificatePem + pki.fleet.certificatePem);
-  await writeSecret(files.keyFile, server.privateKeyPem);
-  await writeFile(files.ingressCertFile, ingress.certificatePem + pki.fleet.certificatePem);
-  await writeSecret(files.ingressKeyFile, ingress.privateKeyPem);
+  await writeFile(files.caFile, pemBundle(...pki.fleet.chainPems));
+  await writeFile(files.bootstrapCaFile, pemBundle(pki.bootstrap.certificatePem));
+  await writeFile(files.certFile, pemBundle(server.certificatePem, pki.fleet.certificatePem));
+  await writeSecret(files.keyFile, pemBundle(server.privateKeyPem));
+  await writeFile(
+    files.ingressCertFile,
+    pemBundle(ingress.certificatePem, pki.fleet.certificatePem),
+  );
+  await writeSecret(files.ingressKeyFile, pemBundle(ingress.privateKeyPem));
   const acl = { topicPrefix: opts.topicPrefix };
   await writeFile(files.aclFile, renderAclFile(acl));
   await writeFile(files.provisioningAclFile, renderProvisioningAclFile(acl));
@@ -123,7 +141,7 @@ export async function prepareSecureBroker(opts: PrepareSecureBrokerOptions): Pro
     const pem = await createCrl(pki.fleet, revoked, { thisUpdate, nextUpdate, crlNumber });
     // Replace atomically so the broker never reads a half-written CRL.
     const tmp = `${files.crlFile}.tmp`;
-    await writeFile(tmp, pem);
+    await writeFile(tmp, pemBundle(pem));
     await rename(tmp, files.crlFile);
   };
   await writeCrl([], { crlNumber });
@@ -147,5 +165,5 @@ export async function prepareSecureBroker(opts: PrepareSecureBrokerOptions): Pro
   });
   const configPath = f('mosquitto.conf');
   await writeFile(configPath, config);
-  return { configPath, config, ports, files, pki, writeCrl };
+  return { configPath, config, ports, files, shareGroup, pki, writeCrl };
 }
