@@ -20,12 +20,12 @@ afterAll(async () => {
 });
 
 /** An SSE client on a raw socket that collects what arrives. */
-function openEvents(query: string, authorization: string) {
+function openEvents(query: string, authorization: string, at = () => base) {
   let buffer = '';
   let request: http.ClientRequest | undefined;
   const response = new Promise<http.IncomingMessage>((resolve, reject) => {
     request = http.get(
-      `${base}/api/v1/events${query}`,
+      `${at()}/api/v1/events${query}`,
       { headers: { authorization, accept: 'text/event-stream' } },
       (res) => {
         res.setEncoding('utf8');
@@ -134,6 +134,18 @@ describe('GET /api/v1/events (SSE)', () => {
       sse.events().map(() => 'drover.device.updated.v1'),
     );
     sse.close();
+  });
+
+  it('closing the gateway ends open streams instead of waiting for them', async () => {
+    const other = await stack.extraGateway({});
+    const url = await other.listen({ port: 0, host: '127.0.0.1' });
+    const { authorization } = await stack.bearer('devices:read');
+    const sse = openEvents('', authorization, () => url);
+    const res = await sse.response;
+    expect(res.statusCode).toBe(200);
+    const ended = new Promise<void>((resolve) => res.on('close', () => resolve()));
+    await other.close();
+    await ended;
   });
 
   it('rejects a bad type filter with 400 before streaming', async () => {
