@@ -20,6 +20,13 @@ const examples: Record<keyof typeof busMessageCheckers, Record<string, unknown>>
   CommandResultMessage: { ...validPayloads.CommandResultPayload, ...origin },
   UpdateStatusMessage: { ...validPayloads.UpdateStatusPayload, ...origin },
   CertRenewMessage: { ...validPayloads.CertRenewPayload, ...origin },
+  CommandSentMessage: {
+    tenant: 'acme',
+    device_type: 'sensor',
+    device_id: 'd1',
+    cmd_id: '01JDA19ZQ3M8K2C4E6G8J0M2P4',
+    sent_at: '2025-06-01T12:00:00.010Z',
+  },
 };
 
 describe('bus messages', () => {

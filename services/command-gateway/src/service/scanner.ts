@@ -19,7 +19,8 @@ export interface Scanner {
   stop(): Promise<void>;
 }
 
-const BATCH = 200;
+// Small batches: a due row's answer waits on the scanner's lock until the batch commits.
+const BATCH = 50;
 const ms = (d: Date | string | null) => (d === null ? null : new Date(d).getTime());
 
 async function applyDue(ctx: GatewayContext): Promise<number> {

@@ -1,11 +1,11 @@
 // Command rows: every query is tenant-scoped, and everything the scanner or a handler changes
 // is locked first (FOR UPDATE, SKIP LOCKED for the scanner) so replicas never double-handle.
-import { sql } from 'kysely';
+import { sql, type Updateable } from 'kysely';
 import { type CommandStatus, OPEN_STATUSES } from '../../domain/command-state';
 import { type CommandRow, type CommandTable, type NewCommandRow } from './command.table';
 import { type Executor } from './schema';
 
-type Patch = Partial<Omit<import('kysely').Updateable<CommandTable>, 'command_id'>>;
+type Patch = Partial<Omit<Updateable<CommandTable>, 'command_id'>>;
 
 /** Inserts unless the tenant already used the idempotency key; returns the new row or null. */
 export async function insertCommand(db: Executor, row: NewCommandRow): Promise<CommandRow | null> {
