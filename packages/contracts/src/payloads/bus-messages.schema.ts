@@ -51,6 +51,8 @@ export const CommandSentMessage = Type.Object({
   device_id: Id,
   cmd_id: MsgId,
   sent_at: DateTime,
+  // Same as sent_at: every DEVICE message says when the ingress had it.
+  received_at: DateTime,
 });
 export type CommandSentMessage = Static<typeof CommandSentMessage>;
 

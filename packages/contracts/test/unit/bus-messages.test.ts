@@ -21,9 +21,7 @@ const examples: Record<keyof typeof busMessageCheckers, Record<string, unknown>>
   UpdateStatusMessage: { ...validPayloads.UpdateStatusPayload, ...origin },
   CertRenewMessage: { ...validPayloads.CertRenewPayload, ...origin },
   CommandSentMessage: {
-    tenant: 'acme',
-    device_type: 'sensor',
-    device_id: 'd1',
+    ...origin,
     cmd_id: '01JDA19ZQ3M8K2C4E6G8J0M2P4',
     sent_at: '2025-06-01T12:00:00.010Z',
   },
