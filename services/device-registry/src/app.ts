@@ -184,8 +184,11 @@ export async function startDeviceRegistry(
   const flush = () =>
     (flushed ??= (async () => {
       await relay.stop();
-      // One last pass: rows committed by handlers that finished during the drain.
-      await relay.flushOnce();
+      // One last pass: rows committed by handlers that finished during the drain. If NATS is
+      // gone the rows stay in the outbox and the next start publishes them (at least once).
+      await relay.flushOnce().catch((err: unknown) => {
+        logger.warn({ event: 'registry.outbox_left', err: String(err) }, 'outbox not flushed');
+      });
     })());
   const close = () =>
     (closed ??= (async () => {
