@@ -5,8 +5,10 @@
 //
 // Processes: this one runs autocannon; the registry, the gateway and the bare server each run
 // in a child process (this file with --role), so the load generator does not share their
-// event loop. Options (env): BENCH_DURATION_S (20), BENCH_CONNECTIONS (64), BENCH_WARMUP_S (3),
-// BENCH_CPU_PROF_DIR (writes a V8 CPU profile of the gateway process there).
+// event loop. The measured time of each target is split into BENCH_ROUNDS rounds, alternating
+// gateway and bare, so a change of machine load during the run hits both alike (the machine is
+// shared). Options (env): BENCH_DURATION_S (20, per target), BENCH_CONNECTIONS (64),
+// BENCH_WARMUP_S (3), BENCH_ROUNDS (2), BENCH_CPU_PROF_DIR (V8 CPU profile of the gateway).
 import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -28,6 +30,7 @@ const SERVERS = {
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 20);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
 const WARMUP_S = Number(process.env.BENCH_WARMUP_S ?? 3);
+const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 2));
 const TENANT = 'bench';
 const DEVICE_ID = 'bench-device-1';
 
@@ -112,18 +115,29 @@ function autocannon(opts) {
   });
 }
 
-async function measure(label, url, headers) {
-  const common = { url, headers, connections: CONNECTIONS, pipelining: 1 };
-  if (WARMUP_S > 0) await autocannon({ ...common, duration: WARMUP_S });
-  const r = await autocannon({ ...common, duration: DURATION_S });
+async function warmUp(url, headers) {
+  if (WARMUP_S > 0)
+    await autocannon({ url, headers, connections: CONNECTIONS, duration: WARMUP_S });
+}
+
+/** One measured round; throws if any request failed. */
+async function round(label, url, headers, durationS) {
+  const r = await autocannon({ url, headers, connections: CONNECTIONS, duration: durationS });
   const bad = r.non2xx + r.errors + r.timeouts;
   if (bad > 0) throw new Error(`${label}: ${bad} failed requests (non2xx/errors/timeouts)`);
+  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, n: r.requests.total };
+}
+
+/** Rounds of one target combined: mean rate, median p50, worst p99 (conservative). */
+function combine(label, rounds) {
+  const sorted = rounds.map((r) => r.p50).sort((a, b) => a - b);
   return {
     label,
-    rps: r.requests.average,
-    p50: r.latency.p50,
-    p99: r.latency.p99,
-    requests: r.requests.total,
+    rps: rounds.reduce((sum, r) => sum + r.rps, 0) / rounds.length,
+    p50: sorted[Math.floor((sorted.length - 1) / 2)],
+    p99: Math.max(...rounds.map((r) => r.p99)),
+    requests: rounds.reduce((sum, r) => sum + r.n, 0),
+    rounds: rounds.map((r) => `${Math.round(r.rps)}/s p99 ${r.p99}`).join(', '),
   };
 }
 
@@ -196,18 +210,25 @@ async function main() {
       device = await res.json();
     }
 
-    console.log(
-      `bench: GET ${route}, ${CONNECTIONS} connections, ${DURATION_S} s (+${WARMUP_S} s warm-up)`,
-    );
-    const viaGateway = await measure('gateway', `${url}${route}`, headers);
-    await gateway.stop();
-    await registry.stop();
-
     const bare = startChild('bare', { DEVICE_JSON: JSON.stringify(device) });
     cleanups.push(bare.stop);
     const { url: bareUrl } = await bare.ready;
-    const ceiling = await measure('bare fastify', `${bareUrl}${route}`, headers);
-    await bare.stop();
+
+    const perRound = DURATION_S / ROUNDS;
+    console.log(
+      `bench: GET ${route}, ${CONNECTIONS} connections, ${DURATION_S} s per target ` +
+        `in ${ROUNDS} alternating rounds (+${WARMUP_S} s warm-up each)`,
+    );
+    await warmUp(`${url}${route}`, headers);
+    await warmUp(`${bareUrl}${route}`, headers);
+    const gatewayRounds = [];
+    const bareRounds = [];
+    for (let i = 0; i < ROUNDS; i++) {
+      gatewayRounds.push(await round('gateway', `${url}${route}`, headers, perRound));
+      bareRounds.push(await round('bare fastify', `${bareUrl}${route}`, headers, perRound));
+    }
+    const viaGateway = combine('gateway', gatewayRounds);
+    const ceiling = combine('bare fastify', bareRounds);
 
     const rows = [viaGateway, ceiling].map((r) => ({
       target: r.label,
@@ -215,6 +236,7 @@ async function main() {
       'p50 ms': r.p50,
       'p99 ms': r.p99,
       requests: r.requests,
+      rounds: r.rounds,
     }));
     console.table(rows);
     const ratio = viaGateway.rps / ceiling.rps;
