@@ -61,6 +61,7 @@ export {
   renderMosquittoConfig,
   renderAclFile,
   renderProvisioningAclFile,
+  renderPlatformAclFile,
   INGRESS_IDENTITY,
   randomShareGroup,
 } from './mosquitto-config';

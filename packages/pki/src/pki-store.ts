@@ -23,6 +23,8 @@ export interface FleetPki {
   fleet: CertificateAuthority;
   /** Bootstrap (factory) CA, its own root: signs bootstrap certificates (CN = hardware id). */
   bootstrap: CertificateAuthority;
+  /** Service CA, its own root: signs platform identities (the ingress) for the platform listener. */
+  service: CertificateAuthority;
 }
 
 /** Options of {@link loadOrCreatePki}. */
@@ -41,6 +43,8 @@ export const PKI_SECRET_NAMES = {
   fleetKey: 'fleet-ca-key',
   bootstrapCert: 'bootstrap-ca-cert',
   bootstrapKey: 'bootstrap-ca-key',
+  serviceCert: 'service-ca-cert',
+  serviceKey: 'service-ca-key',
 } as const;
 
 async function keyMatches(cert: x509.X509Certificate, key: CryptoKey): Promise<boolean> {
@@ -90,7 +94,7 @@ async function save(
 }
 
 /**
- * Loads the root, fleet and bootstrap CAs from `store`, creating (and saving) the missing ones.
+ * Loads the root, fleet, bootstrap and service CAs from `store`, creating (and saving) the missing ones.
  * Call it from one process at a time (the provisioning service at start, or `prepareSecureBroker`).
  */
 export async function loadOrCreatePki(
@@ -121,5 +125,15 @@ export async function loadOrCreatePki(
     bootstrap = await createBootstrapCa({ organization: org });
     await save(store, n.bootstrapCert, n.bootstrapKey, bootstrap);
   }
-  return { root, fleet, bootstrap };
+  let service = await load(store, n.serviceCert, n.serviceKey);
+  if (!service) {
+    if (!create) throw missing('service');
+    service = await createRootCa({
+      commonName: 'Drover Service CA',
+      organization: org,
+      pathLength: 0,
+    });
+    await save(store, n.serviceCert, n.serviceKey, service);
+  }
+  return { root, fleet, bootstrap, service };
 }

@@ -9,6 +9,7 @@ import {
   randomShareGroup,
   renderAclFile,
   renderMosquittoConfig,
+  renderPlatformAclFile,
   renderProvisioningAclFile,
 } from './mosquitto-config';
 import { loadOrCreatePki, type FleetPki } from './pki-store';
@@ -28,6 +29,8 @@ export interface PrepareSecureBrokerOptions {
   fleetPort?: number;
   /** Provisioning listener port (default 8884). */
   provisioningPort?: number;
+  /** Platform listener port for the ingress (default 8885). */
+  platformPort?: number;
   /** Optional plain listener in the same broker (default none: the dev broker stays apart). */
   plainPort?: number;
   /** Topic prefix for the ACLs (tests on a shared naming scheme); default none. */
@@ -46,6 +49,8 @@ export interface SecureBrokerFiles {
   caFile: string;
   /** Bootstrap CA. */
   bootstrapCaFile: string;
+  /** Service CA (trust anchor of the platform listener). */
+  serviceCaFile: string;
   /** Broker certificate + fleet chain. */
   certFile: string;
   /** Broker key (0600). */
@@ -56,7 +61,9 @@ export interface SecureBrokerFiles {
   aclFile: string;
   /** Provisioning listener ACL. */
   provisioningAclFile: string;
-  /** Ingress client certificate (CN drover-ingress) + fleet chain. */
+  /** Platform listener ACL. */
+  platformAclFile: string;
+  /** Ingress client certificate (CN drover-ingress, service CA). */
   ingressCertFile: string;
   /** Ingress client key (0600). */
   ingressKeyFile: string;
@@ -69,7 +76,7 @@ export interface SecureBroker {
   /** Its text (tests append it to a private broker's config). */
   config: string;
   /** Listener ports. */
-  ports: { fleet: number; provisioning: number; plain?: number };
+  ports: { fleet: number; provisioning: number; platform: number; plain?: number };
   /** File paths. */
   files: SecureBrokerFiles;
   /** Secret shared-subscription group: give it to the ingress as MQTT_SHARE_GROUP. */
@@ -107,16 +114,18 @@ export async function prepareSecureBroker(opts: PrepareSecureBrokerOptions): Pro
   const files: SecureBrokerFiles = {
     caFile: f('fleet-chain.pem'),
     bootstrapCaFile: f('bootstrap-ca.pem'),
+    serviceCaFile: f('service-ca.pem'),
     certFile: f('server.crt'),
     keyFile: f('server.key'),
     crlFile: f('fleet.crl'),
     aclFile: f('fleet.acl'),
     provisioningAclFile: f('provisioning.acl'),
+    platformAclFile: f('platform.acl'),
     ingressCertFile: f('ingress.crt'),
     ingressKeyFile: f('ingress.key'),
   };
   const server = await issueServerCertificate(pki.fleet);
-  const ingress = await issueClientCertificate(pki.fleet, {
+  const ingress = await issueClientCertificate(pki.service, {
     commonName: INGRESS_IDENTITY,
     profile: 'service',
   });
@@ -124,14 +133,13 @@ export async function prepareSecureBroker(opts: PrepareSecureBrokerOptions): Pro
   await writeFile(files.bootstrapCaFile, pemBundle(pki.bootstrap.certificatePem));
   await writeFile(files.certFile, pemBundle(server.certificatePem, pki.fleet.certificatePem));
   await writeSecret(files.keyFile, pemBundle(server.privateKeyPem));
-  await writeFile(
-    files.ingressCertFile,
-    pemBundle(ingress.certificatePem, pki.fleet.certificatePem),
-  );
+  await writeFile(files.serviceCaFile, pemBundle(pki.service.certificatePem));
+  await writeFile(files.ingressCertFile, pemBundle(ingress.certificatePem));
   await writeSecret(files.ingressKeyFile, pemBundle(ingress.privateKeyPem));
   const acl = { topicPrefix: opts.topicPrefix };
   await writeFile(files.aclFile, renderAclFile(acl));
   await writeFile(files.provisioningAclFile, renderProvisioningAclFile(acl));
+  await writeFile(files.platformAclFile, renderPlatformAclFile(acl));
 
   let crlNumber = Math.floor(Date.now() / 1000);
   const writeCrl: SecureBroker['writeCrl'] = async (revoked, o = {}) => {
@@ -149,6 +157,7 @@ export async function prepareSecureBroker(opts: PrepareSecureBrokerOptions): Pro
   const ports = {
     fleet: opts.fleetPort ?? 8883,
     provisioning: opts.provisioningPort ?? 8884,
+    platform: opts.platformPort ?? 8885,
     ...(opts.plainPort !== undefined ? { plain: opts.plainPort } : {}),
   };
   const user = opts.omitUser
@@ -158,6 +167,7 @@ export async function prepareSecureBroker(opts: PrepareSecureBrokerOptions): Pro
     dir,
     fleetPort: ports.fleet,
     provisioningPort: ports.provisioning,
+    platformPort: ports.platform,
     plainPort: ports.plain,
     ...files,
     persistence: opts.persistence ?? false,

@@ -24,7 +24,7 @@ let witness: MqttClient;
 
 const WITNESS_TOPIC = 'acme/sensor/dev-witness/telemetry';
 
-function port(listener: 'fleet' | 'provisioning'): number {
+function port(listener: 'fleet' | 'provisioning' | 'platform'): number {
   return fx.broker.ports[listener];
 }
 
@@ -55,8 +55,10 @@ async function ingressReceives(client: MqttClient, topics: string[]): Promise<st
 beforeAll(async () => {
   fx = await startSecureBroker();
   fleetCa = fx.broker.pki.fleet.chainPems;
-  const identity = await clientCert(fx.broker.pki.fleet, INGRESS_IDENTITY, { profile: 'service' });
-  ingress = await connectTls({ port: port('fleet'), identity, ca: fleetCa });
+  const identity = await clientCert(fx.broker.pki.service, INGRESS_IDENTITY, {
+    profile: 'service',
+  });
+  ingress = await connectTls({ port: port('platform'), identity, ca: fleetCa });
   inbox = collect(ingress);
   const group = fx.broker.shareGroup;
   const granted = await subscribeGranted(ingress, [
@@ -146,31 +148,50 @@ describe('fleet listener', () => {
     await expectRefused({ port: port('fleet'), identity, ca: fleetCa });
   });
 
-  // Client ids with MQTT wildcards. The identity is the certificate CN (%u), never the client
-  // id, so such an id must not widen anything.
+  // Client ids with MQTT wildcards, or another device's id: the fleet listener replaces the
+  // client id by the certificate CN (use_username_as_clientid), so none of them matters.
   it.each([
     ['+', 'dev-plus'],
     ['#', 'dev-hash'],
     ['a/+', 'dev-slash'],
-  ])('client id %p gives no rights at all', async (clientId, cn) => {
-    // Mosquitto 2.0.11 accepts these client ids (MQTT allows any UTF-8 string) but applies no
-    // `pattern` ACL to a client whose id holds + or #: such a device cannot even use its own
-    // root. It fails closed; well-behaved devices use their device id as client id.
+  ])('client id %p is replaced by the CN and gives no extra rights', async (clientId, cn) => {
     const dev = await device(cn, clientId);
     const got = collect(dev);
     const own = `acme/sensor/${cn}/telemetry`;
-    expect(await ingressReceives(dev, [own])).toEqual([]);
+    expect(await ingressReceives(dev, [own])).toEqual([own]);
     await subscribeGranted(dev, ['#']);
-    const foreign = ['acme/sensor/dev-b/telemetry', 'acme/sensor/a/telemetry', '+/x', '#/x'];
-    expect(
-      await ingressReceives(
-        dev,
-        foreign.filter((t) => !/[+#]/.test(t)),
-      ),
-    ).toEqual([]);
+    expect(await ingressReceives(dev, ['acme/sensor/dev-b/telemetry', 'x/y/a/z'])).toEqual([]);
     await publish(ingress, 'acme/sensor/dev-b/cmd', 'not-for-you');
     await routed();
     expect(got.filter((m) => m.payload === 'not-for-you')).toEqual([]);
+  });
+
+  it("a device using another device's client id does not take over its session", async () => {
+    const victim = await device('dev-victim');
+    let victimClosed = false;
+    victim.on('close', () => {
+      victimClosed = true;
+    });
+    const attacker = await device('dev-attacker', 'dev-victim');
+    expect(await ingressReceives(attacker, ['acme/sensor/dev-victim/telemetry'])).toEqual([]);
+    expect(await ingressReceives(victim, ['acme/sensor/dev-victim/telemetry'])).toEqual([
+      'acme/sensor/dev-victim/telemetry',
+    ]);
+    expect(victimClosed).toBe(false);
+  });
+
+  it('device and bootstrap certificates are refused on the platform listener', async () => {
+    const dev = await clientCert(fx.broker.pki.fleet, INGRESS_IDENTITY);
+    await expectRefused({ port: port('platform'), identity: dev, ca: fleetCa });
+    const boot = await clientCert(fx.broker.pki.bootstrap, 'hw-9', { profile: 'bootstrap' });
+    await expectRefused({ port: port('platform'), identity: boot, ca: fleetCa });
+  });
+
+  it('the service identity is refused on the fleet listener', async () => {
+    const identity = await clientCert(fx.broker.pki.service, INGRESS_IDENTITY, {
+      profile: 'service',
+    });
+    await expectRefused({ port: port('fleet'), identity, ca: fleetCa });
   });
 });
 

@@ -40,6 +40,7 @@ export async function startSecureBroker(): Promise<BrokerFixture> {
     store: new MemorySecretStore(),
     fleetPort: await freePort(),
     provisioningPort: await freePort(),
+    platformPort: await freePort(),
     omitUser: true,
   });
   const mosquitto = await startPrivateMosquitto({ config: broker.config });
@@ -59,7 +60,9 @@ export async function startSecureBroker(): Promise<BrokerFixture> {
 export async function waitForTls(broker: SecureBroker): Promise<void> {
   await waitFor(
     async () =>
-      (await portAccepts(broker.ports.fleet)) && (await portAccepts(broker.ports.provisioning)),
+      (await portAccepts(broker.ports.fleet)) &&
+      (await portAccepts(broker.ports.provisioning)) &&
+      (await portAccepts(broker.ports.platform)),
     { timeoutMs: 5000, description: 'mosquitto TLS listeners' },
   );
 }
