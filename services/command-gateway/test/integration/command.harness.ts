@@ -133,8 +133,7 @@ export async function startHarness(
       MQTT_URL: TEST_MQTT_URL,
       MQTT_TOPIC_PREFIX: ns,
       MQTT_CLIENT_ID: `${ns}-ingress`,
-      MQTT_CONNECTIONS: '16',
-      META_CACHE_TTL_MS: '0',
+      MQTT_CONNECTIONS: '4',
     }),
     { logger: silent, opsServer: false },
   );

@@ -71,7 +71,8 @@ describe('group fan-out', () => {
     );
     expect(done.counts).toEqual({ succeeded: N });
     expect(midway).not.toBeNull();
-    for (const d of devices) expect(d.received).toHaveLength(1);
+    // One command each; a slow answer may have drawn a resend of it (same msg_id).
+    for (const d of devices) expect(new Set(d.received.map((r) => r.msgId)).size).toBe(1);
 
     const times = devices.map((d) => d.received[0]!.at).sort((a, b) => a - b);
     const span = times[N - 1]! - times[0]!;
