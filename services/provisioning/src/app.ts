@@ -16,6 +16,7 @@ import { loadConfig } from '@drover/service-kit';
 import { type CloudProvider } from './adapters/cloud/cloud-provider';
 import { createCloudProvider } from './adapters/cloud/cloud-provider.factory';
 import { crlFileWriter } from './adapters/fs/crl.file';
+import { createCommandRequester } from './adapters/nats/command.requester';
 import { startProvisioningConsumers } from './adapters/nats/provisioning.consumers';
 import { provisioningMigrations } from './adapters/postgres/migrations';
 import { type DB } from './adapters/postgres/schema';
@@ -24,6 +25,7 @@ import { startProvisioningRpc } from './rpc/provisioning.rpc-server';
 import { runExpiryScanIfDue, type ScanReport } from './service/expiry-scan.service';
 import { type ProvisioningContext, SERVICE_NAME } from './service/provisioning.context';
 import { regenerateCrl } from './service/revocation.service';
+import { enqueueRotateCommand } from './service/certificate.service';
 
 /** The required settings plus any of the optional ones (defaults from the config schema). */
 export type ProvisioningAppConfig = Pick<ProvisioningConfig, 'NATS_URL' | 'DATABASE_URL'> &
@@ -114,6 +116,18 @@ export async function startProvisioning(
     naming: bus.naming,
     pki,
     cloud,
+    commands: createCommandRequester({
+      bus,
+      expiresInS: config.ROTATE_COMMAND_TTL_S,
+      logger,
+      fallback: async (tenant, deviceId) => {
+        const id = await db
+          .transaction()
+          .execute((trx) => enqueueRotateCommand(ctx, trx, tenant, deviceId));
+        relay.notify();
+        return id;
+      },
+    }),
     writeCrl: crlFileWriter(config.CRL_PATH),
     notifyOutbox: () => relay.notify(),
     logger,

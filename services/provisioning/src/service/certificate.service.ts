@@ -5,12 +5,10 @@ import * as identities from '../adapters/postgres/identity.repository';
 import * as certificates from '../adapters/postgres/certificate.repository';
 import { outboxEvents, outboxMessages } from '../adapters/postgres/outbox';
 import { type CertificateRow, type Executor, type IdentityRow } from '../adapters/postgres/schema';
+import { ROTATE_COMMAND } from '../adapters/nats/command.requester';
 import { newMsgId } from './identity.helpers';
 import { type ProvisioningContext } from './provisioning.context';
 import { revokeInTransaction } from './revocation.service';
-
-/** The reserved command that starts the device's renewal flow (DEVICE-PROTOCOL). */
-export const ROTATE_COMMAND = 'certificate.rotate';
 
 function toDeviceCertificate(row: CertificateRow): DeviceCertificate {
   return {
@@ -52,9 +50,8 @@ export async function getCertificate(
 }
 
 /**
- * Enqueues a `certificate.rotate` command on the device's command subject. The command-gateway
- * does not exist yet, so the message goes straight to COMMANDS (the ingress delivers it); the
- * gateway will not know the command id.
+ * Enqueues a `certificate.rotate` command straight on the device's command subject (COMMANDS;
+ * the ingress delivers it): the fallback when no command-gateway answers.
  */
 export async function enqueueRotateCommand(
   ctx: ProvisioningContext,
@@ -77,23 +74,25 @@ export async function enqueueRotateCommand(
       },
     },
   ]);
-  await identities.markRotateRequested(trx, tenant, deviceId, now);
   return msgId;
 }
 
-/** `rotate_certificate` */
+/** `rotate_certificate`: the command goes through the command-gateway when it answers. */
 export async function rotateCertificate(
   ctx: ProvisioningContext,
   req: { tenant: string; device_id: string },
 ) {
-  const commandId = await ctx.db.transaction().execute(async (trx) => {
-    const identity = await requireIdentity(trx, req.tenant, req.device_id, true);
-    if (identity.decommissioned_at !== null) {
-      throw notFound('device_not_found', `device ${req.device_id} is decommissioned`);
-    }
-    return enqueueRotateCommand(ctx, trx, req.tenant, req.device_id);
-  });
-  ctx.notifyOutbox();
+  const identity = await requireIdentity(ctx.db, req.tenant, req.device_id);
+  if (identity.decommissioned_at !== null) {
+    throw notFound('device_not_found', `device ${req.device_id} is decommissioned`);
+  }
+  const now = ctx.now();
+  const commandId = await ctx.commands.requestRotate(
+    req.tenant,
+    req.device_id,
+    `rotate-${req.device_id}-${now.getTime()}`,
+  );
+  await identities.markRotateRequested(ctx.db, req.tenant, req.device_id, now);
   return { device_id: req.device_id, command_id: commandId, status: 'requested' as const };
 }
 

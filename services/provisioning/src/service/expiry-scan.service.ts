@@ -8,7 +8,7 @@ import * as certificates from '../adapters/postgres/certificate.repository';
 import { outboxEvents } from '../adapters/postgres/outbox';
 import { purgeResults } from '../adapters/postgres/request-result.repository';
 import { claimDueTimer, scheduleTimer } from '../adapters/postgres/timer.repository';
-import { enqueueRotateCommand } from './certificate.service';
+import { markRotateRequested } from '../adapters/postgres/identity.repository';
 import { event } from './identity.helpers';
 import { type ProvisioningContext } from './provisioning.context';
 import { regenerateCrl } from './revocation.service';
@@ -36,6 +36,7 @@ export async function runExpiryScanIfDue(
   intervalMs: number,
 ): Promise<ScanReport> {
   const report: ScanReport = { ran: false, expiring: 0, rotationsRequested: 0, offline: 0 };
+  const rotations: { tenant: string; deviceId: string; key: string }[] = [];
   await ctx.db.transaction().execute(async (trx) => {
     const now = ctx.now();
     if (!(await claimDueTimer(trx, EXPIRY_SCAN_TIMER, now))) return;
@@ -59,7 +60,14 @@ export async function runExpiryScanIfDue(
       report.expiring += 1;
       if (verdict.action === 'offline') report.offline += 1;
       if (verdict.action === 'rotate') {
-        await enqueueRotateCommand(ctx, trx, row.tenant, row.device_id);
+        await markRotateRequested(trx, row.tenant, row.device_id, now);
+        // One command per certificate and day, whichever replica or retry sends it.
+        const day = now.toISOString().slice(0, 10);
+        rotations.push({
+          tenant: row.tenant,
+          deviceId: row.device_id,
+          key: `rotate-${row.serial}-${day}`,
+        });
         report.rotationsRequested += 1;
       }
       events.push(
@@ -88,6 +96,17 @@ export async function runExpiryScanIfDue(
       now,
     );
   });
+  // After the commit: the command-gateway is another service (no shared transaction).
+  for (const r of rotations) {
+    await ctx.commands
+      .requestRotate(r.tenant, r.deviceId, r.key)
+      .catch((err: unknown) =>
+        ctx.logger.warn(
+          { event: 'certificate.rotate_request_failed', device_id: r.deviceId, err: String(err) },
+          'rotation request failed; the next scan asks again',
+        ),
+      );
+  }
   if (report.ran) {
     ctx.notifyOutbox();
     ctx.logger.info({ event: 'certificate.expiry_scan', ...report }, 'expiry scan done');

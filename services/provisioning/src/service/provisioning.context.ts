@@ -4,6 +4,7 @@ import { type Naming } from '@drover/contracts';
 import { type Logger } from '@drover/observability';
 import { type FleetPki } from '@drover/pki';
 import { type CloudProvider } from '../adapters/cloud/cloud-provider';
+import { type CommandRequester } from '../adapters/nats/command.requester';
 import { type DB } from '../adapters/postgres/schema';
 
 /** The service name: RPC service, event source, logger name. */
@@ -35,6 +36,8 @@ export interface ProvisioningContext {
   pki: FleetPki;
   /** Where identities live. */
   cloud: CloudProvider;
+  /** Sends `certificate.rotate` commands (command-gateway first). */
+  commands: CommandRequester;
   /** Writes the CRL file (atomically) for the broker. */
   writeCrl(pem: string): Promise<void>;
   /** Wakes the outbox relay after a commit. */

@@ -16,7 +16,7 @@ import { commonName, createCsr } from './pki.fixtures';
 
 let h: Harness;
 const T = 'acme';
-const HW = ['L-1', 'L-2', 'L-3', 'L-4', 'L-5'];
+const HW = ['L-1', 'L-2', 'L-3', 'L-4', 'L-5', 'L-6'];
 
 beforeAll(async () => {
   // Every certificate (90 days) is inside a 100-day renewal window: the scan sees them all.
@@ -132,6 +132,18 @@ describe('certificate lifecycle', () => {
     );
     const answer = await waitFor(() => h.renewAnswers.find((a) => a.body.device_id === deviceId));
     expect(answer.body.response).toMatchObject({ status: 'error', error: { code: 'bad_csr' } });
+  });
+
+  it('rotate_certificate sends certificate.rotate (directly, with no command-gateway here)', async () => {
+    const { deviceId } = await provisioned('L-6');
+    const res = await h.rpc<{ command_id: string; status: string }>(Ops.rotateCertificate, {
+      tenant: T,
+      device_id: deviceId,
+    });
+    expect(res.status).toBe('requested');
+    const command = await waitFor(() => h.commands.find((c) => c.body.msg_id === res.command_id));
+    expect(command.subject).toBe(`${h.ns}.iot.cmd.${T}.${deviceId}`);
+    expect(command.body).toMatchObject({ command: { name: 'certificate.rotate' } });
   });
 
   it('decommissioning revokes every certificate of the device', async () => {
