@@ -8,7 +8,7 @@
 // Knobs (environment): BENCH_SECONDS (60), BENCH_DEVICES (1000), BENCH_PUBLISHERS (4),
 // BENCH_WINDOW (in-flight QoS 1 publishes per publisher, 200), BENCH_CEILING_SECONDS (10),
 // BENCH_INGRESS_CONNECTIONS (32), BENCH_RATE (open-loop msg/s; 0 = closed loop), DATABASE_URL,
-// REDIS_URL.
+// REDIS_URL, BENCH_CPU_PROF_DIR (V8 CPU profiles of the services).
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { mkdtemp, rm, writeFile, readFile } from 'node:fs/promises';
@@ -80,7 +80,9 @@ function start(name, command, args, opts = {}) {
 }
 
 function startService(name, main, extraEnv, startedEvent) {
-  const child = start(name, process.execPath, ['--import', 'tsx', main], {
+  const prof = process.env.BENCH_CPU_PROF_DIR;
+  const profArgs = prof ? ['--cpu-prof', '--cpu-prof-dir', prof] : [];
+  const child = start(name, process.execPath, [...profArgs, '--import', 'tsx', main], {
     cwd: ingestDir,
     env: {
       ...process.env,
@@ -177,14 +179,14 @@ async function connectPublishers(url, count, prefix) {
 }
 
 // Closed loop: each publisher keeps WINDOW QoS 1 publishes in flight, round-robin over devices.
-function runPublishers(clients, topicOf, payloadOf, untilMs) {
+function runPublishers(clients, topicOf, payloadOf, untilMs, rate = RATE) {
   let seq = 0;
   let acked = 0;
   const startedAt = Date.now();
   const loops = clients.map(async (c, p) => {
     const inflight = new Set();
     while (Date.now() < untilMs) {
-      if (RATE > 0 && seq >= ((Date.now() - startedAt) / 1000) * RATE) {
+      if (rate > 0 && seq >= ((Date.now() - startedAt) / 1000) * rate) {
         await sleep(5);
         continue;
       }
@@ -223,6 +225,7 @@ async function brokerCeiling(url) {
     (n) => `${NS}x/${TENANT}/sensor/d${n % DEVICES}/telemetry`,
     () => body,
     t0 + CEILING_SECONDS * 1000,
+    0,
   );
   await run.done;
   const elapsed = (Date.now() - t0) / 1000;
