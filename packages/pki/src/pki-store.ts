@@ -8,6 +8,7 @@ import {
 } from './ca';
 import {
   type CryptoKey,
+  EC_P256,
   ECDSA_SHA256,
   exportPrivateKeyPem,
   importPrivateKeyPem,
@@ -51,7 +52,7 @@ async function keyMatches(cert: x509.X509Certificate, key: CryptoKey): Promise<b
   const probe = new TextEncoder().encode('drover-pki-key-check');
   const subtle = webcrypto.subtle;
   const sig = await subtle.sign(ECDSA_SHA256, key, probe);
-  const pub = await cert.publicKey.export(ECDSA_SHA256, ['verify']);
+  const pub = await cert.publicKey.export(EC_P256, ['verify']);
   return subtle.verify(ECDSA_SHA256, pub as unknown as CryptoKey, sig, probe);
 }
 
