@@ -124,7 +124,9 @@ export async function startDeviceRegistry(
     logger,
     ttlSeconds: config.CACHE_TTL_S,
     refreshBelowSeconds: config.CACHE_REFRESH_BELOW_TTL_S,
-    hotWindowMs: 2 * config.CACHE_REFRESH_INTERVAL_MS,
+    // "Accessed recently" = within one TTL (at least two refresh rounds), so a key read once
+    // stays warm for as long as an entry would have lived anyway.
+    hotWindowMs: Math.max(2 * config.CACHE_REFRESH_INTERVAL_MS, config.CACHE_TTL_S * 1000),
     onResult: (result) => cacheResults.inc({ result }),
   });
 
