@@ -153,7 +153,7 @@ export async function provision(
             tenant: identity.tenant,
             device_id: identity.deviceId,
             device_type: identity.deviceType,
-            hardware_id_hash: hashId(req.hardware_id),
+            hardware_id_hash: hardwareKey,
             ...(req.hardware_model !== undefined && { hardware_model: req.hardware_model }),
             enrollment_id: enrollment.enrollmentId,
             reprovisioned: !decision.newDevice,
@@ -223,7 +223,7 @@ async function recordFailure(
       undefined,
       {
         device_type: req.device_type,
-        hardware_id_hash: hashId(req.hardware_id),
+        hardware_id_hash: sha256Hex(req.hardware_id),
         error_code: err.code,
         detail: err.detail.slice(0, 1024),
       },

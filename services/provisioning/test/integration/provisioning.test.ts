@@ -1,5 +1,5 @@
 // Enrollment → provisioning over RPC (CSR and server-key paths), refusals, idempotency.
-import { createPublicKey, X509Certificate } from 'node:crypto';
+import { createHash, createPublicKey, X509Certificate } from 'node:crypto';
 import { ProvisioningOps as Ops } from '@drover/contracts';
 import { createBootstrapCa, verifyCertificateChain } from '@drover/pki';
 import { type Harness, startHarness } from './provisioning.harness';
@@ -57,6 +57,8 @@ describe('provisioning', () => {
     const [completed] = await h.waitEvents('drover.provisioning.completed.v1', res.device_id);
     const data = (completed!.body as { data: Record<string, unknown> }).data;
     expect(data).toMatchObject({ tenant: T, device_type: 'sensor', reprovisioned: false });
+    // The registry's hash of a hardware id: the two services can match devices by it.
+    expect(data.hardware_id_hash).toBe(createHash('sha256').update('HW-1').digest('hex'));
     expect(JSON.stringify(completed!.body)).not.toContain('HW-1');
     await h.waitEvents('drover.certificate.issued.v1', res.device_id);
   });
