@@ -103,7 +103,7 @@ export interface TlsClientOptions {
   /** Listener port. */
   port: number;
   /** Client certificate and key. */
-  identity: IssuedCertificateWithKey;
+  identity: Pick<IssuedCertificateWithKey, 'certificatePem' | 'privateKeyPem'>;
   /** Trust anchors for the server certificate (the fleet chain). */
   ca: string[];
   /** Client id (default: random). */
