@@ -203,4 +203,10 @@ describe('certificate lifecycle', () => {
     // The timer row moved a day ahead: a second replica (or tick) does not run it again.
     expect((await h.service.scanNow()).ran).toBe(false);
   });
+
+  it('two replicas racing for a due scan: exactly one runs it', async () => {
+    await h.db.updateTable('timers').set({ next_run_at: new Date(0) }).execute();
+    const reports = await Promise.all([h.service.scanNow(), h.service.scanNow()]);
+    expect(reports.filter((r) => r.ran)).toHaveLength(1);
+  });
 });
