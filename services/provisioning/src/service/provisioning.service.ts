@@ -11,7 +11,7 @@ import { inspectCsr, PkiError, verifyCertificateChain, x509 } from '@drover/pki'
 import { DomainError, UnavailableError } from '@drover/service-kit';
 import { type EnrollmentCandidate, matchEnrollment } from '../domain/enrollment.rules';
 import { checkBootstrapIdentity, decideProvision } from '../domain/provisioning.rules';
-import { invalid } from '../domain/errors';
+import { invalid, refused } from '../domain/errors';
 import { findCandidateEnrollments } from '../adapters/postgres/enrollment.repository';
 import * as identities from '../adapters/postgres/identity.repository';
 import { listDeviceCertificates } from '../adapters/postgres/certificate.repository';
@@ -90,6 +90,10 @@ export async function provision(
       hasCsr: req.csr !== undefined,
     });
     tenant = enrollment.tenant;
+    // Refused before any cloud call: a cloud that signs only CSRs cannot make the key.
+    if (req.csr === undefined && ctx.cloud.issuesCertificates) {
+      throw refused('server_keys_unsupported', `${ctx.cloud.kind} signs only CSRs`);
+    }
     const response = await ctx.db.transaction().execute(async (trx) => {
       const existing = await identities.lockIdentityByHardware(trx, hardwareKey);
       const active =

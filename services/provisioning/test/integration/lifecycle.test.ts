@@ -205,7 +205,10 @@ describe('certificate lifecycle', () => {
   });
 
   it('two replicas racing for a due scan: exactly one runs it', async () => {
-    await h.db.updateTable('timers').set({ next_run_at: new Date(0) }).execute();
+    await h.db
+      .updateTable('timers')
+      .set({ next_run_at: new Date(0) })
+      .execute();
     const reports = await Promise.all([h.service.scanNow(), h.service.scanNow()]);
     expect(reports.filter((r) => r.ran)).toHaveLength(1);
   });
