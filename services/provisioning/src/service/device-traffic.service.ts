@@ -51,11 +51,12 @@ export async function handleRenewal(
     const prior = await findResult(trx, resultKey);
     const base = { msg_id: newMsgId(), ts: ctx.now().toISOString(), schema_version: 1 as const };
     if (prior !== undefined) {
-      // Re-send the stored answer (the device may have missed it); the msg id dedups it.
+      // The device asked again (it may have missed the answer): the same answer, sent anew
+      // (a fresh bus id: the first one is taken in the outbox and the stream's dedup window).
       await outboxMessages(trx, [
         {
           subject: deviceSubject(ctx.naming, 'cert_renew_res', msg.tenant, msg.device_id),
-          msgId: `renew-res-${(prior as CertRenewResponse).msg_id}`,
+          msgId: `renew-res-${(prior as CertRenewResponse).msg_id}-${newMsgId()}`,
           payload: {
             tenant: msg.tenant,
             device_type: msg.device_type,

@@ -105,6 +105,19 @@ describe('certificate lifecycle', () => {
     expect(listed.certificates.find((c) => c.serial === oldSerial)?.status).toBe('superseded');
     expect(crl()).not.toContain(oldSerial);
 
+    // The device missed the answer and asks again with the same msg_id: the same certificate.
+    await publish(
+      h.bus,
+      subject,
+      { ...renew, received_at: new Date().toISOString() },
+      { msgId: 'renew-1-again' },
+    );
+    const answers = await waitFor(() => {
+      const all = h.renewAnswers.filter((a) => a.body.device_id === deviceId);
+      return all.length >= 2 && all;
+    });
+    expect(answers[1]!.body.response).toEqual(response);
+
     await presence(deviceId, 'online', new Date(Date.now() + 1000));
     await waitFor(() => crl().includes(oldSerial), { description: 'old serial on the CRL' });
     const [revoked] = await h.waitEvents('drover.certificate.revoked.v1', deviceId);
