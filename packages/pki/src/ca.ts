@@ -157,6 +157,8 @@ export interface LeafParams {
   ipAddresses?: string[];
   /** Issuing time (tests); default now. */
   now?: Date;
+  /** CRL distribution point URL (EMQX fetches the CRL from it; Mosquitto uses its crlfile). */
+  crlDistributionUrl?: string;
 }
 
 /** Signs an end-entity certificate with `ca`. Callers validate the CN first. */
@@ -185,6 +187,9 @@ export async function signLeaf(
     ...(p.ipAddresses ?? []).map((value) => ({ type: 'ip' as const, value })),
   ];
   if (names.length > 0) extensions.push(new x509.SubjectAlternativeNameExtension(names, false));
+  if (p.crlDistributionUrl) {
+    extensions.push(new x509.CRLDistributionPointsExtension([p.crlDistributionUrl], false));
+  }
   const certificate = await x509.X509CertificateGenerator.create({
     serialNumber: serial,
     subject: `CN=${p.commonName}`,

@@ -1,6 +1,13 @@
 // Certificate revocation lists signed by the fleet CA; the broker loads them (crlfile).
 import { AsnConvert } from '@peculiar/asn1-schema';
-import { CRLNumber, id_ce_cRLNumber } from '@peculiar/asn1-x509';
+import {
+  CRLNumber,
+  DistributionPointName,
+  GeneralName,
+  id_ce_cRLNumber,
+  id_ce_issuingDistributionPoint,
+  IssuingDistributionPoint,
+} from '@peculiar/asn1-x509';
 import { type CertificateAuthority } from './ca';
 import { ECDSA_SHA256, normalizeSerial, x509 } from './crypto';
 
@@ -31,6 +38,22 @@ export interface CrlOptions {
   nextUpdate: Date;
   /** Monotonic CRL number (RFC 5280 requires it; each regeneration increments it). */
   crlNumber: number;
+  /**
+   * The URL this CRL is served at, written as a critical Issuing Distribution Point (EMQX
+   * enforces only CRLs that carry one). Leave it out for Mosquitto's crlfile: OpenSSL then
+   * requires a matching distribution point in every certificate.
+   */
+  distributionUrl?: string;
+}
+
+function issuingDistributionPoint(url: string): x509.Extension {
+  const idp = new IssuingDistributionPoint({
+    distributionPoint: new DistributionPointName({
+      fullName: [new GeneralName({ uniformResourceIdentifier: url })],
+    }),
+    onlyContainsUserCerts: true,
+  });
+  return new x509.Extension(id_ce_issuingDistributionPoint, true, AsnConvert.serialize(idp));
 }
 
 /** Creates a CRL (PEM labelled `X509 CRL`) listing `revoked`, signed by `ca`. */
@@ -56,6 +79,7 @@ export async function createCrl(
         AsnConvert.serialize(new CRLNumber(opts.crlNumber)),
       ),
       await x509.AuthorityKeyIdentifierExtension.create(ca.certificate.publicKey),
+      ...(opts.distributionUrl ? [issuingDistributionPoint(opts.distributionUrl)] : []),
     ],
     entries: revoked.map((r) => ({
       serialNumber: normalizeSerial(r.serial),

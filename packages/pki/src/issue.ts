@@ -126,6 +126,8 @@ export interface IssueFromCsrParams {
   validityDays?: number;
   /** Certificate profile; only `device` today. */
   profile?: 'device';
+  /** Optional CRL distribution point URL (needed by EMQX's CRL check). */
+  crlDistributionUrl?: string;
 }
 
 /** Issues a device certificate (clientAuth) for the key in a verified CSR, CN forced. */
@@ -140,6 +142,7 @@ export async function issueFromCsr(
     commonName: params.commonName,
     validityDays: params.validityDays ?? 90,
     profile: params.profile ?? 'device',
+    crlDistributionUrl: params.crlDistributionUrl,
   });
 }
 
@@ -149,6 +152,8 @@ export interface IssueWithServerKeyParams {
   commonName: string;
   /** Validity in days (default 90). */
   validityDays?: number;
+  /** Optional CRL distribution point URL (needed by EMQX's CRL check). */
+  crlDistributionUrl?: string;
 }
 
 /** Issues a device certificate with a key generated here (only where the enrollment allows). */
@@ -163,6 +168,7 @@ export async function issueWithServerKey(
     commonName: params.commonName,
     validityDays: params.validityDays ?? 90,
     profile: 'device',
+    crlDistributionUrl: params.crlDistributionUrl,
   });
   return { ...issued, privateKeyPem: await exportPrivateKeyPem(keys.privateKey) };
 }

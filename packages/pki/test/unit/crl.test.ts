@@ -41,6 +41,25 @@ describe('createCrl', () => {
     expect(Buffer.from(crlNumber!.value).toString('hex')).toBe('020107');
   });
 
+  it('with a distribution URL: a critical IDP in the CRL and the CDP in certificates', async () => {
+    const url = 'http://pki.example/fleet.crl';
+    const cert = await issueWithServerKey(fleet, { commonName: 'e', crlDistributionUrl: url });
+    const cdp = new x509.X509Certificate(cert.certificatePem).getExtension(
+      x509.CRLDistributionPointsExtension,
+    );
+    expect(JSON.stringify(cdp?.distributionPoints)).toContain(url);
+    const now = new Date();
+    const pem = await createCrl(fleet, [], {
+      thisUpdate: now,
+      nextUpdate: new Date(now.getTime() + 1000),
+      crlNumber: 2,
+      distributionUrl: url,
+    });
+    const idp = new x509.X509Crl(pem).getExtension('2.5.29.28');
+    expect(idp?.critical).toBe(true);
+    expect(Buffer.from(idp!.value).toString('latin1')).toContain(url);
+  });
+
   it('an empty CRL is valid', async () => {
     const now = new Date();
     const pem = await createCrl(fleet, [], {
