@@ -13,6 +13,8 @@ export interface ExistingIdentity {
   deviceType: string;
   /** SHA-256 of the SubjectPublicKeyInfo of its active certificate, if any. */
   activeKeyId: string | null;
+  /** Whether the device was decommissioned (its hardware may not come back by itself). */
+  decommissioned?: boolean;
 }
 
 /** The inputs of {@link decideProvision}. */
@@ -54,6 +56,9 @@ export function decideProvision(facts: ProvisionFacts): ProvisionDecision {
   ) {
     // The device id is bound to its first tenant and type; moving hardware needs an operator.
     throw refused('hardware_mismatch', 'the hardware id is provisioned as another device type');
+  }
+  if (existing?.decommissioned === true) {
+    throw refused('decommissioned', 'the device of this hardware id is decommissioned');
   }
   const newDevice = existing === null;
   if (facts.csrKeyId === undefined) return { newDevice, issue: 'server_key' };

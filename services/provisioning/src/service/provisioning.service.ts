@@ -114,6 +114,7 @@ export async function provision(
                 tenant: existing.tenant,
                 deviceType: existing.device_type,
                 activeKeyId: active?.public_key_sha256 ?? null,
+                decommissioned: existing.decommissioned_at !== null,
               },
       });
       const identity = {

@@ -175,6 +175,13 @@ describe('certificate lifecycle', () => {
     });
     const rotate = h.rpc(Ops.rotateCertificate, { tenant: T, device_id: deviceId });
     await expect(rotate).rejects.toMatchObject({ code: 'device_not_found' });
+    const again = h.rpc(Ops.provision, {
+      hardware_id: 'L-4',
+      device_type: 'sensor',
+      csr: (await createCsr('x')).csrPem,
+      request_id: 'after-decommission',
+    });
+    await expect(again).rejects.toMatchObject({ code: 'decommissioned' });
   });
 
   it('expiry scan: asks online devices to rotate, lists the offline ones, runs once per interval', async () => {

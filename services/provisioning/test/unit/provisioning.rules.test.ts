@@ -50,6 +50,13 @@ describe('decideProvision', () => {
       expect.objectContaining({ code: 'hardware_mismatch' }) as Error,
     );
   });
+
+  it('refuses a decommissioned device', () => {
+    const f = facts({ existing: { ...existing, decommissioned: true } });
+    expect(() => decideProvision(f)).toThrow(
+      expect.objectContaining({ code: 'decommissioned' }) as Error,
+    );
+  });
 });
 
 describe('checkRenewalSubject', () => {
