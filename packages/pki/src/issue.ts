@@ -189,6 +189,8 @@ export async function checkCsrCommonName(csrPem: string, expected: string): Prom
 export async function createCsr(
   commonName: string,
 ): Promise<{ csrPem: string; privateKeyPem: string }> {
+  // An id only: anything else could add attributes to the DN string.
+  if (!isValidId(commonName)) throw new Error(`invalid common name ${commonName}`);
   const keys = await generateKeyPair();
   const csr = await x509.Pkcs10CertificateRequestGenerator.create({
     name: `CN=${commonName}`,
