@@ -38,3 +38,4 @@ export * from './events/certificate-expiring.v1';
 export * from './rpc/device-registry.rpc';
 export * from './rpc/command-gateway.rpc';
 export * from './rpc/provisioning.rpc';
+export * from './rpc/telemetry.rpc';

@@ -1,7 +1,8 @@
 // Validation and shaping of telemetry queries (raw pages and date_bin buckets).
+import { TELEMETRY_AGGREGATES } from '@drover/contracts';
 
 /** Aggregates a bucket query may ask for. */
-export const AGGREGATES = ['avg', 'min', 'max', 'sum', 'count', 'last'] as const;
+export const AGGREGATES = TELEMETRY_AGGREGATES;
 /** One of `AGGREGATES`. */
 export type Aggregate = (typeof AGGREGATES)[number];
 

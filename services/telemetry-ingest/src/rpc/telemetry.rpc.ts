@@ -1,11 +1,15 @@
-// Query operations for the api-gateway's GET /api/v1/devices/{id}/telemetry (documented in
-// docs/telemetry.md): `query_raw`, `query_buckets`, `get_latest` on iot.rpc.telemetry-ingest.*.
-import { type Static, Type } from '@sinclair/typebox';
+// Query operations for the api-gateway's GET /api/v1/devices/{id}/telemetry (docs/telemetry.md):
+// `query_raw`, `query_buckets`, `get_latest` on iot.rpc.telemetry-ingest.*; schemas in contracts.
 import { type Kysely } from 'kysely';
 import { type Bus, type RpcServer, serveRpc } from '@drover/bus';
+import {
+  GetLatestRequest,
+  QueryBucketsRequest,
+  QueryRawRequest,
+  TELEMETRY_RPC_SERVICE,
+} from '@drover/contracts';
 import { NotFoundError, ValidationError } from '@drover/service-kit';
 import {
-  AGGREGATES,
   checkBucketCount,
   decodeCursor,
   encodeCursor,
@@ -16,41 +20,7 @@ import { queryBuckets, queryRaw } from '../adapters/postgres/telemetry.repositor
 import { type TelemetryDb } from '../adapters/postgres/telemetry.table';
 import { type LatestStore } from '../adapters/redis/latest.store';
 
-/** The RPC service name. */
-export const TELEMETRY_RPC_SERVICE = 'telemetry-ingest';
-
-const Id = Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' });
-const Time = Type.String({ minLength: 1, maxLength: 64 });
-
-/** `query_raw` request. */
-export const QueryRawRequest = Type.Object({
-  tenant: Id,
-  device_id: Id,
-  from: Time,
-  to: Time,
-  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
-  cursor: Type.Optional(Type.String({ maxLength: 512 })),
-});
-/** `query_raw` request. */
-export type QueryRawRequest = Static<typeof QueryRawRequest>;
-
-/** `query_buckets` request. */
-export const QueryBucketsRequest = Type.Object({
-  tenant: Id,
-  device_id: Id,
-  from: Time,
-  to: Time,
-  metric: Type.String({ pattern: '^[A-Za-z0-9_.-]{1,128}$' }),
-  bucket: Type.String({ maxLength: 8 }),
-  agg: Type.Union(AGGREGATES.map((a) => Type.Literal(a))),
-});
-/** `query_buckets` request. */
-export type QueryBucketsRequest = Static<typeof QueryBucketsRequest>;
-
-/** `get_latest` request. */
-export const GetLatestRequest = Type.Object({ tenant: Id, device_id: Id });
-/** `get_latest` request. */
-export type GetLatestRequest = Static<typeof GetLatestRequest>;
+export { TELEMETRY_RPC_SERVICE, QueryRawRequest, QueryBucketsRequest, GetLatestRequest };
 
 function range(req: { from: string; to: string }) {
   const r = parseRange(req.from, req.to);
