@@ -5,6 +5,13 @@ import { eventsRouter } from './events.router';
 import { groupsRouter } from './groups.router';
 import { type ContextRouter } from './router.types';
 import { stateRouter } from './state.router';
+import { telemetryRouter } from './telemetry.routes';
 
 /** The routers served under /api/v1. */
-export const apiRouters: ContextRouter[] = [devicesRouter, stateRouter, groupsRouter, eventsRouter];
+export const apiRouters: ContextRouter[] = [
+  devicesRouter,
+  stateRouter,
+  groupsRouter,
+  eventsRouter,
+  telemetryRouter,
+];
