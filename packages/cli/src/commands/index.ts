@@ -2,6 +2,7 @@ import { type Command } from 'commander';
 import { type CliIo } from '../context';
 import { type ActionRunner } from './command-kit';
 import { registerDevicesCommand } from './devices.command';
+import { registerTelemetryCommand } from './telemetry.command';
 import { registerTokenCommand } from './token.command';
 
 /** Adds one command group to the program; every group file exports one of these. */
@@ -14,4 +15,5 @@ export type CommandRegistrar = (program: Command, io: CliIo, run: ActionRunner) 
 export const commandGroups: readonly CommandRegistrar[] = [
   registerTokenCommand,
   registerDevicesCommand,
+  registerTelemetryCommand,
 ];

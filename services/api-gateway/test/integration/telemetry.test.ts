@@ -11,7 +11,6 @@ import {
   dropTestDb,
   waitFor,
 } from '@drover/testing';
-import { type Kysely } from 'kysely';
 import { type TelemetryIngest, startTelemetryIngest } from '../../../telemetry-ingest/src/app';
 import { loadIngestConfig } from '../../../telemetry-ingest/src/config';
 import { type Stack, startStack } from '../support/stack';
@@ -20,7 +19,7 @@ const COUNT = 120;
 const STEP_MS = 5000;
 let stack: Stack;
 let ingest: TelemetryIngest;
-let db: Kysely<unknown>;
+let db: Awaited<ReturnType<typeof createTestDb>>;
 let schema: string;
 let reader: { authorization: string };
 // Minute-aligned, so each 1m bucket holds 12 messages (temp = k).
