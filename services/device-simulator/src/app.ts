@@ -1,0 +1,130 @@
+// The simulator: registers the fleet, brings devices up in waves and keeps them living until
+// stopped. Everything is started in the background so the ops server answers from the start.
+import { type Bus, connectBus } from '@drover/bus';
+import { type Logger, type Metrics, createMetrics } from '@drover/observability';
+import type { SimulatorConfig } from './config';
+import { faultDraw } from './domain/fault-profile';
+import { planFleet, waves } from './domain/fleet-plan';
+import { createRandom, seedOf } from './domain/random';
+import { type DeviceIdentitySource, plainBrokerIdentity } from './identity-source';
+import { registerFleet } from './registration';
+import { VirtualDevice } from './virtual-device';
+
+/** The service name (logs, metrics, NATS connection). */
+export const SERVICE_NAME = 'device-simulator';
+
+/** Collaborators of the simulator. */
+export interface SimulatorDeps {
+  /** Logger. */
+  logger: Logger;
+  /** Metrics (default: a fresh registry). */
+  metrics?: Metrics;
+  /** How devices reach the broker (default: the plain broker at MQTT_URL). */
+  identity?: DeviceIdentitySource;
+}
+
+/** A running simulator. */
+export interface DeviceSimulator {
+  /** Resolves when every device has been registered and is online; rejects if that fails. */
+  up: Promise<void>;
+  /** Devices of the fleet. */
+  devices: readonly VirtualDevice[];
+  /** Devices online now. */
+  onlineCount(): number;
+  /** Readiness checks for the ops server (ready when the whole fleet is online). */
+  checks: Record<string, () => Promise<boolean>>;
+  /** Stops telemetry, publishes offline status, ends every client and the bus. */
+  stop(): Promise<void>;
+}
+
+/** Starts the simulator described by `config`. */
+export async function startDeviceSimulator(
+  config: SimulatorConfig,
+  deps: SimulatorDeps,
+): Promise<DeviceSimulator> {
+  const { logger } = deps;
+  const metrics = deps.metrics ?? createMetrics({ service: SERVICE_NAME });
+  const connected = metrics.gauge('drover_sim_devices_connected', 'Simulated devices online');
+  const sent = metrics.counter('drover_sim_messages_sent_total', 'Messages published', ['channel']);
+  const identity = deps.identity ?? plainBrokerIdentity(config.MQTT_URL);
+  const bus: Bus = await connectBus({
+    url: config.NATS_URL,
+    name: SERVICE_NAME,
+    namespace: config.DROVER_NAMESPACE,
+    logger,
+  });
+  const specs = planFleet({
+    tenant: config.SIM_TENANT,
+    size: config.FLEET_SIZE,
+    seed: config.SIM_SEED,
+  });
+  const runId = Date.now().toString(36);
+  const faults = {
+    commandFailureRate: config.SIM_COMMAND_FAILURE_RATE,
+    malformedRate: config.SIM_MALFORMED_RATE,
+    flapRate: config.SIM_FLAP_RATE,
+  };
+  let online = 0;
+  const devices = specs.map(
+    (spec) =>
+      new VirtualDevice({
+        spec,
+        tenant: config.SIM_TENANT,
+        deviceType: config.SIM_DEVICE_TYPE,
+        topicPrefix: config.MQTT_TOPIC_PREFIX,
+        firmwareVersion: config.SIM_FIRMWARE_VERSION,
+        telemetryIntervalMs: config.SIM_TELEMETRY_INTERVAL_S * 1000,
+        cborEvery: config.SIM_CBOR_EVERY,
+        runId,
+        identity,
+        faults: faultDraw(faults, createRandom(seedOf(spec.seed, 'faults'))),
+        rand: createRandom(spec.seed),
+        reconnect: { minMs: config.SIM_RECONNECT_MIN_MS, maxMs: config.SIM_RECONNECT_MAX_MS },
+        logger,
+        onSent: (channel) => sent.inc({ channel }),
+        onConnection: (up) => {
+          online += up ? 1 : -1;
+          connected.set(online);
+        },
+      }),
+  );
+  connected.set(0);
+  const abort = new AbortController();
+  const started: VirtualDevice[] = [];
+
+  const bringUp = async () => {
+    const registered = await registerFleet(bus, specs, {
+      tenant: config.SIM_TENANT,
+      deviceType: config.SIM_DEVICE_TYPE,
+      concurrency: config.SIM_WAVE_SIZE,
+      rand: createRandom(seedOf(config.SIM_SEED, 'registration')),
+      signal: abort.signal,
+      logger,
+    });
+    logger.info({ event: 'sim.registered', ...registered }, 'fleet registered');
+    // One wave after the other: a gentle start for the broker and the ingress.
+    for (const wave of waves(devices, config.SIM_WAVE_SIZE)) {
+      abort.signal.throwIfAborted();
+      started.push(...wave);
+      await Promise.all(wave.map((d) => d.start()));
+    }
+    logger.info({ event: 'sim.online', devices: devices.length }, 'fleet online');
+  };
+  const up = bringUp();
+  // Stop aborts the bring-up; that is not a failure worth a log line.
+  up.catch((err: unknown) => {
+    if (!abort.signal.aborted) logger.error({ err }, 'bringing the fleet up failed');
+  });
+
+  return {
+    up,
+    devices,
+    onlineCount: () => online,
+    checks: { fleet: () => Promise.resolve(devices.length > 0 ? online === devices.length : true) },
+    async stop() {
+      abort.abort();
+      await Promise.all(started.map((d) => d.stop()));
+      await bus.close();
+    },
+  };
+}

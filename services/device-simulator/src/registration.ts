@@ -1,0 +1,67 @@
+// Registers the fleet with the device registry over its RPC, idempotently: ids are fixed, and
+// `device_exists` means an earlier run registered the device already.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { type Bus, rpcRequest } from '@drover/bus';
+import { DEVICE_REGISTRY_SERVICE, DeviceRegistryOps } from '@drover/contracts';
+import type { Logger } from '@drover/observability';
+import { DomainError } from '@drover/service-kit';
+import { backoffDelayMs } from './domain/backoff';
+import type { SimDeviceSpec } from './domain/fleet-plan';
+import type { Random } from './domain/random';
+
+/** Options of {@link registerFleet}. */
+export interface RegisterFleetOptions {
+  /** Tenant. */
+  tenant: string;
+  /** Device type. */
+  deviceType: string;
+  /** Calls in flight at once. */
+  concurrency: number;
+  /** Jitter for the retry back-off. */
+  rand: Random;
+  /** Aborts the retries (the simulator stops). */
+  signal: AbortSignal;
+  /** Logger. */
+  logger: Logger;
+}
+
+/** Registers every device, retrying while the registry is not up; `true` if it was created. */
+export async function registerFleet(
+  bus: Bus,
+  devices: readonly SimDeviceSpec[],
+  opts: RegisterFleetOptions,
+): Promise<{ created: number; existing: number }> {
+  let created = 0;
+  for (let i = 0; i < devices.length; i += opts.concurrency) {
+    const batch = devices.slice(i, i + opts.concurrency);
+    const results = await Promise.all(batch.map((d) => registerOne(bus, d, opts)));
+    created += results.filter(Boolean).length;
+  }
+  return { created, existing: devices.length - created };
+}
+
+async function registerOne(bus: Bus, d: SimDeviceSpec, opts: RegisterFleetOptions) {
+  for (let attempt = 0; ; attempt++) {
+    opts.signal.throwIfAborted();
+    try {
+      await rpcRequest(bus, DEVICE_REGISTRY_SERVICE, DeviceRegistryOps.createDevice, {
+        tenant: opts.tenant,
+        device_id: d.deviceId,
+        device_type: opts.deviceType,
+        hardware_id: d.hardwareId,
+        hardware_model: d.hardwareModel,
+        tags: ['simulated'],
+      });
+      return true;
+    } catch (err) {
+      if (err instanceof DomainError && err.code === 'device_exists') return false;
+      // A refusal (4xx) will not change by retrying; anything else is the registry not up yet.
+      if (err instanceof DomainError && err.status < 500) throw err;
+      const delay = backoffDelayMs(attempt, opts.rand, { minMs: 500, maxMs: 30_000 });
+      if (attempt === 0 || attempt % 10 === 0) {
+        opts.logger.warn({ err, device: d.deviceId, delay }, 'registry not ready, retrying');
+      }
+      await sleep(delay, undefined, { signal: opts.signal });
+    }
+  }
+}

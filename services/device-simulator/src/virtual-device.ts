@@ -1,0 +1,262 @@
+// One simulated device over real MQTT: connects as itself with a last will, announces itself
+// online (retained), sends telemetry from its sensor model, answers commands and desired state,
+// and reconnects with jittered back-off when the connection drops.
+import type net from 'node:net';
+import mqtt, { type MqttClient } from 'mqtt';
+import type { Logger } from '@drover/observability';
+import { type BackoffOptions, backoffDelayMs } from './domain/backoff';
+import { CommandMemory, parseCommand, parseDesiredState, planCommand } from './domain/commands';
+import {
+  type SensorState,
+  initialSensorState,
+  readSensor,
+  rebootSensor,
+} from './domain/device-model';
+import { type FaultDraw } from './domain/fault-profile';
+import { type SimDeviceSpec, deviceRoot } from './domain/fleet-plan';
+import * as msg from './domain/messages';
+import { encodePayload } from './payload.codec';
+import { type Random } from './domain/random';
+import type { DeviceIdentitySource } from './identity-source';
+
+/** Everything a virtual device needs. */
+export interface VirtualDeviceOptions {
+  /** Who the device is. */
+  spec: SimDeviceSpec;
+  /** Tenant. */
+  tenant: string;
+  /** Device type. */
+  deviceType: string;
+  /** MQTT topic prefix ('' in production). */
+  topicPrefix: string;
+  /** Firmware version announced in the online status. */
+  firmwareVersion: string;
+  /** Mean telemetry interval, ms (each tick is jittered ±20 %). */
+  telemetryIntervalMs: number;
+  /** Every n-th message goes as CBOR (0 = never). */
+  cborEvery: number;
+  /** Unique per simulator run: keeps msg_ids unique across restarts. */
+  runId: string;
+  /** The device's broker connection. */
+  identity: DeviceIdentitySource;
+  /** Faults drawn from the device's stream. */
+  faults: FaultDraw;
+  /** The device's random stream (sensor, jitter). */
+  rand: Random;
+  /** Reconnect back-off bounds. */
+  reconnect: BackoffOptions;
+  /** Logger. */
+  logger: Logger;
+  /** Called for every message published, by channel. */
+  onSent(channel: string): void;
+  /** Called when the device connects (true) or loses its connection (false). */
+  onConnection(connected: boolean): void;
+}
+
+/** A running virtual device. */
+export class VirtualDevice {
+  private client: MqttClient | null = null;
+  private sensor: SensorState;
+  private seq = 0;
+  private attempt = 0;
+  private lastReadingMs = Date.now();
+  private telemetryTimer: NodeJS.Timeout | undefined;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private stopping = false;
+  private rebooting = false;
+  private readonly memory = new CommandMemory();
+  private readonly root: string;
+  /** Whether the device is connected and has announced itself. */
+  online = false;
+
+  constructor(private readonly o: VirtualDeviceOptions) {
+    this.sensor = initialSensorState(o.rand);
+    this.root = deviceRoot(o.topicPrefix, o.tenant, o.deviceType, o.spec.deviceId);
+  }
+
+  /** The device id. */
+  get id(): string {
+    return this.o.spec.deviceId;
+  }
+
+  /** Connects; resolves once online (retrying in the background until then). */
+  async start(): Promise<void> {
+    const conn = await this.o.identity.connectionFor(this.o.spec);
+    const client = mqtt.connect(conn.url, {
+      ...conn.options,
+      clientId: this.o.spec.deviceId,
+      clean: false,
+      keepalive: 60,
+      // Reconnects are ours: the protocol asks for exponential back-off with full jitter.
+      reconnectPeriod: 0,
+      connectTimeout: 10_000,
+      will: {
+        topic: `${this.root}/status`,
+        payload: Buffer.from(JSON.stringify(msg.OFFLINE_STATUS)),
+        qos: 1,
+        retain: true,
+      },
+    });
+    this.client = client;
+    const up = new Promise<void>((resolve) => {
+      const onUp = () => {
+        if (this.online) {
+          this.o.onConnection(true);
+          resolve();
+        }
+      };
+      client.on(
+        'connect',
+        () => void this.onConnect().then(onUp, (err: unknown) => this.fail(err)),
+      );
+    });
+    client.on('close', () => this.onClose());
+    client.on('error', (err) => this.o.logger.debug({ err, device: this.id }, 'mqtt error'));
+    client.on('message', (topic, payload) => void this.onMessage(topic, payload));
+    this.scheduleTelemetry(this.o.rand.next() * this.o.telemetryIntervalMs);
+    return up;
+  }
+
+  /** Stops telemetry, publishes the offline status and disconnects. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    clearTimeout(this.telemetryTimer);
+    clearTimeout(this.reconnectTimer);
+    const client = this.client;
+    if (!client) return;
+    if (client.connected) {
+      await client
+        .publishAsync(`${this.root}/status`, JSON.stringify(msg.OFFLINE_STATUS), {
+          qos: 1,
+          retain: true,
+        })
+        .catch((err: unknown) => this.o.logger.warn({ err, device: this.id }, 'offline failed'));
+      this.o.onSent('status');
+    }
+    if (this.online) this.o.onConnection(false);
+    this.online = false;
+    await client.endAsync(!client.connected);
+  }
+
+  private async onConnect(): Promise<void> {
+    const client = this.client as MqttClient;
+    (client.stream as unknown as net.Socket).setNoDelay?.(true);
+    this.attempt = 0;
+    await client.subscribeAsync({
+      [`${this.root}/cmd`]: { qos: 1 },
+      [`${this.root}/state/desired`]: { qos: 1 },
+    });
+    const status = msg.onlineStatus(
+      this.envelope(),
+      this.o.firmwareVersion,
+      this.o.spec.hardwareModel,
+    );
+    await this.publish('status', status, { retain: true });
+    this.online = true;
+  }
+
+  private onClose(): void {
+    if (this.online) this.o.onConnection(false);
+    this.online = false;
+    if (this.rebooting) {
+      this.rebooting = false;
+      this.sensor = rebootSensor(this.sensor);
+    }
+    if (this.stopping) return;
+    const delay = backoffDelayMs(this.attempt++, this.o.rand, this.o.reconnect);
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = setTimeout(() => this.client?.reconnect(), delay);
+  }
+
+  private scheduleTelemetry(delayMs: number): void {
+    this.telemetryTimer = setTimeout(() => {
+      void this.tick().finally(() => {
+        if (!this.stopping)
+          this.scheduleTelemetry(this.o.telemetryIntervalMs * (0.8 + 0.4 * this.o.rand.next()));
+      });
+    }, delayMs);
+  }
+
+  private async tick(): Promise<void> {
+    const now = Date.now();
+    const reading = readSensor(this.sensor, (now - this.lastReadingMs) / 1000, this.o.rand);
+    this.sensor = reading.state;
+    this.lastReadingMs = now;
+    if (!this.online) return;
+    if (this.o.faults.flap()) {
+      this.dropConnection();
+      return;
+    }
+    const body = msg.telemetry(this.envelope(), { ...reading.metrics });
+    const encoding = msg.encodingFor(this.seq, this.o.cborEvery);
+    await this.publish('telemetry', body, {
+      encoding,
+      malformed: this.o.faults.malformed(),
+      qos: 0,
+    });
+  }
+
+  private async onMessage(topic: string, payload: Buffer): Promise<void> {
+    try {
+      if (topic === `${this.root}/cmd`) await this.onCommand(payload);
+      else if (topic === `${this.root}/state/desired`) {
+        const state = parseDesiredState(payload);
+        if (state) await this.publish('state/reported', msg.reportedState(this.envelope(), state));
+      }
+    } catch (err) {
+      // A lost connection mid-answer: the command comes again (QoS 1, persistent session).
+      this.o.logger.debug({ err, device: this.id, topic }, 'answer failed');
+    }
+  }
+
+  private async onCommand(payload: Buffer): Promise<void> {
+    const cmd = parseCommand(payload);
+    if (!cmd) {
+      this.o.logger.debug({ device: this.id }, 'unreadable command ignored');
+      return;
+    }
+    const earlier = this.memory.get(cmd.id);
+    if (earlier) {
+      await this.publish('cmd/res', msg.commandResult(this.envelope(), earlier));
+      return;
+    }
+    const plan = planCommand(cmd, this.o.faults.failCommand(), Date.now());
+    for (const answer of plan.answers) {
+      await this.publish('cmd/res', msg.commandResult(this.envelope(), answer));
+    }
+    const final = plan.answers[plan.answers.length - 1];
+    if (final) this.memory.remember(final);
+    if (plan.reboot) {
+      this.rebooting = true;
+      this.dropConnection();
+    }
+  }
+
+  /** Cuts the TCP connection without DISCONNECT, as a power loss: the broker sends the will. */
+  private dropConnection(): void {
+    this.client?.stream.destroy();
+  }
+
+  private envelope() {
+    return msg.envelope(this.o.runId, this.seq++, Date.now());
+  }
+
+  private async publish(
+    channel: string,
+    body: Record<string, unknown>,
+    opts: { retain?: boolean; encoding?: msg.Encoding; malformed?: boolean; qos?: 0 | 1 } = {},
+  ): Promise<void> {
+    const payload = encodePayload(body, opts.encoding ?? 'json', opts.malformed);
+    await (this.client as MqttClient).publishAsync(`${this.root}/${channel}`, payload, {
+      qos: opts.qos ?? 1,
+      retain: opts.retain ?? false,
+    });
+    this.o.onSent(channel);
+  }
+
+  private fail(err: unknown): void {
+    // Subscribing or announcing failed (the connection dropped meanwhile): reconnect.
+    this.o.logger.debug({ err, device: this.id }, 'coming online failed');
+    this.dropConnection();
+  }
+}
