@@ -38,8 +38,6 @@ const MQTT_URL = process.env.MQTT_URL ?? 'mqtt://127.0.0.1:1883';
 const TENANT = 'bench';
 const jc = JSONCodec();
 
-if (process.argv.includes('--services')) await services();
-else await main();
 
 // ---------------------------------------------------------------- child: the services
 
@@ -71,6 +69,7 @@ async function services() {
     OUTBOX_POLL_MS: 50,
   });
   process.send({ ready: true, ingressClients: ingress.clientIds });
+  process.on('disconnect', () => process.exit(1));
   process.on('message', async (m) => {
     if (m !== 'stop') return;
     await gateway.stop();
@@ -250,6 +249,7 @@ async function main() {
     env: { ...process.env, BENCH_NS: ns },
   });
   const ready = await new Promise((r) => child.on('message', (m) => m.ready && r(m)));
+  console.error('services ready');
   const nc = await natsConnect({ servers: SERVERS.NATS_URL });
   const deviceIds = Array.from({ length: DEVICES }, (_, i) => `b${i}`);
   for (let i = 0; i < deviceIds.length; i += 50) {
@@ -270,6 +270,7 @@ async function main() {
         ),
     );
   }
+  console.error('devices registered');
   const devices = [];
   for (let i = 0; i < deviceIds.length; i += 100) {
     devices.push(
@@ -312,3 +313,7 @@ async function main() {
     if (name.startsWith(`${ns.toUpperCase()}_`)) await jsm.streams.delete(name);
   await nc.close();
 }
+
+// Last: the helpers above must be initialized before either role runs.
+if (process.argv.includes('--services')) await services();
+else await main();
