@@ -96,28 +96,35 @@ export interface BucketQuery {
   agg: Aggregate;
 }
 
-/** Buckets with at least one value of the metric, aligned to the Unix epoch. */
+/**
+ * Buckets with at least one value of the metric, aligned to the Unix epoch. The inner query
+ * reads each row's value once and yields narrow rows; `OFFSET 0` keeps it a separate plan node,
+ * so the planner cannot guess the bucket count from ts statistics (it took every row for a
+ * bucket, sorted all of them and spilled to disk) and aggregates in a small hash table instead.
+ */
 export async function queryBuckets(db: Kysely<TelemetryDb>, q: BucketQuery) {
-  const value = sql`metrics -> ${q.metric}`;
-  const num = sql`CASE WHEN jsonb_typeof(${value}) = 'number' THEN (${value})::float8 END`;
+  const num = sql`CASE WHEN jsonb_typeof(v) = 'number' THEN v::float8 END`;
   const aggregates: Record<Aggregate, ReturnType<typeof sql>> = {
     avg: sql`to_jsonb(avg(${num}))`,
     min: sql`to_jsonb(min(${num}))`,
     max: sql`to_jsonb(max(${num}))`,
     sum: sql`to_jsonb(sum(${num}))`,
-    count: sql`to_jsonb(count(${value}))`,
-    last: sql`(array_agg(${value} ORDER BY ts DESC))[1]`,
+    count: sql`to_jsonb(count(v))`,
+    last: sql`(array_agg(v ORDER BY ts DESC))[1]`,
   };
   const res = await sql<{ ts: string; value: unknown }>`
-    SELECT to_char(b AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS ts, v AS value
+    SELECT to_char(b AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS ts,
+           ${aggregates[q.agg]} AS value
     FROM (
       SELECT date_bin(make_interval(secs => ${q.bucketSeconds}), ts, 'epoch'::timestamptz) AS b,
-             ${aggregates[q.agg]} AS v
+             ts, metrics -> ${q.metric} AS v
       FROM telemetry
       WHERE tenant = ${q.tenant} AND device_id = ${q.deviceId}
-        AND ts >= ${q.from} AND ts < ${q.to} AND metrics ? ${q.metric}
-      GROUP BY 1
-    ) s
+        AND ts >= ${q.from} AND ts < ${q.to}
+      OFFSET 0
+    ) r
+    WHERE v IS NOT NULL
+    GROUP BY b
     ORDER BY b`.execute(db);
   return res.rows;
 }
