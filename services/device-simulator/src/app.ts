@@ -1,5 +1,6 @@
 // The simulator: registers the fleet, brings devices up in waves and keeps them living until
 // stopped. Everything is started in the background so the ops server answers from the start.
+import { setMaxListeners } from 'node:events';
 import { type Bus, connectBus } from '@drover/bus';
 import { type Logger, type Metrics, createMetrics } from '@drover/observability';
 import type { SimulatorConfig } from './config';
@@ -90,6 +91,8 @@ export async function startDeviceSimulator(
   );
   connected.set(0);
   const abort = new AbortController();
+  // One listener per pending retry sleep: a wave of them is expected, not a leak.
+  setMaxListeners(0, abort.signal);
   const started: VirtualDevice[] = [];
 
   const bringUp = async () => {

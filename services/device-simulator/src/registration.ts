@@ -25,22 +25,31 @@ export interface RegisterFleetOptions {
   logger: Logger;
 }
 
-/** Registers every device, retrying while the registry is not up; `true` if it was created. */
+/** Registers every device, retrying while the registry is not up; counts new and known ones. */
 export async function registerFleet(
   bus: Bus,
   devices: readonly SimDeviceSpec[],
   opts: RegisterFleetOptions,
 ): Promise<{ created: number; existing: number }> {
-  let created = 0;
-  for (let i = 0; i < devices.length; i += opts.concurrency) {
-    const batch = devices.slice(i, i + opts.concurrency);
-    const results = await Promise.all(batch.map((d) => registerOne(bus, d, opts)));
+  const [first, ...rest] = devices;
+  if (!first) return { created: 0, existing: 0 };
+  // The first device alone probes the registry: one retry loop (and log line) while it comes
+  // up instead of a whole batch of them.
+  let created = (await registerOne(bus, first, opts, true)) ? 1 : 0;
+  for (let i = 0; i < rest.length; i += opts.concurrency) {
+    const batch = rest.slice(i, i + opts.concurrency);
+    const results = await Promise.all(batch.map((d) => registerOne(bus, d, opts, false)));
     created += results.filter(Boolean).length;
   }
   return { created, existing: devices.length - created };
 }
 
-async function registerOne(bus: Bus, d: SimDeviceSpec, opts: RegisterFleetOptions) {
+async function registerOne(
+  bus: Bus,
+  d: SimDeviceSpec,
+  opts: RegisterFleetOptions,
+  probe: boolean,
+): Promise<boolean> {
   for (let attempt = 0; ; attempt++) {
     opts.signal.throwIfAborted();
     try {
@@ -58,9 +67,8 @@ async function registerOne(bus: Bus, d: SimDeviceSpec, opts: RegisterFleetOption
       // A refusal (4xx) will not change by retrying; anything else is the registry not up yet.
       if (err instanceof DomainError && err.status < 500) throw err;
       const delay = backoffDelayMs(attempt, opts.rand, { minMs: 500, maxMs: 30_000 });
-      if (attempt === 0 || attempt % 10 === 0) {
-        opts.logger.warn({ err, device: d.deviceId, delay }, 'registry not ready, retrying');
-      }
+      const level = probe && attempt % 10 === 0 ? 'warn' : 'debug';
+      opts.logger[level]({ err, device: d.deviceId, delay }, 'registry not ready, retrying');
       await sleep(delay, undefined, { signal: opts.signal });
     }
   }
