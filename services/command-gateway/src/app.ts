@@ -1,6 +1,7 @@
 // Builds the whole gateway (db + migrations, bus, outbox relay, consumers, scanner, RPC) so
 // main.ts and tests run the real thing in-process.
 import { type Kysely, sql } from 'kysely';
+import { LRUCache } from 'lru-cache';
 import {
   BusHealth,
   connectBus,
@@ -98,6 +99,12 @@ export async function startCommandGateway(
   const relay = startOutboxRelay({ db, bus, logger, pollMs: config.OUTBOX_POLL_MS });
 
   let scanner: Scanner | null = null;
+  // Device meta changes rarely (type, decommissioning): a short cache spares the registry one
+  // RPC per command; a decommissioned device is refused by the ingress in the meantime.
+  const metaCache = new LRUCache<string, { deviceType: string; status: string }>({
+    max: 100_000,
+    ttl: config.DEVICE_META_TTL_MS,
+  });
   const ctx: GatewayContext = {
     db,
     naming: bus.naming,
@@ -107,13 +114,18 @@ export async function startCommandGateway(
     notifyOutbox: () => relay.notify(),
     hint: (at) => scanner?.hint(at),
     deviceMeta: async (tenant, deviceId) => {
+      const key = `${tenant}/${deviceId}`;
+      const cached = config.DEVICE_META_TTL_MS > 0 ? metaCache.get(key) : undefined;
+      if (cached !== undefined) return cached;
       const meta = await rpcRequest<DeviceMeta>(
         bus,
         DEVICE_REGISTRY_SERVICE,
         DeviceRegistryOps.getDeviceMeta,
         { tenant, device_id: deviceId },
       );
-      return { deviceType: meta.device_type, status: meta.status };
+      const view = { deviceType: meta.device_type, status: meta.status };
+      if (config.DEVICE_META_TTL_MS > 0) metaCache.set(key, view);
+      return view;
     },
     groupDevices: async (tenant, groupId) => {
       const out: { deviceId: string; deviceType: string }[] = [];

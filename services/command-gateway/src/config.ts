@@ -10,7 +10,9 @@ export const GatewayConfigSchema = Type.Object({
   REDIS_URL: Type.Optional(Type.String()),
   DB_SCHEMA: Type.String({ pattern: '^[a-z_][a-z0-9_]{0,62}$', default: 'command_gateway' }),
   DB_POOL_MAX: Type.Integer({ minimum: 1, maximum: 200, default: 20 }),
-  CONSUMER_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 256, default: 32 }),
+  // Below the pool size: a handler holds a connection while it waits on a row lock.
+  CONSUMER_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 256, default: 8 }),
+  DEVICE_META_TTL_MS: Type.Integer({ minimum: 0, default: 10_000 }),
   OUTBOX_POLL_MS: Type.Integer({ minimum: 10, default: 250 }),
   // Upper bound of the scanner's sleep (it wakes earlier for the earliest due row).
   SCAN_MAX_SLEEP_MS: Type.Integer({ minimum: 10, default: 1000 }),
