@@ -10,6 +10,7 @@ import { createLogFormatter, useColor } from './lib/log-format.mjs';
 import { portAccepts, probeHttp, waitForOk } from './lib/readiness.mjs';
 import { DEFAULT_URLS, checkServers, formatServerReport } from './lib/servers.mjs';
 import { discoverServices, serviceEnv } from './lib/services.mjs';
+import { prepareDevSecureBroker } from './lib/secure-broker.mjs';
 import { setupStreams } from './lib/streams.mjs';
 import { createSupervisor } from './lib/supervisor.mjs';
 import { ensurePnpm, needsInstall, runPnpm } from './lib/toolchain.mjs';
@@ -98,17 +99,40 @@ if (taken.length > 0) {
   fail(`port ${taken.join(', ')} already in use: is Drover already running (another npm start)?`);
 }
 
-const format = createLogFormatter(
-  running.map((s) => s.name),
-  { color },
-);
+// The mTLS broker next to the plain development one, from the PKI provisioning issues from.
+const extra = [];
+if (process.env.SECURE_MQTT !== 'off') {
+  const pkiDir = process.env.PKI_DIR ?? '.drover/pki';
+  const crlPath = process.env.CRL_PATH ?? '.drover/pki/crl.pem';
+  const busy = [];
+  for (const port of [8883, 8884, 8885]) if (await portAccepts(port)) busy.push(port);
+  const secure =
+    busy.length > 0
+      ? { skipped: `port ${busy.join(', ')} already in use` }
+      : await prepareDevSecureBroker(root, { pkiDir, crlPath }).catch((err) => ({
+          skipped: err.message,
+        }));
+  if (secure.skipped) warn(`mTLS broker not started: ${secure.skipped}`);
+  else {
+    extra.push(secure.spec);
+    const p = secure.ports;
+    say(`mTLS broker: fleet :${p.fleet}, provisioning :${p.provisioning}, platform :${p.platform}`);
+  }
+}
+
+const format = createLogFormatter([...extra.map((s) => s.name), ...running.map((s) => s.name)], {
+  color,
+});
 const supervisor = createSupervisor(
-  running.map((s) => ({
-    name: s.name,
-    main: s.main,
-    cwd: root,
-    env: serviceEnv(s, { env: process.env, urls, apiPort, jwksFile: keys.jwks }),
-  })),
+  [
+    ...extra,
+    ...running.map((s) => ({
+      name: s.name,
+      main: s.main,
+      cwd: root,
+      env: serviceEnv(s, { env: process.env, urls, apiPort, jwksFile: keys.jwks }),
+    })),
+  ],
   { onLine: (name, line) => console.log(format(name, line)), report: warn },
 );
 

@@ -1,0 +1,40 @@
+// The development mTLS broker of `npm start`: prepares its directory from the development PKI
+// (the same store the provisioning service issues from, so device certificates it issues are
+// trusted by the broker) and describes the supervised process that runs it.
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+
+export const MOSQUITTO_BIN = '/usr/sbin/mosquitto';
+
+/**
+ * Returns `{spec, ports}` for the supervisor, or `{skipped: reason}` when the broker cannot run
+ * here (no mosquitto binary, pki not built). `pkiDir` and `crlPath` are the provisioning
+ * service's PKI_DIR and CRL_PATH.
+ */
+export async function prepareDevSecureBroker(root, { pkiDir, crlPath }) {
+  const mosquitto = process.env.MOSQUITTO_BIN ?? MOSQUITTO_BIN;
+  if (!existsSync(mosquitto)) return { skipped: `${mosquitto} not found` };
+  const dist = path.join(root, 'packages/pki/dist/index.js');
+  if (!existsSync(dist)) return { skipped: 'packages/pki is not built' };
+  const pki = createRequire(import.meta.url)(dist);
+  const broker = await pki.prepareSecureBroker({
+    dir: path.join(root, '.drover/secure-mqtt'),
+    store: new pki.FileSecretStore(path.resolve(root, pkiDir)),
+  });
+  return {
+    ports: broker.ports,
+    spec: {
+      name: 'secure-mqtt',
+      main: path.join(root, 'scripts/lib/secure-broker-run.mjs'),
+      cwd: root,
+      env: {
+        ...process.env,
+        MOSQUITTO_BIN: mosquitto,
+        MOSQUITTO_CONFIG: broker.configPath,
+        CRL_SOURCE: path.resolve(root, crlPath),
+        CRL_TARGET: broker.files.crlFile,
+      },
+    },
+  };
+}
