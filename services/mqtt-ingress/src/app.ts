@@ -1,5 +1,6 @@
 // Composition of the ingress: bus, registry cache, N shared-subscription connections, the
 // command forwarders and the ops server.
+import mqtt from 'mqtt';
 import {
   DEVICE_CHANNELS,
   deviceChannelFilter,
@@ -19,8 +20,10 @@ import { createTokenBucket } from './domain/rate-limit';
 import { createDeviceMetaCache } from './adapters/registry/device-meta.cache';
 import { createIngressPublisher } from './adapters/nats/ingress.publisher';
 import { startCommandForwarders } from './adapters/nats/command.forwarder';
+import { createCommandSentReporter } from './adapters/nats/command-sent.reporter';
 import { type Subscriber, openSubscriber } from './adapters/mqtt/subscriber.connection';
 import { openEgress } from './adapters/mqtt/egress.connection';
+import { startProvisioningBridge } from './adapters/mqtt/provisioning.bridge';
 import { createMessageHandler } from './message.handler';
 import { ingressMetrics } from './ingress.metrics';
 
@@ -99,6 +102,22 @@ export async function startMqttIngress(
   await Promise.all(subscribers.map((s) => s.ready));
 
   const egress = openEgress(config.MQTT_URL, `${config.MQTT_CLIENT_ID}-egress`, logger);
+  // Provisioning requests and renewal answers, on a connection of their own (the bridge module).
+  const provisioningClient = await mqtt.connectAsync(config.MQTT_URL, {
+    clientId: `${config.MQTT_CLIENT_ID}-prov`,
+    clean: true,
+    protocolVersion: 4,
+    reconnectPeriod: 1000,
+  });
+  const provisioning = await startProvisioningBridge({
+    bus,
+    subscriber: provisioningClient,
+    egress,
+    prefix: config.MQTT_TOPIC_PREFIX,
+    shareGroup: config.MQTT_SHARE_GROUP,
+    maxBytes: config.MAX_PAYLOAD_BYTES,
+    logger,
+  });
   const forwarders: Consumer[] = config.COMMANDS_ENABLED
     ? await startCommandForwarders({
         bus,
@@ -108,6 +127,7 @@ export async function startMqttIngress(
         egress,
         metrics: series,
         logger,
+        onCommandSent: createCommandSentReporter(bus, naming, logger),
       })
     : [];
   const ops =
@@ -137,6 +157,8 @@ export async function startMqttIngress(
         await new Promise((r) => setTimeout(r, 10));
       }
       await Promise.all(subscribers.map((s) => s.close(true)));
+      await provisioning.stop();
+      await provisioningClient.endAsync();
       await Promise.all(forwarders.map((f) => f.stop()));
       await egress.close();
       await ops?.close();

@@ -16,6 +16,7 @@ import { type Logger } from '@drover/observability';
 import { type DeviceMetaLookup } from '../registry/device-meta.cache';
 import { type Egress } from '../mqtt/egress.connection';
 import { type IngressMetrics } from '../../ingress.metrics';
+import { type CommandSentReporter } from './command-sent.reporter';
 
 /** Durable consumer names on COMMANDS. */
 export const COMMANDS_DURABLE = 'mqtt-ingress-commands';
@@ -38,6 +39,8 @@ export interface ForwarderOptions {
   metrics: IngressMetrics;
   /** Logger. */
   logger: Logger;
+  /** Told after each command's PUBACK (the command gateway's `sent`). */
+  onCommandSent?: CommandSentReporter;
 }
 
 /** Starts both consumers; returns them for shutdown. */
@@ -55,6 +58,8 @@ export async function startCommandForwarders(opts: ForwarderOptions): Promise<Co
     }
     const root = deviceRoot({ ...address, deviceType: meta.deviceType }, prefix || undefined);
     await opts.egress.publish(deviceTopic(root, channel), Buffer.from(data), channel !== 'cmd');
+    if (channel === 'cmd')
+      await opts.onCommandSent?.({ ...address, deviceType: meta.deviceType }, data);
     opts.metrics.commands.inc({ kind: channel === 'cmd' ? 'command' : 'desired' });
   };
   const commands = await consume(opts.bus, {
