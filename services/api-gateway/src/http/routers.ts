@@ -1,5 +1,6 @@
 // The /api/v1 routers, one per bounded context. A new context (provisioning, firmware,
 // commands, telemetry) is one more entry here, with its own service client in RouterDeps.
+import { commandsRouter } from './commands.router';
 import { devicesRouter } from './devices.router';
 import { eventsRouter } from './events.router';
 import { groupsRouter } from './groups.router';
@@ -14,4 +15,5 @@ export const apiRouters: ContextRouter[] = [
   groupsRouter,
   eventsRouter,
   telemetryRouter,
+  commandsRouter,
 ];

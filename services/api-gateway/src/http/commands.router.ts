@@ -1,0 +1,128 @@
+// /api/v1 commands: one command model from REST to the device and back (command-gateway).
+// Idempotency-Key is replayed by the gateway's hook and also handed to the command gateway,
+// so a command is created and sent once for a key even if the replay store forgot it.
+import { Type } from '@sinclair/typebox';
+import { rpcRequest } from '@drover/bus';
+import {
+  COMMAND_GATEWAY_SERVICE,
+  Command,
+  CommandGatewayOps,
+  type CreateCommandResponse,
+  CreateCommandRequest,
+  CreateGroupCommandsRequest,
+  Fanout,
+} from '@drover/contracts';
+import { principalOf } from '../auth/auth.hook';
+import { type ContextRouter } from './router.types';
+import { IdParams, MutationHeaders, responses } from './schemas';
+
+const tags = ['commands'];
+const write = { scope: 'commands:write' as const };
+
+/** `POST /devices/{id}/commands` body. */
+export const CreateCommandBody = Type.Omit(
+  CreateCommandRequest,
+  ['tenant', 'device_id', 'idempotency_key'],
+  { additionalProperties: false },
+);
+/** `POST /groups/{id}/commands` body. */
+export const CreateGroupCommandsBody = Type.Omit(
+  CreateGroupCommandsRequest,
+  ['tenant', 'group_id', 'idempotency_key'],
+  { additionalProperties: false },
+);
+/** 202 answer. */
+export const CommandAccepted = Type.Object(
+  { command_id: Type.String(), status: Type.String() },
+  { additionalProperties: false },
+);
+const CommandIdParams = Type.Object({ id: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' }) });
+
+/** Command routes. */
+export const commandsRouter: ContextRouter = {
+  name: 'commands',
+  // Like telemetry: not a readiness dependency of the gateway (devices work without it).
+  services: [],
+  plugin: async (app, { bus }) => {
+    const call = <T>(op: string, body: Record<string, unknown>, correlationId: string) =>
+      rpcRequest<T>(bus, COMMAND_GATEWAY_SERVICE, op, body, { correlationId });
+
+    app.post(
+      '/devices/:id/commands',
+      {
+        config: write,
+        schema: {
+          headers: MutationHeaders,
+          tags,
+          summary: 'Send a command to a device (queued until it is online)',
+          params: IdParams,
+          body: CreateCommandBody,
+          response: responses({ 202: CommandAccepted }, [404, 409]),
+        },
+      },
+      async (request, reply) => {
+        const { tenant } = principalOf(request);
+        const key = request.headers['idempotency-key'];
+        const r = await call<CreateCommandResponse>(
+          CommandGatewayOps.createCommand,
+          {
+            ...request.body,
+            tenant,
+            device_id: request.params.id,
+            ...(typeof key === 'string' && { idempotency_key: key }),
+          },
+          request.id,
+        );
+        return reply
+          .code(202)
+          .header('location', `/api/v1/commands/${r.command.command_id}`)
+          .send({ command_id: r.command.command_id, status: r.command.status });
+      },
+    );
+
+    app.post(
+      '/groups/:id/commands',
+      {
+        config: write,
+        schema: {
+          headers: MutationHeaders,
+          tags,
+          summary: 'Send a command to every device of a group, rate limited (commands/s)',
+          params: IdParams,
+          body: CreateGroupCommandsBody,
+          response: responses({ 202: Fanout }, [404]),
+        },
+      },
+      async (request, reply) => {
+        const { tenant } = principalOf(request);
+        const fanout = await call<Fanout>(
+          CommandGatewayOps.createGroupCommands,
+          { ...request.body, tenant, group_id: request.params.id },
+          request.id,
+        );
+        return reply.code(202).send(fanout);
+      },
+    );
+
+    app.get(
+      '/commands/:id',
+      {
+        config: { scope: 'commands:write' as const },
+        schema: {
+          tags,
+          summary: 'A command and its state',
+          params: CommandIdParams,
+          response: responses({ 200: Command }, [404]),
+        },
+      },
+      async (request) => {
+        const { tenant } = principalOf(request);
+        return call<Command>(
+          CommandGatewayOps.getCommand,
+          { tenant, command_id: request.params.id },
+          request.id,
+        );
+      },
+    );
+  },
+};

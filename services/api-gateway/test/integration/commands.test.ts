@@ -1,0 +1,81 @@
+// /api/v1 commands over HTTP (inject) against the real registry and command-gateway.
+import { createLogger } from '@drover/observability';
+import { TEST_DATABASE_URL, TEST_NATS_URL, createTestDb, dropTestDb } from '@drover/testing';
+import { type CommandGateway, startCommandGateway } from '../../../command-gateway/src/app';
+import { type Stack, startStack } from '../support/stack';
+
+let stack: Stack;
+let commands: CommandGateway;
+let writer: { authorization: string };
+let schema: string;
+
+beforeAll(async () => {
+  stack = await startStack('gw_commands');
+  schema = `${stack.ns}_cmd`;
+  commands = await startCommandGateway(
+    {
+      NATS_URL: TEST_NATS_URL,
+      DATABASE_URL: TEST_DATABASE_URL,
+      DROVER_NAMESPACE: stack.ns,
+      DB_SCHEMA: schema,
+      DB_POOL_MAX: 4,
+    },
+    { logger: createLogger({ service: 'test', level: 'silent' }) },
+  );
+  writer = await stack.bearer('devices:write commands:write');
+  const res = await stack.app.inject({
+    method: 'POST',
+    url: '/api/v1/devices',
+    headers: writer,
+    payload: { device_id: 'c-1', device_type: 'sensor', hardware_id: 'hw-c-1' },
+  });
+  expect(res.statusCode).toBe(201);
+});
+afterAll(async () => {
+  await commands?.stop();
+  const db = await createTestDb(schema);
+  await dropTestDb(db, schema);
+  await stack.stop();
+});
+
+const send = (body: Record<string, unknown>, headers: Record<string, string> = writer) =>
+  stack.app.inject({ method: 'POST', url: '/api/v1/devices/c-1/commands', headers, payload: body });
+
+describe('commands', () => {
+  it('queues a command for an offline device (202) and reads it back', async () => {
+    const res = await send({ name: 'reboot', params: { delay_s: 1 }, timeout_s: 10 });
+    expect(res.statusCode).toBe(202);
+    const { command_id, status } = res.json();
+    expect(status).toBe('queued');
+    expect(res.headers.location).toBe(`/api/v1/commands/${command_id}`);
+    const got = await stack.app.inject({ url: `/api/v1/commands/${command_id}`, headers: writer });
+    expect(got.statusCode).toBe(200);
+    expect(got.json()).toMatchObject({ command_id, status: 'queued', name: 'reboot', attempts: 0 });
+  });
+
+  it('the same Idempotency-Key returns the same command', async () => {
+    const headers = { ...writer, 'idempotency-key': 'cmd-key-1' };
+    const a = await send({ name: 'reboot' }, headers);
+    const b = await send({ name: 'reboot' }, headers);
+    expect(a.statusCode).toBe(202);
+    expect(b.json().command_id).toBe(a.json().command_id);
+  });
+
+  it('refuses an unknown device (404) and an unknown command (404)', async () => {
+    const res = await stack.app.inject({
+      method: 'POST',
+      url: '/api/v1/devices/nope/commands',
+      headers: writer,
+      payload: { name: 'reboot' },
+    });
+    expect(res.statusCode).toBe(404);
+    const got = await stack.app.inject({ url: '/api/v1/commands/01NOPE', headers: writer });
+    expect(got.statusCode).toBe(404);
+    expect(got.json().error_code).toBe('command_not_found');
+  });
+
+  it('needs the commands:write scope (403)', async () => {
+    const res = await send({ name: 'reboot' }, await stack.bearer('devices:read'));
+    expect(res.statusCode).toBe(403);
+  });
+});
