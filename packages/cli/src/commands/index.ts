@@ -4,6 +4,7 @@ import { type ActionRunner } from './command-kit';
 import { registerDevicesCommand } from './devices.command';
 import { registerTelemetryCommand } from './telemetry.command';
 import { registerTokenCommand } from './token.command';
+import { registerCommandsCommand } from './commands.command';
 
 /** Adds one command group to the program; every group file exports one of these. */
 export type CommandRegistrar = (program: Command, io: CliIo, run: ActionRunner) => void;
@@ -16,4 +17,5 @@ export const commandGroups: readonly CommandRegistrar[] = [
   registerTokenCommand,
   registerDevicesCommand,
   registerTelemetryCommand,
+  registerCommandsCommand,
 ];
