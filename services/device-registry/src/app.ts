@@ -17,6 +17,7 @@ import { RegistryConfigSchema, type RegistryConfig } from './config';
 import { registryMigrations } from './adapters/postgres/migrations';
 import { type DB } from './adapters/postgres/schema';
 import { startDeviceTrafficConsumers } from './adapters/nats/device-traffic.consumer';
+import { startProvisioningConsumer } from './adapters/nats/provisioning.consumer';
 import { createDeviceCache } from './adapters/redis/device.cache';
 import { startRegistryRpc } from './rpc/registry.rpc-server';
 import { loadDeviceCached } from './service/device.service';
@@ -152,6 +153,9 @@ export async function startDeviceRegistry(
     concurrency: config.CONSUMER_CONCURRENCY,
     onOutcome: (kind, outcome) => traffic.inc({ kind, outcome }),
   });
+  consumers.push(
+    await startProvisioningConsumer({ bus, ctx, logger, concurrency: config.CONSUMER_CONCURRENCY }),
+  );
   const rpcSeconds = metrics.histogram('registry_rpc_seconds', 'RPC handling time', [
     'op',
     'outcome',

@@ -4,3 +4,5 @@
 export const PRESENCE_CONSUMER = 'device-registry-presence';
 /** Reported state (`iot.device.*.state_reported.*`) on the DEVICE stream. */
 export const STATE_REPORTED_CONSUMER = 'device-registry-state-reported';
+/** `provisioning.completed` on EVENTS: provisioned devices. */
+export const PROVISIONING_CONSUMER = 'device-registry-provisioning';
