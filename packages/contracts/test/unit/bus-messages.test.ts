@@ -25,6 +25,12 @@ const examples: Record<keyof typeof busMessageCheckers, Record<string, unknown>>
     cmd_id: '01JDA19ZQ3M8K2C4E6G8J0M2P4',
     sent_at: '2025-06-01T12:00:00.010Z',
   },
+  CertRenewResultMessage: {
+    tenant: 'acme',
+    device_type: 'sensor',
+    device_id: 'd1',
+    response: validPayloads.CertRenewResponse,
+  },
 };
 
 describe('bus messages', () => {

@@ -114,7 +114,7 @@ describe('certificate lifecycle', () => {
     );
     const answers = await waitFor(() => {
       const all = h.renewAnswers.filter((a) => a.body.device_id === deviceId);
-      return all.length >= 2 && all;
+      return all.length >= 2 ? all : undefined;
     });
     expect(answers[1]!.body.response).toEqual(response);
 
