@@ -38,7 +38,6 @@ const MQTT_URL = process.env.MQTT_URL ?? 'mqtt://127.0.0.1:1883';
 const TENANT = 'bench';
 const jc = JSONCodec();
 
-
 // ---------------------------------------------------------------- child: the services
 
 async function services() {
@@ -254,20 +253,18 @@ async function main() {
   const deviceIds = Array.from({ length: DEVICES }, (_, i) => `b${i}`);
   for (let i = 0; i < deviceIds.length; i += 50) {
     await Promise.all(
-      deviceIds
-        .slice(i, i + 50)
-        .map((id) =>
-          nc.request(
-            `${ns}.iot.rpc.device-registry.create_device`,
-            jc.encode({
-              tenant: TENANT,
-              device_id: id,
-              device_type: 'sensor',
-              hardware_id: `hw-${id}`,
-            }),
-            { timeout: 10000 },
-          ),
+      deviceIds.slice(i, i + 50).map((id) =>
+        nc.request(
+          `${ns}.iot.rpc.device-registry.create_device`,
+          jc.encode({
+            tenant: TENANT,
+            device_id: id,
+            device_type: 'sensor',
+            hardware_id: `hw-${id}`,
+          }),
+          { timeout: 10000 },
         ),
+      ),
     );
   }
   console.error('devices registered');
