@@ -43,6 +43,14 @@ export function createPool(opts: DbOptions): pg.Pool {
   pool.on('error', (err) => {
     opts.logger?.warn({ event: 'db.idle_client_error', err }, 'idle postgres connection failed');
   });
+  // pg-pool listens for errors only while a client is idle; a client checked out between two
+  // queries (a transaction, a migration) that loses its server would otherwise emit an
+  // unhandled 'error' and take the process down. The pool drops such a client on release.
+  pool.on('connect', (client) => {
+    client.on('error', (err) => {
+      opts.logger?.warn({ event: 'db.client_error', err }, 'postgres connection failed');
+    });
+  });
   return pool;
 }
 

@@ -107,7 +107,10 @@ describe('GET /api/v1/events (SSE)', () => {
 
     // Hanging up ends the subscription: its consumer disappears from the stream.
     const stream = stack.bus.naming.stream('EVENTS');
-    const consumers = async () => (await stack.bus.jsm.consumers.list(stream).next()).length;
+    // Ephemeral (ordered) consumers only: the registry keeps durable ones on EVENTS too.
+    const consumers = async () =>
+      (await stack.bus.jsm.consumers.list(stream).next()).filter((c) => !c.config.durable_name)
+        .length;
     expect(await consumers()).toBeGreaterThan(0);
     sse.close();
     await waitFor(async () => (await consumers()) === 0, { timeoutMs: 10_000 });

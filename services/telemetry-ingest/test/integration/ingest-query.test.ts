@@ -69,7 +69,7 @@ describe('telemetry-ingest', () => {
     const dup = ingest.metrics.registry.getSingleMetric('drover_telemetry_duplicates_total');
     await waitFor(async () => (await dup!.get()).values[0]?.value === 300, { timeoutMs: 5000 });
     expect(await counts(db)).toEqual({ rows: 3000, distinct: 3000 });
-  });
+  }, 90_000);
 
   it('dead-letters an unusable message and keeps going', async () => {
     const subject = telemetrySubject(bus.naming, 'acme', 'sensor', 'd1');
