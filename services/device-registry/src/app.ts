@@ -170,8 +170,9 @@ export async function startDeviceRegistry(
         try {
           return await loadDeviceCachedFromDb(ctx, key.tenant, key.deviceId);
         } catch (err) {
-          logger.debug({ event: 'cache.refresh_miss', err: String(err) });
-          return undefined;
+          // A failed read says nothing about the device: keep the entry until its TTL.
+          logger.debug({ event: 'cache.refresh_skipped', err: String(err) });
+          return null;
         }
       })
       .catch((err: unknown) => logger.warn({ event: 'cache.refresh_failed', err: String(err) }));

@@ -45,8 +45,11 @@ export interface DeviceCache {
   invalidate(keys: DeviceKey[]): Promise<void>;
   /** Cancels pending second invalidations (before the Redis client is closed). */
   close(): void;
-  /** Re-reads hot entries that are about to expire; `load` reads Postgres. */
-  refreshHot(load: (key: DeviceKey) => Promise<Device | undefined>): Promise<number>;
+  /**
+   * Re-reads hot entries that are about to expire; `load` reads Postgres and answers
+   * `undefined` for a device that is gone, `null` when it could not tell (the entry is kept).
+   */
+  refreshHot(load: (key: DeviceKey) => Promise<Device | undefined | null>): Promise<number>;
   /** The Redis key of a device (tests). */
   keyOf(key: DeviceKey): string;
 }
@@ -130,6 +133,7 @@ export function createDeviceCache(opts: DeviceCacheOptions): DeviceCache {
         });
         for (const c of due) {
           const device = await load(c);
+          if (device === null) continue;
           const key = keyOf(c);
           // XX: an invalidation that raced with our read has deleted the key; do not revive
           // the stale value we just read.
