@@ -3,7 +3,12 @@
 // The scanner sleeps until the earliest due row (an in-process timer backed by that row), and
 // never longer than `maxSleepMs` so other replicas' new rows are seen too.
 import { decideDue } from '../domain/due';
-import { earliestDue, lockDue, updateCommand } from '../adapters/postgres/command.repository';
+import {
+  earliestDue,
+  fanoutPace,
+  lockDue,
+  updateCommand,
+} from '../adapters/postgres/command.repository';
 import { onlineDevices } from '../adapters/postgres/presence.repository';
 import { type CommandRow } from '../adapters/postgres/command.table';
 import { type GatewayContext } from './gateway.context';
@@ -32,11 +37,41 @@ async function applyDue(ctx: GatewayContext): Promise<number> {
       const ids = rows.filter((r) => r.tenant === tenant).map((r) => r.device_id);
       online.set(tenant, await onlineDevices(trx, tenant, ids));
     }
-    for (const row of rows) await applyOne(ctx, trx, row, now, online);
+    const paced = await paceFanouts(trx, rows, now);
+    for (const row of rows)
+      if (!paced.has(row.command_id)) await applyOne(ctx, trx, row, now, online);
     return rows.length;
   });
   if (handled > 0) ctx.notifyOutbox();
   return handled;
+}
+
+/**
+ * Fan-out slots are fixed when the fan-out is created; a scanner that fell behind would find
+ * many slots overdue at once and release them together. First dispatches of a fan-out are
+ * therefore held to its rate over the last second: the rest of the batch is moved to later
+ * slots. Returns the ids moved.
+ */
+async function paceFanouts(
+  trx: Parameters<typeof dispatch>[0],
+  rows: CommandRow[],
+  now: Date,
+): Promise<Set<string>> {
+  const moved = new Set<string>();
+  const firsts = rows.filter((r) => r.fanout_id !== null && r.attempts === 0);
+  for (const fanoutId of new Set(firsts.map((r) => r.fanout_id!))) {
+    const pace = await fanoutPace(trx, fanoutId, new Date(now.getTime() - 1000));
+    if (pace === null) continue;
+    const allowed = Math.max(0, pace.ratePerS - pace.recent);
+    const gapMs = 1000 / pace.ratePerS;
+    const over = firsts.filter((r) => r.fanout_id === fanoutId).slice(allowed);
+    for (const [k, row] of over.entries()) {
+      const at = new Date(now.getTime() + Math.ceil((k + 1) * gapMs));
+      await updateCommand(trx, row.command_id, { next_attempt_at: at });
+      moved.add(row.command_id);
+    }
+  }
+  return moved;
 }
 
 async function applyOne(

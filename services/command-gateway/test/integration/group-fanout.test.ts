@@ -79,11 +79,10 @@ describe('group fan-out', () => {
     const span = times[N - 1]! - times[0]!;
     // Measured at the receivers, so the first delivery may lag: 10 % slack on the span.
     expect(span).toBeGreaterThanOrEqual((((N - 1) * 1000) / RATE) * 0.9);
-    // The limiter is judged where it acts, on the gateway's dispatch times. Slots are fixed in
-    // advance (start + i / rate), so a scanner that falls behind on a loaded machine releases
-    // the overdue slots together: one-second windows then exceed the rate (up to ~1.35x seen).
-    // Known limitation (issue 4): re-base the remaining slots after a stall. Until then the
-    // bound asserted here is 1.5x, and the span above asserts the average rate.
+    // The limiter is judged where it acts, on the gateway's dispatch times: sliding one-second
+    // windows hold at most the rate plus a little scheduling slack, also when the scanner fell
+    // behind (overdue slots are re-paced, not released together). Arrival times at the devices
+    // also carry the broker's delivery jitter.
     const db = await createTestDb(h.schema);
     const rows = await sql<{ at: Date }>`
       select dispatched_at as at from commands where dispatched_at is not null order by 1`.execute(
@@ -97,6 +96,6 @@ describe('group fan-out', () => {
       while (sent[i]! - sent[j]! >= 1000) j++;
       maxInWindow = Math.max(maxInWindow, i - j + 1);
     }
-    expect(maxInWindow).toBeLessThanOrEqual(RATE * 1.5);
+    expect(maxInWindow).toBeLessThanOrEqual(RATE * 1.1);
   });
 });

@@ -138,3 +138,24 @@ export async function countFanout(
     .execute();
   return Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
 }
+
+/** A fan-out's rate and how many of its commands were first dispatched since `since`. */
+export async function fanoutPace(
+  db: Executor,
+  fanoutId: string,
+  since: Date,
+): Promise<{ ratePerS: number; recent: number } | null> {
+  const fanout = await db
+    .selectFrom('fanouts')
+    .select('rate_per_s')
+    .where('fanout_id', '=', fanoutId)
+    .executeTakeFirst();
+  if (fanout === undefined) return null;
+  const { n } = await db
+    .selectFrom('commands')
+    .select((eb) => eb.fn.countAll<string>().as('n'))
+    .where('fanout_id', '=', fanoutId)
+    .where('dispatched_at', '>', since)
+    .executeTakeFirstOrThrow();
+  return { ratePerS: fanout.rate_per_s, recent: Number(n) };
+}
