@@ -97,5 +97,6 @@ describe('group fan-out', () => {
       maxInWindow = Math.max(maxInWindow, i - j + 1);
     }
     expect(maxInWindow).toBeLessThanOrEqual(RATE * 1.1);
-  });
+    // As long as the completion wait above: a loaded machine makes 500 round trips slow.
+  }, 150_000);
 });
