@@ -36,3 +36,8 @@ export {
   type StopPhase,
 } from './lifecycle';
 export { runService, type RunServiceOptions } from './run-service';
+export {
+  runStagedService,
+  type StagedService,
+  type StagedServiceConfig,
+} from './run-staged-service';
