@@ -153,6 +153,7 @@ export async function startHarness(
     );
   let gateway = await startGateway();
   const devices: MqttClient[] = [];
+  let stopping = false;
   const retainedTopics = new Set<string>();
   const topic = (id: string, channel: string) => `${ns}/${tenant}/sensor/${id}/${channel}`;
   const rpc = <T>(op: string, body: Record<string, unknown>) =>
@@ -215,7 +216,13 @@ export async function startHarness(
         };
         const cmd = { msgId: p.msg_id, ...p.command, at: Date.now() };
         received.push(cmd);
-        behaviour(cmd, (st, extra) => void publishAnswer(cmd.msgId, st, extra));
+        behaviour(cmd, (st, extra) => {
+          // A force-ended device fails its in-flight answers with "Connection closed"; that is
+          // the harness stopping, not a failure of the code under test.
+          publishAnswer(cmd.msgId, st, extra).catch((err: unknown) => {
+            if (!stopping) throw err;
+          });
+        });
       });
       await client.subscribeAsync(topic(id, 'cmd'), { qos: 1 });
       await client.publishAsync(
@@ -265,6 +272,7 @@ export async function startHarness(
         .reduce((sum, v) => sum + v.value, 0);
     },
     async stop() {
+      stopping = true;
       await Promise.all(devices.map((d) => d.endAsync(true)));
       // Retained status messages would outlive the test on the shared broker.
       const cleaner = await mqtt.connectAsync(TEST_MQTT_URL, { clientId: `${ns}-cleaner` });
