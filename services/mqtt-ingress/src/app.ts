@@ -23,6 +23,7 @@ import { startCommandForwarders } from './adapters/nats/command.forwarder';
 import { createCommandSentReporter } from './adapters/nats/command-sent.reporter';
 import { type Subscriber, openSubscriber } from './adapters/mqtt/subscriber.connection';
 import { openEgress } from './adapters/mqtt/egress.connection';
+import { brokerTarget, tlsConnectOptions } from './adapters/mqtt/broker';
 import { startProvisioningBridge } from './adapters/mqtt/provisioning.bridge';
 import { createMessageHandler } from './message.handler';
 import { ingressMetrics } from './ingress.metrics';
@@ -60,6 +61,8 @@ export async function startMqttIngress(
   opts: StartOptions = {},
 ): Promise<MqttIngress> {
   const logger = opts.logger ?? createLogger({ service: 'mqtt-ingress', level: config.LOG_LEVEL });
+  // Checked (and the TLS files read) before anything connects: a bad setting fails the start.
+  const broker = brokerTarget(config);
   const metrics = createMetrics({ service: 'mqtt-ingress' });
   const series = ingressMetrics(metrics);
   const naming = namespace(config.DROVER_NAMESPACE);
@@ -97,17 +100,18 @@ export async function startMqttIngress(
     (_, i) => `${config.MQTT_CLIENT_ID}-${i}`,
   );
   const subscribers: Subscriber[] = clientIds.map((clientId) =>
-    openSubscriber({ url: config.MQTT_URL, clientId, filters, sink: handler, logger }),
+    openSubscriber({ url: broker.url, tls: broker.tls, clientId, filters, sink: handler, logger }),
   );
   await Promise.all(subscribers.map((s) => s.ready));
 
-  const egress = openEgress(config.MQTT_URL, `${config.MQTT_CLIENT_ID}-egress`, logger);
+  const egress = openEgress(broker.url, `${config.MQTT_CLIENT_ID}-egress`, logger, broker.tls);
   // Provisioning requests and renewal answers, on a connection of their own (the bridge module).
-  const provisioningClient = await mqtt.connectAsync(config.MQTT_URL, {
+  const provisioningClient = await mqtt.connectAsync(broker.url, {
     clientId: `${config.MQTT_CLIENT_ID}-prov`,
     clean: true,
     protocolVersion: 4,
     reconnectPeriod: 1000,
+    ...tlsConnectOptions(broker.tls),
   });
   const provisioning = await startProvisioningBridge({
     bus,

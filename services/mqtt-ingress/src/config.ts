@@ -13,6 +13,14 @@ export const IngressConfigSchema = Type.Object({
   // Base of the fixed client ids: a persistent session must find the same id after a restart.
   MQTT_CLIENT_ID: Type.String({ default: 'drover-ingress', pattern: '^[A-Za-z0-9_-]{1,48}$' }),
   MQTT_SHARE_GROUP: Type.String({ default: 'ingress', pattern: '^[A-Za-z0-9_-]{1,64}$' }),
+  // TLS client of the broker's platform listener (MQTT_URL mqtts://…): PEM files. The CA file
+  // holds the trust anchors of the broker's server certificate (default: the system's); the
+  // certificate and key are the ingress' own identity (CN drover-ingress, service CA).
+  MQTT_CA_FILE: Type.Optional(Type.String({ minLength: 1 })),
+  MQTT_CERT_FILE: Type.Optional(Type.String({ minLength: 1 })),
+  MQTT_KEY_FILE: Type.Optional(Type.String({ minLength: 1 })),
+  // Name the broker's certificate must carry when it differs from MQTT_URL's host.
+  MQTT_TLS_SERVERNAME: Type.Optional(Type.String({ minLength: 1 })),
   // mqtt.js handles one packet per connection at a time; parallelism comes from connections.
   MQTT_CONNECTIONS: Type.Integer({ default: 32, minimum: 1, maximum: 256 }),
   MAX_PAYLOAD_BYTES: Type.Integer({ default: 262144, minimum: 1024 }),

@@ -2,6 +2,7 @@
 import mqtt, { type MqttClient } from 'mqtt';
 import { type Logger } from '@drover/observability';
 import { setNoDelay } from './subscriber.connection';
+import { type MqttTlsOptions, tlsConnectOptions } from './broker';
 
 /** Publishes to devices; resolves after the broker's PUBACK. */
 export interface Egress {
@@ -12,13 +13,19 @@ export interface Egress {
 }
 
 /** Connects the egress client (its own fixed client id, never a subscriber). */
-export function openEgress(url: string, clientId: string, logger: Logger): Egress {
+export function openEgress(
+  url: string,
+  clientId: string,
+  logger: Logger,
+  tls?: MqttTlsOptions,
+): Egress {
   const client: MqttClient = mqtt.connect(url, {
     clientId,
     clean: true,
     protocolVersion: 4,
     keepalive: 60,
     reconnectPeriod: 1000,
+    ...tlsConnectOptions(tls),
   });
   client.on('connect', () => setNoDelay(client));
   client.on('error', (err) => logger.warn({ event: 'mqtt.egress_error', err }, 'egress error'));

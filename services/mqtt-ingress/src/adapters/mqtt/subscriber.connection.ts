@@ -5,6 +5,7 @@ import type net from 'node:net';
 import mqtt, { type MqttClient } from 'mqtt';
 import { type Logger } from '@drover/observability';
 import { jitteredBackoffMs } from '../../domain/backoff';
+import { type MqttTlsOptions, tlsConnectOptions } from './broker';
 
 /** Handles one message; resolving acknowledges it to the broker. */
 export type MessageSink = (topic: string, payload: Buffer, contentType?: string) => Promise<void>;
@@ -13,6 +14,8 @@ export type MessageSink = (topic: string, payload: Buffer, contentType?: string)
 export interface SubscriberOptions {
   /** Broker URL. */
   url: string;
+  /** TLS client settings for an `mqtts://` URL (see broker.ts). */
+  tls?: MqttTlsOptions;
   /** Fixed client id: the persistent session is found again after a restart. */
   clientId: string;
   /** Subscription filters (QoS 1). */
@@ -49,6 +52,7 @@ export function openSubscriber(opts: SubscriberOptions): Subscriber {
     reconnectPeriod: 1000,
     connectTimeout: 10000,
     resubscribe: true,
+    ...tlsConnectOptions(opts.tls),
   });
   let attempt = 0;
   client.handleMessage = (packet, done) => {
