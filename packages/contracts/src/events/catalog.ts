@@ -14,6 +14,7 @@ import { ProvisioningFailedV1 } from './provisioning-failed.v1';
 import { CertificateIssuedV1 } from './certificate-issued.v1';
 import { CertificateRevokedV1 } from './certificate-revoked.v1';
 import { CertificateExpiringV1 } from './certificate-expiring.v1';
+import { FirmwareRegisteredV1 } from './firmware-registered.v1';
 
 /** All known event definitions. */
 export const eventCatalog: readonly EventDefinition[] = Object.freeze([
@@ -30,6 +31,7 @@ export const eventCatalog: readonly EventDefinition[] = Object.freeze([
   CertificateIssuedV1,
   CertificateRevokedV1,
   CertificateExpiringV1,
+  FirmwareRegisteredV1,
 ]);
 
 const byType: ReadonlyMap<string, EventDefinition> = new Map(eventCatalog.map((d) => [d.type, d]));
