@@ -11,7 +11,7 @@ export const FirmwareRegisteredV1 = defineEvent({
     firmware_id: Id,
     version: FirmwareVersion,
     device_type: Id,
-    hardware_models: Type.Array(HardwareModel, { minItems: 1, maxItems: 256 }),
+    hardware_models: Type.Array(HardwareModel, { maxItems: 256 }),
     sha256: Type.String({ pattern: '^[0-9a-f]{64}$' }),
     size: Type.Integer({ minimum: 1 }),
     signature_alg: Type.Literal('ed25519'),

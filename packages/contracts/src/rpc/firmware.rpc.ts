@@ -76,10 +76,9 @@ export const FirmwareDeclaration = Type.Object({
   version: FirmwareVersion,
   device_type: Id('device type the image is for'),
   hardware_models: Type.Array(HardwareModel, {
-    minItems: 1,
     maxItems: 256,
     uniqueItems: true,
-    description: 'hardware models the image runs on',
+    description: 'hardware models the image runs on (empty: every model of the device type)',
   }),
   sha256: Sha256Hex,
   size: Type.Integer({ minimum: 1, maximum: FIRMWARE_MAX_SIZE, description: 'bytes' }),
