@@ -20,6 +20,13 @@ export const FirmwareOps = {
 /** One of the firmware operation names. */
 export type FirmwareOp = (typeof FirmwareOps)[keyof typeof FirmwareOps];
 
+/**
+ * The JetStream Object Store bucket the api-gateway streams uploads into, before the namespace:
+ * the real bucket is `naming.stream(FIRMWARE_UPLOAD_BUCKET)` (e.g. `T_AB12_FIRMWARE_UPLOADS`).
+ * The orchestrator reads only from this bucket and deletes the object once it is handled.
+ */
+export const FIRMWARE_UPLOAD_BUCKET = 'FIRMWARE_UPLOADS';
+
 /** Error codes of the firmware registry (DomainError codes; REST maps them to 4xx). */
 export const FirmwareErrorCodes = {
   sha256Mismatch: 'firmware_sha256_mismatch',
