@@ -1,7 +1,7 @@
 // The development JWT key pair under .drover/dev/, created once with node:crypto (no deps).
 // Same format as packages/cli/src/dev-keys.ts: the private key is one JWK with kid (RFC 7638
 // thumbprint), alg ES256, use sig, mode 0600; jwks.json holds its public half for the gateway.
-import { createHash, generateKeyPairSync } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -41,4 +41,48 @@ export function ensureDevKeys(root) {
     writeFileSync(paths.jwks, `${JSON.stringify({ keys: [publicJwk(jwk)] }, null, 2)}\n`);
   }
   return { paths, created };
+}
+
+// The development firmware signing key (ed25519), next to the JWT key. `drover firmware sign`
+// signs with it by default and `npm start` puts its public half into the orchestrator's trusted
+// key ring (FIRMWARE_TRUSTED_KEYS), so firmware signed on this machine verifies out of the box.
+// Same format as packages/cli/src/firmware-keys.ts: PKCS#8 PEM, mode 0600; the key id is the
+// RFC 7638 thumbprint of the public OKP JWK.
+
+export function firmwareKeyPaths(root) {
+  const dir = join(root, '.drover', 'dev');
+  return {
+    dir,
+    privatePem: join(dir, 'firmware-signing-key.pem'),
+    trustedKeys: join(dir, 'firmware-trusted-keys.json'),
+  };
+}
+
+/** RFC 7638 thumbprint of an OKP (Ed25519) key. */
+export function okpThumbprint({ crv, kty, x }) {
+  return createHash('sha256').update(JSON.stringify({ crv, kty, x })).digest('base64url');
+}
+
+/**
+ * Creates the firmware signing key unless it exists and (re)writes the trusted key file
+ * `{"<key_id>": "<SPKI PEM>"}` from it. Returns `{paths, keyId, publicPem, created}`.
+ */
+export function ensureFirmwareDevKey(root) {
+  const paths = firmwareKeyPaths(root);
+  mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
+  let created = false;
+  let privateKey;
+  if (existsSync(paths.privatePem)) {
+    privateKey = createPrivateKey(readFileSync(paths.privatePem, 'utf8'));
+  } else {
+    privateKey = generateKeyPairSync('ed25519').privateKey;
+    const pem = privateKey.export({ format: 'pem', type: 'pkcs8' });
+    writeFileSync(paths.privatePem, pem, { mode: 0o600 });
+    created = true;
+  }
+  const publicKey = createPublicKey(privateKey);
+  const keyId = okpThumbprint(publicKey.export({ format: 'jwk' }));
+  const publicPem = publicKey.export({ format: 'pem', type: 'spki' });
+  writeFileSync(paths.trustedKeys, `${JSON.stringify({ [keyId]: publicPem }, null, 2)}\n`);
+  return { paths, keyId, publicPem, created };
 }

@@ -13,6 +13,10 @@ export interface ApiRequest {
   query?: Record<string, QueryValue>;
   /** JSON body. */
   body?: unknown;
+  /** A multipart/form-data body instead of JSON (e.g. a firmware upload). */
+  form?: FormData;
+  /** This request's timeout, when it may take longer than the client's (uploads). */
+  timeoutMs?: number;
   /** Extra headers, e.g. `Idempotency-Key`. */
   headers?: Record<string, string>;
 }
@@ -54,16 +58,19 @@ export function createApiClient(opts: ApiClientOptions): ApiClient {
       const headers: Record<string, string> = { accept: 'application/json', ...req.headers };
       if (opts.token) headers.authorization = `Bearer ${opts.token}`;
       if (req.body !== undefined) headers['content-type'] = 'application/json';
+      // fetch sets the multipart content type with its boundary itself.
+      const body = req.form ?? (req.body === undefined ? undefined : JSON.stringify(req.body));
+      const limitMs = req.timeoutMs ?? timeoutMs;
       let res: Response;
       try {
         res = await fetch(url, {
           method: req.method,
           headers,
-          body: req.body === undefined ? undefined : JSON.stringify(req.body),
-          signal: AbortSignal.timeout(timeoutMs),
+          body,
+          signal: AbortSignal.timeout(limitMs),
         });
       } catch (err) {
-        throw toTransportError(err, opts.baseUrl, timeoutMs);
+        throw toTransportError(err, opts.baseUrl, limitMs);
       }
       const text = await res.text();
       if (!res.ok) throw toApiError(res, text, Boolean(opts.token));

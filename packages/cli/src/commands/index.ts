@@ -5,6 +5,7 @@ import { registerDevicesCommand } from './devices.command';
 import { registerTelemetryCommand } from './telemetry.command';
 import { registerTokenCommand } from './token.command';
 import { registerCommandsCommand } from './commands.command';
+import { registerFirmwareCommand } from './firmware.command';
 
 /** Adds one command group to the program; every group file exports one of these. */
 export type CommandRegistrar = (program: Command, io: CliIo, run: ActionRunner) => void;
@@ -18,4 +19,5 @@ export const commandGroups: readonly CommandRegistrar[] = [
   registerDevicesCommand,
   registerTelemetryCommand,
   registerCommandsCommand,
+  registerFirmwareCommand,
 ];
