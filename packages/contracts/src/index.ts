@@ -35,9 +35,11 @@ export * from './events/certificate-issued.v1';
 export * from './events/certificate-revoked.v1';
 export * from './events/certificate-expiring.v1';
 export * from './events/firmware-registered.v1';
+export * from './events/deployment-events';
 
 export * from './rpc/device-registry.rpc';
 export * from './rpc/command-gateway.rpc';
 export * from './rpc/provisioning.rpc';
 export * from './rpc/telemetry.rpc';
 export * from './rpc/firmware.rpc';
+export * from './rpc/deployment.rpc';

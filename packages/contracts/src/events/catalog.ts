@@ -15,6 +15,7 @@ import { CertificateIssuedV1 } from './certificate-issued.v1';
 import { CertificateRevokedV1 } from './certificate-revoked.v1';
 import { CertificateExpiringV1 } from './certificate-expiring.v1';
 import { FirmwareRegisteredV1 } from './firmware-registered.v1';
+import { deploymentEventDefinitions } from './deployment-events';
 
 /** All known event definitions. */
 export const eventCatalog: readonly EventDefinition[] = Object.freeze([
@@ -32,6 +33,7 @@ export const eventCatalog: readonly EventDefinition[] = Object.freeze([
   CertificateRevokedV1,
   CertificateExpiringV1,
   FirmwareRegisteredV1,
+  ...deploymentEventDefinitions,
 ]);
 
 const byType: ReadonlyMap<string, EventDefinition> = new Map(eventCatalog.map((d) => [d.type, d]));
