@@ -1,15 +1,17 @@
 // The simulator: registers the fleet, brings devices up in waves and keeps them living until
 // stopped. Everything is started in the background so the ops server answers from the start.
+import { createPublicKey } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { type Bus, connectBus } from '@drover/bus';
 import { type Logger, type Metrics, createMetrics } from '@drover/observability';
 import type { SimulatorConfig } from './config';
 import { faultDraw } from './domain/fault-profile';
+import { parseVersionRates } from './domain/firmware';
 import { planFleet, waves } from './domain/fleet-plan';
 import { createRandom, seedOf } from './domain/random';
 import { type DeviceIdentitySource, plainBrokerIdentity } from './identity-source';
 import { registerFleet } from './registration';
-import { VirtualDevice } from './virtual-device';
+import { type OtaOptions, VirtualDevice } from './virtual-device';
 
 /** The service name (logs, metrics, NATS connection). */
 export const SERVICE_NAME = 'device-simulator';
@@ -48,12 +50,14 @@ export async function startDeviceSimulator(
   const connected = metrics.gauge('drover_sim_devices_connected', 'Simulated devices online');
   const sent = metrics.counter('drover_sim_messages_sent_total', 'Messages published', ['channel']);
   const identity = deps.identity ?? plainBrokerIdentity(config.MQTT_URL);
-  const bus: Bus = await connectBus({
-    url: config.NATS_URL,
-    name: SERVICE_NAME,
-    namespace: config.DROVER_NAMESPACE,
-    logger,
-  });
+  const bus: Bus | null = config.SIM_REGISTER
+    ? await connectBus({
+        url: config.NATS_URL as string,
+        name: SERVICE_NAME,
+        namespace: config.DROVER_NAMESPACE,
+        logger,
+      })
+    : null;
   const specs = planFleet({
     tenant: config.SIM_TENANT,
     size: config.FLEET_SIZE,
@@ -65,6 +69,7 @@ export async function startDeviceSimulator(
     malformedRate: config.SIM_MALFORMED_RATE,
     flapRate: config.SIM_FLAP_RATE,
   };
+  const ota = otaOptions(config);
   let online = 0;
   const devices = specs.map(
     (spec) =>
@@ -74,6 +79,7 @@ export async function startDeviceSimulator(
         deviceType: config.SIM_DEVICE_TYPE,
         topicPrefix: config.MQTT_TOPIC_PREFIX,
         firmwareVersion: config.SIM_FIRMWARE_VERSION,
+        ota,
         telemetryIntervalMs: config.SIM_TELEMETRY_INTERVAL_S * 1000,
         cborEvery: config.SIM_CBOR_EVERY,
         runId,
@@ -96,15 +102,17 @@ export async function startDeviceSimulator(
   const started: VirtualDevice[] = [];
 
   const bringUp = async () => {
-    const registered = await registerFleet(bus, specs, {
-      tenant: config.SIM_TENANT,
-      deviceType: config.SIM_DEVICE_TYPE,
-      concurrency: config.SIM_WAVE_SIZE,
-      rand: createRandom(seedOf(config.SIM_SEED, 'registration')),
-      signal: abort.signal,
-      logger,
-    });
-    logger.info({ event: 'sim.registered', ...registered }, 'fleet registered');
+    if (bus) {
+      const registered = await registerFleet(bus, specs, {
+        tenant: config.SIM_TENANT,
+        deviceType: config.SIM_DEVICE_TYPE,
+        concurrency: config.SIM_WAVE_SIZE,
+        rand: createRandom(seedOf(config.SIM_SEED, 'registration')),
+        signal: abort.signal,
+        logger,
+      });
+      logger.info({ event: 'sim.registered', ...registered }, 'fleet registered');
+    }
     // One wave after the other: a gentle start for the broker and the ingress.
     for (const wave of waves(devices, config.SIM_WAVE_SIZE)) {
       abort.signal.throwIfAborted();
@@ -127,7 +135,24 @@ export async function startDeviceSimulator(
     async stop() {
       abort.abort();
       await Promise.all(started.map((d) => d.stop()));
-      await bus.close();
+      await bus?.close();
     },
+  };
+}
+
+/** Firmware behaviour from the configuration. */
+export function otaOptions(config: SimulatorConfig): OtaOptions {
+  return {
+    faults: {
+      failureRate: config.SIM_OTA_FAILURE_RATE,
+      failureRateByVersion: parseVersionRates(config.SIM_OTA_FAILURE_RATE_BY_VERSION),
+      vanishRate: config.SIM_OTA_VANISH_RATE,
+      bootLoopRate: config.SIM_OTA_BOOT_LOOP_RATE,
+    },
+    installMs: config.SIM_OTA_INSTALL_MS,
+    downloadTimeoutMs: config.SIM_OTA_DOWNLOAD_TIMEOUT_MS,
+    ...(config.SIM_FIRMWARE_SIGNING_KEY !== undefined && {
+      signingKey: createPublicKey(config.SIM_FIRMWARE_SIGNING_KEY),
+    }),
   };
 }

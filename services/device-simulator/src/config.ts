@@ -1,6 +1,7 @@
 // Environment of the device simulator, validated at start.
 import { type Static, Type } from '@sinclair/typebox';
 import { CommonConfig, loadConfig } from '@drover/service-kit';
+import { parseVersionRates } from './domain/firmware';
 
 const Rate = (def: number) => Type.Number({ minimum: 0, maximum: 1, default: def });
 const Id = (def: string) => Type.String({ pattern: '^[A-Za-z0-9_-]{1,48}$', default: def });
@@ -10,6 +11,8 @@ export const SimulatorConfigSchema = Type.Object({
   ...CommonConfig,
   // The simulator talks to the registry over NATS and to devices' broker only.
   DATABASE_URL: Type.Optional(Type.String()),
+  // Needed only to register the fleet (SIM_REGISTER).
+  NATS_URL: Type.Optional(Type.String({ minLength: 1 })),
   REDIS_URL: Type.Optional(Type.String()),
   MQTT_URL: Type.String({ default: 'mqtt://127.0.0.1:1883' }),
   // Must equal the ingress's MQTT_TOPIC_PREFIX (tests isolate on the shared broker with it).
@@ -27,6 +30,18 @@ export const SimulatorConfigSchema = Type.Object({
   SIM_COMMAND_FAILURE_RATE: Rate(0),
   SIM_MALFORMED_RATE: Rate(0),
   SIM_FLAP_RATE: Rate(0),
+  // Firmware faults: share of devices whose update fails, that vanish mid-update, that report
+  // success and never return (boot loop); per target version: `2.0.0=0.1,2.1.0=1`.
+  SIM_OTA_FAILURE_RATE: Rate(0),
+  SIM_OTA_FAILURE_RATE_BY_VERSION: Type.String({ default: '' }),
+  SIM_OTA_VANISH_RATE: Rate(0),
+  SIM_OTA_BOOT_LOOP_RATE: Rate(0),
+  SIM_OTA_INSTALL_MS: Type.Integer({ minimum: 0, maximum: 600_000, default: 3000 }),
+  SIM_OTA_DOWNLOAD_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 120_000 }),
+  // Ed25519 public key (PEM) that signs firmware images; unset = signatures not checked.
+  SIM_FIRMWARE_SIGNING_KEY: Type.Optional(Type.String({ minLength: 1 })),
+  // Register the fleet with the device registry over NATS (off: broker only, e.g. benchmarks).
+  SIM_REGISTER: Type.Boolean({ default: true }),
   // Reconnect back-off bounds (the protocol's 1 s–5 min; tests shorten them).
   SIM_RECONNECT_MIN_MS: Type.Integer({ minimum: 10, default: 1000 }),
   SIM_RECONNECT_MAX_MS: Type.Integer({ minimum: 10, default: 300_000 }),
@@ -36,5 +51,14 @@ export type SimulatorConfig = Static<typeof SimulatorConfigSchema>;
 
 /** Reads and checks the environment. */
 export function loadSimulatorConfig(env: Record<string, string | undefined> = process.env) {
-  return loadConfig(SimulatorConfigSchema, env);
+  const config = loadConfig(SimulatorConfigSchema, env);
+  if (config.SIM_REGISTER && config.NATS_URL === undefined) {
+    throw new Error('NATS_URL is required to register the fleet (or set SIM_REGISTER=false)');
+  }
+  try {
+    parseVersionRates(config.SIM_OTA_FAILURE_RATE_BY_VERSION);
+  } catch (err) {
+    throw new Error(`SIM_OTA_FAILURE_RATE_BY_VERSION: ${(err as Error).message}`);
+  }
+  return config;
 }

@@ -1,6 +1,7 @@
 // One simulated device over real MQTT: connects as itself with a last will, announces itself
 // online (retained), sends telemetry from its sensor model, answers commands and desired state,
 // and reconnects with jittered back-off when the connection drops.
+import type { KeyObject } from 'node:crypto';
 import type net from 'node:net';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Logger } from '@drover/observability';
@@ -13,11 +14,25 @@ import {
   rebootSensor,
 } from './domain/device-model';
 import { type FaultDraw } from './domain/fault-profile';
+import type { OtaFaultProfile } from './domain/firmware';
 import { type SimDeviceSpec, deviceRoot } from './domain/fleet-plan';
 import * as msg from './domain/messages';
 import { encodePayload } from './payload.codec';
-import { type Random } from './domain/random';
+import { type Random, createRandom, seedOf } from './domain/random';
+import { FIRMWARE_COMMANDS, FirmwareAgent, type FirmwareHost } from './firmware-agent';
 import type { DeviceIdentitySource } from './identity-source';
+
+/** Firmware behaviour of a device. */
+export interface OtaOptions {
+  /** Firmware faults. */
+  faults: OtaFaultProfile;
+  /** Mean simulated install time, ms. */
+  installMs: number;
+  /** Image download timeout, ms. */
+  downloadTimeoutMs: number;
+  /** Ed25519 key that signs images (signatures unchecked without it). */
+  signingKey?: KeyObject;
+}
 
 /** Everything a virtual device needs. */
 export interface VirtualDeviceOptions {
@@ -29,8 +44,10 @@ export interface VirtualDeviceOptions {
   deviceType: string;
   /** MQTT topic prefix ('' in production). */
   topicPrefix: string;
-  /** Firmware version announced in the online status. */
+  /** Firmware version the device runs at start. */
   firmwareVersion: string;
+  /** Firmware updates and rollbacks. */
+  ota: OtaOptions;
   /** Mean telemetry interval, ms (each tick is jittered ±20 %). */
   telemetryIntervalMs: number;
   /** Every n-th message goes as CBOR (0 = never). */
@@ -64,7 +81,11 @@ export class VirtualDevice {
   private reconnectTimer: NodeJS.Timeout | undefined;
   private stopping = false;
   private rebooting = false;
+  /** Vanished (a fault): never reconnects. */
+  private gone = false;
   private readonly memory = new CommandMemory();
+  private readonly firmware: FirmwareAgent;
+  private readonly firmwareHost: FirmwareHost;
   private readonly root: string;
   /** Whether the device is connected and has announced itself. */
   online = false;
@@ -72,6 +93,44 @@ export class VirtualDevice {
   constructor(private readonly o: VirtualDeviceOptions) {
     this.sensor = initialSensorState(o.rand);
     this.root = deviceRoot(o.topicPrefix, o.tenant, o.deviceType, o.spec.deviceId);
+    this.firmware = new FirmwareAgent({
+      deviceId: o.spec.deviceId,
+      initialVersion: o.firmwareVersion,
+      faults: o.ota.faults,
+      faultStream: (version) => createRandom(seedOf(o.spec.seed, 'ota', version)),
+      installMs: o.ota.installMs,
+      rand: o.rand,
+      downloadTimeoutMs: o.ota.downloadTimeoutMs,
+      signingKey: o.ota.signingKey,
+      logger: o.logger,
+    });
+    this.firmwareHost = {
+      updateStatus: (deploymentId, version, state, extra) =>
+        this.publish(
+          'update_status',
+          msg.updateStatus(this.envelope(), deploymentId, version, state, extra),
+          { retain: true },
+        ),
+      answer: (answer) => this.answer(answer),
+      reboot: () => {
+        this.rebooting = true;
+        this.dropConnection();
+      },
+      vanish: () => {
+        this.gone = true;
+        this.dropConnection();
+      },
+    };
+  }
+
+  /** The firmware version running now. */
+  get firmwareVersion(): string {
+    return this.firmware.slots.current;
+  }
+
+  /** Whether the device vanished (a fault) and will not come back. */
+  get vanished(): boolean {
+    return this.gone;
   }
 
   /** The device id. */
@@ -148,11 +207,15 @@ export class VirtualDevice {
     });
     const status = msg.onlineStatus(
       this.envelope(),
-      this.o.firmwareVersion,
+      this.firmware.slots.current,
       this.o.spec.hardwareModel,
     );
     await this.publish('status', status, { retain: true });
     this.online = true;
+    // An update or rollback that rebooted reports its end now, with the new version running.
+    void this.firmware.afterBoot(this.firmwareHost).catch((err: unknown) => {
+      this.o.logger.debug({ err, device: this.id }, 'reporting the firmware outcome failed');
+    });
   }
 
   private onClose(): void {
@@ -162,7 +225,7 @@ export class VirtualDevice {
       this.rebooting = false;
       this.sensor = rebootSensor(this.sensor);
     }
-    if (this.stopping) return;
+    if (this.stopping || this.gone) return;
     const delay = backoffDelayMs(this.attempt++, this.o.rand, this.o.reconnect);
     clearTimeout(this.reconnectTimer);
     this.reconnectTimer = setTimeout(() => this.client?.reconnect(), delay);
@@ -220,16 +283,22 @@ export class VirtualDevice {
       await this.publish('cmd/res', msg.commandResult(this.envelope(), earlier));
       return;
     }
-    const plan = planCommand(cmd, this.o.faults.failCommand(), Date.now());
-    for (const answer of plan.answers) {
-      await this.publish('cmd/res', msg.commandResult(this.envelope(), answer));
+    if (FIRMWARE_COMMANDS.has(cmd.name)) {
+      await this.firmware.handle(cmd, this.firmwareHost);
+      return;
     }
-    const final = plan.answers[plan.answers.length - 1];
-    if (final) this.memory.remember(final);
+    const plan = planCommand(cmd, this.o.faults.failCommand(), Date.now());
+    for (const answer of plan.answers) await this.answer(answer);
     if (plan.reboot) {
       this.rebooting = true;
       this.dropConnection();
     }
+  }
+
+  /** Answers on `cmd/res`; the latest answer is what a resend of the command gets. */
+  private async answer(answer: msg.CommandAnswer): Promise<void> {
+    await this.publish('cmd/res', msg.commandResult(this.envelope(), answer));
+    this.memory.remember(answer);
   }
 
   /** Cuts the TCP connection without DISCONNECT, as a power loss: the broker sends the will. */

@@ -75,3 +75,30 @@ export interface CommandAnswer {
   /** `result` and/or `error`. */
   extra: { result?: Record<string, unknown>; error?: string };
 }
+
+/** Firmware update states reported on `update_status`. */
+export type UpdateState =
+  | 'downloading'
+  | 'downloaded'
+  | 'installing'
+  | 'rebooting'
+  | 'succeeded'
+  | 'failed'
+  | 'rolled_back';
+
+/** An `update_status` message (retained by the sender). */
+export function updateStatus(
+  env: Envelope,
+  deploymentId: string,
+  firmwareVersion: string,
+  state: UpdateState,
+  extra: { progress?: number; error?: string } = {},
+): Record<string, unknown> {
+  return {
+    ...env,
+    deployment_id: deploymentId,
+    firmware_version: firmwareVersion,
+    state,
+    ...extra,
+  };
+}
