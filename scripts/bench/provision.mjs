@@ -1,0 +1,370 @@
+#!/usr/bin/env node
+// `pnpm bench:provision`: zero-touch provisioning through the real path, over mutual TLS. A
+// private Mosquitto with the generated listeners (prepareSecureBroker: fleet, provisioning,
+// platform); the provisioning service and the mqtt-ingress (a TLS client of the platform
+// listener, its own certificate and the secret share group) in one child process; BENCH_DEVICES
+// real mqtt.js devices, BENCH_CONCURRENCY at a time, each: TLS connect with its factory
+// bootstrap certificate on the provisioning listener → subscribe `provisioning/<hw>/res` →
+// publish a request with its CSR (P-256) → the fleet certificate. Latency is the device's view
+// (connect to answer); throughput is devices provisioned per second of wall time. In the same
+// run, the ceiling: bare CSR signing (issueFromCsr) in one process, no network.
+// Bootstrap certificates and device keys/CSRs are made before the clock starts (factory work).
+// Built code (run `pnpm exec turbo run build` first). Shared NATS and Postgres, a throw-away
+// namespace and schema, a temporary directory for the PKI and the broker, all removed at the end.
+//
+// Two more figures locate the cost: the provisioning service alone (the `provision` RPC over
+// NATS, BENCH_RPC_DEVICES other hardware ids) and the MQTT floor (mTLS connect + subscribe +
+// disconnect with the bootstrap certificate, no request).
+//
+// Knobs (environment): BENCH_DEVICES (1000), BENCH_CONCURRENCY (16), BENCH_RPC_DEVICES
+// (BENCH_DEVICES / 4), MOSQUITTO_BIN
+// (/usr/sbin/mosquitto), NATS_URL, DATABASE_URL.
+import { fork, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createConnection, createServer } from 'node:net';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const req = createRequire(join(root, 'services', 'provisioning', 'package.json'));
+const ingressReq = createRequire(join(root, 'services', 'mqtt-ingress', 'package.json'));
+const mqtt = ingressReq('mqtt');
+const { connect: natsConnect, JSONCodec } = req('nats');
+const dist = (dir) => join(root, dir, 'dist', 'index.js');
+
+const num = (k, d) => Number(process.env[k] ?? d);
+const DEVICES = num('BENCH_DEVICES', 1000);
+const CONCURRENCY = num('BENCH_CONCURRENCY', 16);
+const RPC_DEVICES = num('BENCH_RPC_DEVICES', Math.ceil(DEVICES / 4));
+const MOSQUITTO_BIN = process.env.MOSQUITTO_BIN ?? '/usr/sbin/mosquitto';
+const SERVERS = {
+  NATS_URL: process.env.NATS_URL ?? 'nats://127.0.0.1:4222',
+  DATABASE_URL: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
+};
+const TENANT = 'bench';
+const jc = JSONCodec();
+
+// ---------------------------------------------------------------- child: the services
+
+async function services() {
+  const ns = process.env.BENCH_NS;
+  const b = JSON.parse(process.env.BENCH_BROKER);
+  const quiet = { LOG_LEVEL: 'warn', DROVER_NAMESPACE: ns, OPS_PORT: '0' };
+  const { startMqttIngress, loadIngressConfig } = req(dist('services/mqtt-ingress'));
+  const { startProvisioning } = req(dist('services/provisioning'));
+  // The ingress first: it creates the namespace's streams the provisioning outbox writes to.
+  const ingress = await startMqttIngress(
+    loadIngressConfig({
+      ...SERVERS,
+      ...quiet,
+      MQTT_URL: `mqtts://127.0.0.1:${b.platformPort}`,
+      MQTT_CA_FILE: b.caFile,
+      MQTT_CERT_FILE: b.ingressCertFile,
+      MQTT_KEY_FILE: b.ingressKeyFile,
+      MQTT_SHARE_GROUP: b.shareGroup,
+      MQTT_CLIENT_ID: `${ns}-ingress`,
+      MQTT_CONNECTIONS: '4',
+    }),
+    { opsServer: false },
+  );
+  const provisioning = await startProvisioning({
+    ...SERVERS,
+    ...quiet,
+    DB_SCHEMA: `${ns}_prov`,
+    DB_POOL_MAX: 8,
+    PKI_SECRET_STORE: 'file',
+    PKI_DIR: b.pkiDir,
+    CRL_PATH: b.crlFile,
+  });
+  process.send({ ready: true });
+  process.on('disconnect', () => process.exit(1));
+  process.on('message', async (m) => {
+    if (m !== 'stop') return;
+    await provisioning.stop();
+    await ingress.stop();
+    process.send({ stopped: true });
+    process.exit(0);
+  });
+}
+
+// ---------------------------------------------------------------- parent: load and figures
+
+function quantiles(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  const q = (p) => (s.length === 0 ? NaN : s[Math.min(s.length - 1, Math.floor(p * s.length))]);
+  return { n: s.length, p50: q(0.5), p95: q(0.95), p99: q(0.99) };
+}
+const fmt = (q) =>
+  `n=${q.n} p50=${q.p50?.toFixed(1)} ms p95=${q.p95?.toFixed(1)} ms p99=${q.p99?.toFixed(1)} ms`;
+const now = () => performance.now();
+
+function portAccepts(port) {
+  return new Promise((resolve) => {
+    const s = createConnection({ host: '127.0.0.1', port });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+async function waitPorts(ports, proc, timeoutMs = 15_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (proc.exitCode !== null) throw new Error(`mosquitto exited (${proc.exitCode})`);
+    const ok = await Promise.all(ports.map(portAccepts));
+    if (ok.every(Boolean)) return;
+    if (Date.now() > deadline) throw new Error(`mosquitto listeners ${ports} did not open`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Runs `fn` over `items`, `limit` at a time. */
+async function pool(items, limit, fn) {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      await fn(items[i], i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+/** One device's provisioning: TLS connect, subscribe, request, answer. */
+async function provisionDevice(port, ca, device) {
+  const client = await mqtt.connectAsync({
+    host: '127.0.0.1',
+    port,
+    protocol: 'mqtts',
+    protocolVersion: 4,
+    clientId: device.hw,
+    cert: device.bootstrap.certificatePem,
+    key: device.bootstrap.privateKeyPem,
+    ca,
+    rejectUnauthorized: true,
+    reconnectPeriod: 0,
+    connectTimeout: 10_000,
+    clean: true,
+  });
+  try {
+    client.stream.setNoDelay?.(true);
+    const answer = new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('no answer within 30 s')), 30_000);
+      client.on('message', (_t, payload) => {
+        clearTimeout(timer);
+        resolve(JSON.parse(payload.toString()));
+      });
+    });
+    await client.subscribeAsync(`provisioning/${device.hw}/res`, { qos: 1 });
+    await client.publishAsync(
+      `provisioning/${device.hw}/req`,
+      JSON.stringify({
+        msg_id: `m-${device.hw}`,
+        ts: Date.now(),
+        schema_version: 1,
+        device_type: 'sensor',
+        csr: device.csrPem,
+      }),
+      { qos: 1 },
+    );
+    const res = await answer;
+    if (res.status !== 'ok') throw new Error(`${res.error?.code}: ${res.error?.detail}`);
+    if (!String(res.certificate).includes('BEGIN CERTIFICATE')) throw new Error('no certificate');
+    return res;
+  } finally {
+    await client.endAsync(true);
+  }
+}
+
+async function main() {
+  const pki = req(dist('packages/pki'));
+  const ns = `bench_${randomBytes(4).toString('hex')}`;
+  const tmp = mkdtempSync(join(tmpdir(), 'drover-bench-provision-'));
+  const pkiDir = join(tmp, 'pki');
+  const freePort = () =>
+    new Promise((resolve, reject) => {
+      const srv = createServer();
+      srv.once('error', reject);
+      srv.listen(0, '127.0.0.1', () => {
+        const { port } = srv.address();
+        srv.close(() => resolve(port));
+      });
+    });
+  const broker = await pki.prepareSecureBroker({
+    dir: join(tmp, 'broker'),
+    store: new pki.FileSecretStore(pkiDir),
+    fleetPort: await freePort(),
+    provisioningPort: await freePort(),
+    platformPort: await freePort(),
+  });
+  // Its log (one line per connection) only on failure.
+  const mosquitto = spawn(MOSQUITTO_BIN, ['-c', broker.configPath], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let brokerLog = '';
+  const keepLog = (chunk) => (brokerLog = (brokerLog + chunk.toString()).slice(-8192));
+  mosquitto.stdout.on('data', keepLog);
+  mosquitto.stderr.on('data', keepLog);
+  let child;
+  let nc;
+  try {
+    await waitPorts(Object.values(broker.ports), mosquitto);
+    child = fork(fileURLToPath(import.meta.url), ['--services'], {
+      env: {
+        ...process.env,
+        BENCH_NS: ns,
+        BENCH_BROKER: JSON.stringify({
+          platformPort: broker.ports.platform,
+          caFile: broker.files.caFile,
+          ingressCertFile: broker.files.ingressCertFile,
+          ingressKeyFile: broker.files.ingressKeyFile,
+          shareGroup: broker.shareGroup,
+          crlFile: broker.files.crlFile,
+          pkiDir,
+        }),
+      },
+    });
+    await new Promise((resolve, reject) => {
+      child.on('message', (m) => m.ready && resolve());
+      child.once('exit', (code) => reject(new Error(`services exited (${code})`)));
+    });
+    console.error('services ready');
+    nc = await natsConnect({ servers: SERVERS.NATS_URL });
+    const rpc = async (op, body) => {
+      const m = await nc.request(`${ns}.iot.rpc.provisioning.${op}`, jc.encode(body), {
+        timeout: 30_000,
+      });
+      const r = jc.decode(m.data);
+      if (r.error) throw new Error(`${op}: ${JSON.stringify(r.error)}`);
+      return r.result;
+    };
+    const hws = Array.from({ length: DEVICES }, (_, i) => `BHW-${String(i).padStart(5, '0')}`);
+    const rpcHws = Array.from(
+      { length: RPC_DEVICES },
+      (_, i) => `RHW-${String(i).padStart(5, '0')}`,
+    );
+    await rpc('create_enrollment', {
+      tenant: TENANT,
+      device_type: 'sensor',
+      hardware_ids: [...hws, ...rpcHws],
+    });
+
+    // Factory work, before the clock: bootstrap certificates and the devices' keys and CSRs.
+    const devices = [];
+    for (const hw of hws) {
+      const [bootstrap, csr] = await Promise.all([
+        pki.issueClientCertificate(broker.pki.bootstrap, { commonName: hw, profile: 'bootstrap' }),
+        pki.createCsr(hw),
+      ]);
+      devices.push({ hw, bootstrap, csrPem: csr.csrPem });
+    }
+    console.error(`${DEVICES} bootstrap certificates and CSRs ready`);
+
+    // Ceiling: bare CSR signing, one process, no network, no database.
+    const s0 = now();
+    for (const d of devices) {
+      await pki.issueFromCsr(broker.pki.fleet, { csrPem: d.csrPem, commonName: `c-${d.hw}` });
+    }
+    const signPerS = DEVICES / ((now() - s0) / 1000);
+
+    const ca = broker.pki.fleet.chainPems;
+    // Floor of the MQTT side: mTLS connect + subscribe + disconnect with the bootstrap certificate.
+    const floorLat = [];
+    const f0 = now();
+    await pool(devices, CONCURRENCY, async (d) => {
+      const start = now();
+      const c = await mqtt.connectAsync({
+        host: '127.0.0.1',
+        port: broker.ports.provisioning,
+        protocol: 'mqtts',
+        clientId: d.hw,
+        cert: d.bootstrap.certificatePem,
+        key: d.bootstrap.privateKeyPem,
+        ca,
+        reconnectPeriod: 0,
+      });
+      await c.subscribeAsync(`provisioning/${d.hw}/res`, { qos: 1 });
+      await c.endAsync(true);
+      floorLat.push(now() - start);
+    });
+    const floorPerS = DEVICES / ((now() - f0) / 1000);
+
+    // The service alone: the `provision` RPC over NATS, same concurrency, other hardware ids.
+    const rpcCsrs = await Promise.all(rpcHws.map((hw) => pki.createCsr(hw)));
+    const rpcLat = [];
+    const r0 = now();
+    await pool(rpcHws, CONCURRENCY, async (hw, i) => {
+      const start = now();
+      await rpc('provision', {
+        hardware_id: hw,
+        device_type: 'sensor',
+        csr: rpcCsrs[i].csrPem,
+        request_id: `r-${hw}`,
+      });
+      rpcLat.push(now() - start);
+    });
+    const rpcPerS = RPC_DEVICES / ((now() - r0) / 1000);
+
+    const latencies = [];
+    const failures = [];
+    const t0 = now();
+    await pool(devices, CONCURRENCY, async (d) => {
+      const start = now();
+      try {
+        await provisionDevice(broker.ports.provisioning, ca, d);
+        latencies.push(now() - start);
+      } catch (err) {
+        failures.push(`${d.hw}: ${err.message}`);
+      }
+    });
+    const seconds = (now() - t0) / 1000;
+    const q = quantiles(latencies);
+    console.log(`devices=${DEVICES} concurrency=${CONCURRENCY} (mTLS, CSR P-256, real services)`);
+    console.log(
+      `provisioned ${latencies.length} in ${seconds.toFixed(2)} s: ` +
+        `${(latencies.length / seconds).toFixed(1)} devices/s; ${fmt(q)}; failed=${failures.length}`,
+    );
+    console.log(
+      `service alone (provision RPC over NATS, ${RPC_DEVICES} devices): ` +
+        `${rpcPerS.toFixed(1)} devices/s; ${fmt(quantiles(rpcLat))}`,
+    );
+    console.log(
+      `floor (mTLS connect + subscribe + disconnect): ${floorPerS.toFixed(1)}/s; ` +
+        `${fmt(quantiles(floorLat))}`,
+    );
+    console.log(`ceiling (bare CSR signing, one process): ${signPerS.toFixed(0)} signatures/s`);
+    for (const f of failures.slice(0, 5)) console.log(`  failure ${f}`);
+    if (failures.length > 0) {
+      console.error(`broker log (tail):\n${brokerLog}`);
+      process.exitCode = 1;
+    }
+  } finally {
+    // Clean up: services, broker, schema, streams, files.
+    if (child && child.exitCode === null) {
+      child.send('stop');
+      await new Promise((r) => child.on('exit', r));
+    }
+    mosquitto.kill('SIGTERM');
+    if (mosquitto.exitCode === null) await new Promise((r) => mosquitto.on('exit', r));
+    const pg = req('pg');
+    const client = new pg.Client({ connectionString: SERVERS.DATABASE_URL });
+    await client.connect();
+    await client.query(`drop schema if exists "${ns}_prov" cascade`);
+    await client.end();
+    nc ??= await natsConnect({ servers: SERVERS.NATS_URL });
+    const jsm = await nc.jetstreamManager();
+    for await (const name of jsm.streams.names())
+      if (name.startsWith(`${ns.toUpperCase()}_`)) await jsm.streams.delete(name);
+    await nc.close();
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+// Last: the helpers above must be initialized before either role runs.
+if (process.argv.includes('--services')) await services();
+else await main();
