@@ -100,7 +100,9 @@ if (taken.length > 0) {
 }
 
 // The mTLS broker next to the plain development one, from the PKI provisioning issues from.
+// SECURE_MQTT=ingress also moves the ingress onto its platform listener (docs/security.md).
 const extra = [];
+let ingressEnv = {};
 if (process.env.SECURE_MQTT !== 'off') {
   const pkiDir = process.env.PKI_DIR ?? '.drover/pki';
   const crlPath = process.env.CRL_PATH ?? '.drover/pki/crl.pem';
@@ -117,6 +119,10 @@ if (process.env.SECURE_MQTT !== 'off') {
     extra.push(secure.spec);
     const p = secure.ports;
     say(`mTLS broker: fleet :${p.fleet}, provisioning :${p.provisioning}, platform :${p.platform}`);
+    if (process.env.SECURE_MQTT === 'ingress') {
+      ingressEnv = secure.ingressEnv;
+      say(`mqtt-ingress: TLS client of :${p.platform} (devices on the plain broker go unheard)`);
+    }
   }
 }
 
@@ -130,7 +136,10 @@ const supervisor = createSupervisor(
       name: s.name,
       main: s.main,
       cwd: root,
-      env: serviceEnv(s, { env: process.env, urls, apiPort, jwksFile: keys.jwks }),
+      env: {
+        ...serviceEnv(s, { env: process.env, urls, apiPort, jwksFile: keys.jwks }),
+        ...(s.name === 'mqtt-ingress' ? ingressEnv : {}),
+      },
     })),
   ],
   { onLine: (name, line) => console.log(format(name, line)), report: warn },

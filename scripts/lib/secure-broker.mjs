@@ -8,7 +8,22 @@ import path from 'node:path';
 export const MOSQUITTO_BIN = '/usr/sbin/mosquitto';
 
 /**
- * Returns `{spec, ports}` for the supervisor, or `{skipped: reason}` when the broker cannot run
+ * The mqtt-ingress environment that makes it a TLS client of the broker's platform listener:
+ * its own certificate (CN drover-ingress, service CA), the fleet chain as the trust anchor of
+ * the broker's certificate, and the installation's secret share group.
+ */
+export function ingressTlsEnv(broker) {
+  return {
+    MQTT_URL: `mqtts://127.0.0.1:${broker.ports.platform}`,
+    MQTT_CA_FILE: broker.files.caFile,
+    MQTT_CERT_FILE: broker.files.ingressCertFile,
+    MQTT_KEY_FILE: broker.files.ingressKeyFile,
+    MQTT_SHARE_GROUP: broker.shareGroup,
+  };
+}
+
+/**
+ * Returns `{spec, ports, ingressEnv}` for the supervisor (ingressEnv: see ingressTlsEnv), or `{skipped: reason}` when the broker cannot run
  * here (no mosquitto binary, pki not built). `pkiDir` and `crlPath` are the provisioning
  * service's PKI_DIR and CRL_PATH.
  */
@@ -24,6 +39,7 @@ export async function prepareDevSecureBroker(root, { pkiDir, crlPath }) {
   });
   return {
     ports: broker.ports,
+    ingressEnv: ingressTlsEnv(broker),
     spec: {
       name: 'secure-mqtt',
       main: path.join(root, 'scripts/lib/secure-broker-run.mjs'),
