@@ -7,7 +7,7 @@ import { isTransientDbError } from '@drover/db';
 import { type Logger } from '@drover/observability';
 import { TransientError, ValidationError } from '@drover/service-kit';
 import { type TelemetryRow, latestPerDevice } from '../domain/telemetry-record';
-import { partitionFor, retentionCutoff } from '../domain/partitions';
+import { dayStart, partitionFor, retentionCutoff } from '../domain/partitions';
 import { insertBatch } from '../adapters/postgres/telemetry.repository';
 import { createPartitions } from '../adapters/postgres/partition.maintenance';
 import { type TelemetryDb } from '../adapters/postgres/telemetry.table';
@@ -45,15 +45,24 @@ export function createRowWriter(deps: RowWriterDeps): RowWriter {
   const known = new Set<string>();
   let aborted = false;
 
+  // Day starts whose partition is known to exist: a number per row instead of a name.
+  const knownDays = new Set<number>();
+
   async function insertOnce(rows: TelemetryRow[]): Promise<number> {
     const missing = new Map<string, ReturnType<typeof partitionFor>>();
     for (const r of rows) {
+      const day = dayStart(r.ts);
+      if (knownDays.has(day)) continue;
       const p = partitionFor(r.ts);
-      if (!known.has(p.name)) missing.set(p.name, p);
+      if (known.has(p.name)) knownDays.add(day);
+      else missing.set(p.name, p);
     }
     if (missing.size > 0) {
       await createPartitions(deps.db, [...missing.values()]);
-      for (const name of missing.keys()) known.add(name);
+      for (const [name, p] of missing) {
+        known.add(name);
+        knownDays.add(p.startMs);
+      }
     }
     return insertBatch(deps.db, rows);
   }

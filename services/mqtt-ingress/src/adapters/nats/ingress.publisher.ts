@@ -9,8 +9,9 @@ import {
   TelemetryRejectedV1,
   telemetrySubject,
 } from '@drover/contracts';
-import { type Bus, publish, publishEvent } from '@drover/bus';
+import { type Bus, HEADERS, publish, publishEvent } from '@drover/bus';
 import { type Route } from '../../domain/message-router';
+import { createJsPipeline } from './js-pipeline';
 
 /** Longest payload excerpt kept in a DLQ record. */
 export const DLQ_PAYLOAD_MAX_BYTES = 4096;
@@ -41,14 +42,21 @@ export interface IngressPublisher {
   reject(report: RejectReport): Promise<void>;
 }
 
-/** Builds the publisher on a connected bus. */
+/**
+ * Builds the publisher on a connected bus. Telemetry goes through a JetStream pipeline (many
+ * publishes in flight, no request object each); its dedup id doubles as the correlation id, so
+ * consumers need not mint one per message.
+ */
 export function createIngressPublisher(bus: Bus, naming: Naming): IngressPublisher {
+  const pipeline = createJsPipeline(bus.nc);
   return {
     async route(route) {
       if (route.kind === 'telemetry') {
         const r = route.record;
         const subject = telemetrySubject(naming, r.tenant, r.device_type, r.device_id);
-        await publish(bus, subject, r, { msgId: route.msgId });
+        await pipeline.publish(subject, Buffer.from(JSON.stringify(r)), route.msgId, {
+          [HEADERS.correlationId]: route.msgId,
+        });
         return;
       }
       const subject = deviceSubject(naming, route.subjectKind, route.tenant, route.deviceId);
