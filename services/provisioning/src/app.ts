@@ -15,6 +15,7 @@ import {
 import { loadConfig } from '@drover/service-kit';
 import { type CloudProvider } from './adapters/cloud/cloud-provider';
 import { createCloudProvider } from './adapters/cloud/cloud-provider.factory';
+import { createResultCipher, loadResultKey } from './adapters/crypto/result-cipher';
 import { crlFileWriter } from './adapters/fs/crl.file';
 import { createCommandRequester } from './adapters/nats/command.requester';
 import { startProvisioningConsumers } from './adapters/nats/provisioning.consumers';
@@ -43,6 +44,8 @@ export interface ProvisioningDeps {
   pki?: FleetPki;
   /** The cloud provider (default: from CLOUD_PROVIDER). */
   cloud?: CloudProvider;
+  /** Key of the answer encryption (default: PROVISIONING_RESULT_KEY or the secret store). */
+  resultKey?: Buffer;
   /** Create/update the JetStream streams at start (default false). */
   ensureStreams?: boolean;
 }
@@ -89,6 +92,9 @@ export async function startProvisioning(
   const metrics = deps.metrics ?? createMetrics({ service: SERVICE_NAME });
   const pki = deps.pki ?? (await loadOrCreatePki(secretStore(config)));
   const cloud = deps.cloud ?? createCloudProvider(config);
+  const resultCipher = createResultCipher(
+    deps.resultKey ?? (await loadResultKey(config.PROVISIONING_RESULT_KEY, secretStore(config))),
+  );
 
   const db = createDb<DB>({
     url: config.DATABASE_URL,
@@ -129,6 +135,7 @@ export async function startProvisioning(
       },
     }),
     writeCrl: crlFileWriter(config.CRL_PATH),
+    resultCipher,
     notifyOutbox: () => relay.notify(),
     logger,
     now: deps.now ?? (() => new Date()),

@@ -31,6 +31,11 @@ export const ProvisioningConfigSchema = Type.Object({
   PKI_SECRET_STORE: Type.Union([Type.Literal('file'), Type.Literal('env')], { default: 'file' }),
   PKI_DIR: Type.String({ minLength: 1, default: '.drover/pki' }),
   PKI_ENV_PREFIX: Type.String({ minLength: 1, default: 'DROVER_PKI_' }),
+  /**
+   * 256-bit key (64 hex digits or base64) that encrypts server-generated private keys kept for
+   * retries; default: `result-encryption-key` in the PKI secret store (created in a file store).
+   */
+  PROVISIONING_RESULT_KEY: Type.Optional(Type.String({ minLength: 1 })),
   CRL_PATH: Type.String({ minLength: 1, default: '.drover/pki/crl.pem' }),
   CRL_VALIDITY_DAYS: Int(1, 7, 365),
   CERT_VALIDITY_DAYS: Int(1, 90, 3650),

@@ -22,7 +22,7 @@ async function answer(
   response: CertRenewResponse,
   resultKey: string,
 ): Promise<void> {
-  await saveResult(trx, resultKey, response);
+  await saveResult(trx, resultKey, response, ctx.resultCipher);
   await outboxMessages(trx, [
     {
       subject: deviceSubject(ctx.naming, 'cert_renew_res', msg.tenant, msg.device_id),
@@ -48,7 +48,7 @@ export async function handleRenewal(
 ): Promise<void> {
   const resultKey = `renew:${msg.tenant}:${msg.device_id}:${msg.msg_id}`;
   await ctx.db.transaction().execute(async (trx) => {
-    const prior = await findResult(trx, resultKey);
+    const prior = await findResult(trx, resultKey, ctx.resultCipher);
     const base = { msg_id: newMsgId(), ts: ctx.now().toISOString(), schema_version: 1 as const };
     if (prior !== undefined) {
       // The device asked again (it may have missed the answer): the same answer, sent anew

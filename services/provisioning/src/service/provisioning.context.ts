@@ -4,6 +4,7 @@ import { type Naming } from '@drover/contracts';
 import { type Logger } from '@drover/observability';
 import { type FleetPki } from '@drover/pki';
 import { type CloudProvider } from '../adapters/cloud/cloud-provider';
+import { type ResultCipher } from '../adapters/crypto/result-cipher';
 import { type CommandRequester } from '../adapters/nats/command.requester';
 import { type DB } from '../adapters/postgres/schema';
 
@@ -46,6 +47,8 @@ export interface ProvisioningContext {
   logger: Logger;
   /** Clock. */
   now(): Date;
+  /** Encrypts the private keys of stored answers (request_results) at rest. */
+  resultCipher: ResultCipher;
   /** Tuning. */
   settings: LifecycleSettings;
 }

@@ -73,7 +73,12 @@ export async function provision(
 ): Promise<ProvisioningResponse> {
   const hardwareKey = sha256Hex(req.hardware_id);
   const resultKey = `prov:${hardwareKey}:${req.request_id}`;
-  const prior = await findResult(ctx.db, resultKey);
+  const prior = await findResult(ctx.db, resultKey, ctx.resultCipher, (err) =>
+    ctx.logger.warn(
+      { event: 'provisioning.stored_answer_unreadable', err: err.message },
+      'stored answer cannot be decrypted (key rotated?); handled as a new request',
+    ),
+  );
   if (prior !== undefined) return prior as ProvisioningResponse;
   let tenant = req.tenant;
   try {
@@ -182,7 +187,7 @@ export async function provision(
         topics: deviceTopics(identity.tenant, identity.deviceType, identity.deviceId),
       };
       await outboxEvents(trx, events);
-      await saveResult(trx, resultKey, answer);
+      await saveResult(trx, resultKey, answer, ctx.resultCipher);
       return answer;
     });
     ctx.notifyOutbox();

@@ -1,6 +1,7 @@
 // Runs the real provisioning service in-process on a private namespace and schema with an
 // in-memory PKI and a temporary CRL path, plus watchers on EVENTS, the renewal answers on
 // DEVICE and the commands on COMMANDS. `close()` removes every trace of it.
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -139,6 +140,8 @@ export async function startHarness(
           level: process.env.TEST_LOG_LEVEL ?? 'silent',
         }),
         pki,
+        // The key from the environment or secret store in production; a throwaway one here.
+        resultKey: randomBytes(32),
         ...deps,
       },
     );

@@ -1,5 +1,6 @@
 // Enrollment → provisioning over RPC (CSR and server-key paths), refusals, idempotency.
 import { createHash, createPublicKey, X509Certificate } from 'node:crypto';
+import { sql } from 'kysely';
 import { ProvisioningOps as Ops } from '@drover/contracts';
 import { createBootstrapCa, verifyCertificateChain } from '@drover/pki';
 import { type Harness, startHarness } from './provisioning.harness';
@@ -74,6 +75,47 @@ describe('provisioning', () => {
     expect(createPublicKey(res.private_key!).export({ format: 'jwk' })).toEqual(certKey);
     expect(commonName(res.certificate)).toBe(res.device_id);
     expect(await refusal({ hardware_id: 'HW-2' })).toBe('server_keys_not_allowed');
+  });
+
+  it('keeps a server-generated key only encrypted in request_results, and replays it', async () => {
+    const first = await h.rpc<Ok>(Ops.provision, {
+      hardware_id: 'GW-1',
+      device_type: 'gateway',
+      request_id: 'gw-enc',
+    });
+    expect(first.private_key).toContain('PRIVATE KEY');
+    const rows = await sql<{ request_key: string; raw: string }>`
+      select request_key, response::text as raw from request_results`.execute(h.db);
+    expect(rows.rows.length).toBeGreaterThan(0);
+    const keyBody = first.private_key!.split('\n')[1]!;
+    for (const row of rows.rows) {
+      expect(row.raw).not.toContain('PRIVATE KEY');
+      expect(row.raw).not.toContain(keyBody);
+    }
+    const stored = rows.rows.find((r) => r.request_key.endsWith(':gw-enc'))!;
+    const sealed = (JSON.parse(stored.raw) as { private_key_sealed: Record<string, string> })
+      .private_key_sealed;
+    expect(sealed).toMatchObject({ alg: 'A256GCM', kid: h.service.ctx.resultCipher.kid });
+    // A retry with the same request id gets the same key back, decrypted.
+    const again = await h.rpc<Ok>(Ops.provision, {
+      hardware_id: 'GW-1',
+      device_type: 'gateway',
+      request_id: 'gw-enc',
+    });
+    expect(again.private_key).toBe(first.private_key);
+    expect(again.certificate).toBe(first.certificate);
+    // A row copied under another request key does not open: the key is bound to its row.
+    await sql`insert into request_results (request_key, response)
+      select ${'prov:x:moved'}, response from request_results
+      where request_key = ${stored.request_key}`.execute(h.db);
+    const moved = await sql<{ response: unknown }>`
+      select response from request_results where request_key = 'prov:x:moved'`.execute(h.db);
+    expect(() =>
+      h.service.ctx.resultCipher.open(
+        (moved.rows[0]!.response as { private_key_sealed: never }).private_key_sealed,
+        'prov:x:moved',
+      ),
+    ).toThrow();
   });
 
   it.each([
