@@ -16,6 +16,8 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** Scope a route requires; routes without one are public (ops, docs). */
     scope?: Scope;
+    /** `service`: the route hands Idempotency-Key to its service and is not stored here. */
+    idempotency?: 'service';
   }
   interface FastifyRequest {
     /** The authenticated caller (set by the auth hook on /api routes). */

@@ -93,6 +93,7 @@ export function registerIdempotency(app: FastifyInstance, store: IdempotencyStor
   app.addHook('onRoute', (route) => {
     const methods = Array.isArray(route.method) ? route.method : [route.method];
     if (!methods.some((m) => isIdempotentMethod(m))) return;
+    if (route.config?.idempotency === 'service') return;
     route.preHandler = [...toArray(route.preHandler), preHandler];
     route.onSend = [...toArray(route.onSend), onSend];
   });
