@@ -3,10 +3,12 @@
 // owned by the firmware work) is listed here once it exists.
 import { type Migration } from 'kysely/migration';
 import { outboxMigration } from '@drover/bus';
+import * as firmware from './migrations/202611261000_firmware';
 import * as deployments from './migrations/202611261001_deployments';
 
 /** Migrations for `migrate(db, {schema, migrations})`. */
 export const otaMigrations: Record<string, Migration> = {
+  '202611261000_firmware': firmware,
   '202611261001_deployments': deployments,
   '202611261002_outbox': outboxMigration,
 };

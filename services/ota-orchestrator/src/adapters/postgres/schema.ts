@@ -3,9 +3,12 @@
 import { type Kysely, type Transaction } from 'kysely';
 import { type OutboxDb } from '@drover/bus';
 import { type DeploymentDeviceTable, type DeploymentTable } from './deployment.table';
+import { type FirmwareTable } from './firmware.table';
 
 /** Every table the orchestrator owns. */
 export interface DB extends OutboxDb {
+  /** Registered firmware images. */
+  firmware: FirmwareTable;
   /** Deployments. */
   deployments: DeploymentTable;
   /** Per-device state of each deployment. */
