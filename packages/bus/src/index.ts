@@ -20,7 +20,13 @@ export type { DlqRecord } from './dlq';
 export { isRetryable, isTransientNatsError } from './errors';
 export { serveRpc, rpcRequest } from './rpc';
 export type { RpcContext, RpcEndpoint, ServeRpcOptions, RpcServer, RpcRequestOptions } from './rpc';
-export { outboxMigration, enqueueEvents, enqueueMessages } from './outbox';
-export type { AnyKysely, OutboxDb, OutboxTable, OutboxMessage } from './outbox';
+export {
+  outboxMigration,
+  enqueueEvents,
+  enqueueMessages,
+  eventMessages,
+  outboxRows,
+} from './outbox';
+export type { AnyKysely, OutboxDb, OutboxTable, OutboxMessage, OutboxInsertRow } from './outbox';
 export { startOutboxRelay } from './outbox-relay';
 export type { OutboxRelay, OutboxRelayOptions } from './outbox-relay';

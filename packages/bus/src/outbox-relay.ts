@@ -15,6 +15,14 @@ export interface OutboxRelayOptions {
   pollMs?: number;
   /** Rows published per transaction. */
   batchSize?: number;
+  /**
+   * Publishes of one batch awaiting their stream ack at once (default 1: each row waits for
+   * the previous row's ack). Above 1 the rows are still sent in id order on the one connection,
+   * so the stream stores them in that order, and only the unbroken prefix of acked rows is
+   * marked sent; but when a publish in the middle fails, later rows of the same window may
+   * already be stored ahead of it (the retry of the failed row lands after them).
+   */
+  maxInFlight?: number;
   /** Test hook, runs after a batch is published and before it is marked sent. */
   beforeMarkSent?: (ids: string[]) => Promise<void> | void;
 }
@@ -43,6 +51,7 @@ export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
   const logger = opts.logger ?? opts.bus.logger;
   const pollMs = opts.pollMs ?? 250;
   const batchSize = opts.batchSize ?? 200;
+  const maxInFlight = Math.max(1, opts.maxInFlight ?? 1);
   let stopped = false;
   let running: Promise<number> | null = null;
   let again = false;
@@ -63,18 +72,24 @@ export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
         .execute();
       const sent: string[] = [];
       let failure: unknown = null;
-      for (const row of rows) {
-        try {
-          const subject = qualifySubject(opts.bus, row.subject);
-          await publish(opts.bus, subject, row.payload, {
-            msgId: row.event_id,
-            headers: row.headers,
-          });
-          sent.push(row.id);
-        } catch (err) {
-          // Stop at the first failure to keep id order; what was published is still marked.
-          failure = err;
-          break;
+      // Windows of `maxInFlight` publishes sent back to back; a window's acks are awaited
+      // together, and publishing stops at the first failure to keep id order.
+      for (let i = 0; i < rows.length && failure === null; i += maxInFlight) {
+        const window = rows.slice(i, i + maxInFlight);
+        const acks = await Promise.allSettled(
+          window.map(async (row) =>
+            publish(opts.bus, qualifySubject(opts.bus, row.subject), row.payload, {
+              msgId: row.event_id,
+              headers: row.headers,
+            }),
+          ),
+        );
+        for (const [k, ack] of acks.entries()) {
+          if (ack.status === 'rejected') {
+            failure = ack.reason;
+            break;
+          }
+          sent.push(window[k]!.id);
         }
       }
       if (sent.length > 0) {

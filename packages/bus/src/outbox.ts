@@ -74,21 +74,59 @@ export interface OutboxMessage {
   headers?: Record<string, string>;
 }
 
+/** One outbox row as inserted (`payload` and `headers` JSON-encoded). */
+export interface OutboxInsertRow {
+  /** `Nats-Msg-Id`. */
+  event_id: string;
+  /** Subject without namespace prefix. */
+  subject: string;
+  /** JSON text of the payload. */
+  payload: string;
+  /** JSON text of the headers (trace and correlation of the caller's context included). */
+  headers: string;
+}
+
+/**
+ * The rows {@link enqueueMessages} inserts, in order, for a service that folds the insert into
+ * a statement of its own (one round trip instead of several); headers are captured from the
+ * caller's context now. The row format stays the bus's business.
+ */
+export function outboxRows(messages: OutboxMessage[]): OutboxInsertRow[] {
+  const captured = captureHeaders();
+  return messages.map((m) => ({
+    event_id: m.msgId,
+    subject: m.subject,
+    payload: JSON.stringify(m.payload),
+    headers: JSON.stringify({ ...captured, ...m.headers }),
+  }));
+}
+
+/** Validates each event and turns it into an outbox message on its event subject. */
+export function eventMessages(events: CloudEvent<unknown>[]): OutboxMessage[] {
+  for (const e of events) assertValidEvent(e);
+  return events.map((e) => ({
+    subject: logicalEventSubject(e),
+    msgId: e.id,
+    payload: e,
+    headers: {
+      ...(e.correlationid ? { 'Drover-Correlation-Id': e.correlationid } : {}),
+      ...(e.traceparent ? { traceparent: e.traceparent } : {}),
+    },
+  }));
+}
+
 /**
  * Inserts messages in the caller's transaction: they are published if and only if it commits.
  * A repeated msgId is ignored, so retrying a use case does not duplicate its messages.
  */
 export async function enqueueMessages(trx: AnyKysely, messages: OutboxMessage[]): Promise<void> {
   if (messages.length === 0) return;
-  const captured = captureHeaders();
   await (trx as Kysely<OutboxDb>)
     .insertInto('outbox')
     .values(
-      messages.map((m) => ({
-        event_id: m.msgId,
-        subject: m.subject,
-        payload: JSON.stringify(m.payload),
-        headers: JSON.stringify({ ...captured, ...m.headers }) as unknown as Record<string, string>,
+      outboxRows(messages).map((r) => ({
+        ...r,
+        headers: r.headers as unknown as Record<string, string>,
         sent_at: null,
       })),
     )
@@ -98,17 +136,5 @@ export async function enqueueMessages(trx: AnyKysely, messages: OutboxMessage[])
 
 /** Validates each event and enqueues it on its event subject with `msgId = event.id`. */
 export async function enqueueEvents(trx: AnyKysely, events: CloudEvent<unknown>[]): Promise<void> {
-  for (const e of events) assertValidEvent(e);
-  await enqueueMessages(
-    trx,
-    events.map((e) => ({
-      subject: logicalEventSubject(e),
-      msgId: e.id,
-      payload: e,
-      headers: {
-        ...(e.correlationid ? { 'Drover-Correlation-Id': e.correlationid } : {}),
-        ...(e.traceparent ? { traceparent: e.traceparent } : {}),
-      },
-    })),
-  );
+  await enqueueMessages(trx, eventMessages(events));
 }

@@ -96,7 +96,14 @@ export async function startCommandGateway(
     namespace: config.DROVER_NAMESPACE,
   });
   if (deps.ensureStreams ?? false) await ensureStreams(bus);
-  const relay = startOutboxRelay({ db, bus, logger, pollMs: config.OUTBOX_POLL_MS });
+  const relay = startOutboxRelay({
+    db,
+    bus,
+    logger,
+    pollMs: config.OUTBOX_POLL_MS,
+    batchSize: 500,
+    maxInFlight: config.OUTBOX_MAX_IN_FLIGHT,
+  });
 
   let scanner: Scanner | null = null;
   // Device meta changes rarely (type, decommissioning): a short cache spares the registry one

@@ -14,6 +14,8 @@ export const GatewayConfigSchema = Type.Object({
   CONSUMER_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 256, default: 8 }),
   DEVICE_META_TTL_MS: Type.Integer({ minimum: 0, default: 10_000 }),
   OUTBOX_POLL_MS: Type.Integer({ minimum: 10, default: 250 }),
+  // Outbox publishes awaiting their stream ack at once (1 = one after another).
+  OUTBOX_MAX_IN_FLIGHT: Type.Integer({ minimum: 1, maximum: 1000, default: 128 }),
   // Upper bound of the scanner's sleep (it wakes earlier for the earliest due row).
   SCAN_MAX_SLEEP_MS: Type.Integer({ minimum: 10, default: 1000 }),
   RESEND_BASE_MS: Type.Integer({ minimum: 10, default: 2000 }),

@@ -85,6 +85,26 @@ describe('outbox', () => {
     expect(unsent).toEqual([]);
   });
 
+  it('with maxInFlight > 1 still publishes in id order and marks every row sent', async () => {
+    const events = Array.from({ length: 120 }, (_, i) => registeredEvent('window', `w${i}`));
+    await db.transaction().execute((trx) => enqueueEvents(trx, events.slice(0, 70)));
+    await db.transaction().execute((trx) => enqueueEvents(trx, events.slice(70)));
+    const relay = startOutboxRelay({ db, bus, pollMs: 60_000, batchSize: 50, maxInFlight: 16 });
+    try {
+      expect(await relay.flushOnce()).toBe(120);
+      await waitFor(() => seenIds('window').length === 120);
+    } finally {
+      await relay.stop();
+    }
+    expect(seenIds('window')).toEqual(events.map((e) => e.id));
+    const unsent = await db
+      .selectFrom('outbox')
+      .select('id')
+      .where('sent_at', 'is', null)
+      .execute();
+    expect(unsent).toEqual([]);
+  });
+
   it('publishes nothing for a rolled-back transaction', async () => {
     const lost = registeredEvent('rollback', 'lost');
     const kept = registeredEvent('rollback', 'kept');

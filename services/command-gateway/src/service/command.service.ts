@@ -11,26 +11,40 @@ import {
   type ListCommandsRequest,
 } from '@drover/contracts';
 import { ConflictError, NotFoundError, ValidationError } from '@drover/service-kit';
+import { eventMessages, outboxRows } from '@drover/bus';
+import { resendDelayMs } from '../domain/backoff';
 import { decodeCursor, encodeCursor } from '../domain/cursor';
 import { fanoutSlotMs, summarize } from '../domain/fanout';
 import {
   countFanout,
   findByIdempotencyKey,
   findCommand,
-  insertCommand,
   insertCommands,
+  insertCreated,
   listCommands,
-  updateCommand,
 } from '../adapters/postgres/command.repository';
-import { type NewCommandRow } from '../adapters/postgres/command.table';
+import { type CommandRow, type NewCommandRow } from '../adapters/postgres/command.table';
 import { outboxEvents } from '../adapters/postgres/outbox';
-import { onlineDevices } from '../adapters/postgres/presence.repository';
 import { type GatewayContext } from './gateway.context';
 import { toCommand } from './command.mapper';
-import { commandEvent, dispatch } from './transition.service';
+import { commandEvent, commandMessage } from './transition.service';
 
 // Monotonic: ids made in the same millisecond still sort in creation order (device order).
 const ulid = monotonicFactory();
+
+// The columns a new row gets from their defaults (the queued event is built before the insert).
+const unsentDefaults = {
+  attempts: 0,
+  answered: false,
+  dispatched_at: null,
+  sent_at: null,
+  accepted_at: null,
+  completed_at: null,
+  due_at: null,
+  result: null,
+  error: null,
+  rtt_ms: null,
+};
 
 async function activeDeviceType(ctx: GatewayContext, tenant: string, deviceId: string) {
   const meta = await ctx.deviceMeta(tenant, deviceId);
@@ -77,24 +91,36 @@ export async function createCommand(
     if (existing !== undefined) return { command: toCommand(existing), created: false };
   }
   const deviceType = await activeDeviceType(ctx, req.tenant, req.device_id);
-  const result = await ctx.db.transaction().execute(async (trx) => {
-    const now = ctx.now();
-    const row = await insertCommand(
-      trx,
-      newRow(ctx, req, req.device_id, deviceType, now, {
-        idempotency_key: req.idempotency_key ?? null,
-      }),
-    );
-    if (row === null) return null; // a concurrent call with the same key won
-    await outboxEvents(trx, [commandEvent(row, now)]);
-    const online = await onlineDevices(trx, req.tenant, [req.device_id]);
-    if (online.has(req.device_id)) await dispatch(trx, ctx, row, now);
-    else await updateCommand(trx, row.command_id, { next_attempt_at: null });
-    return (await findCommand(trx, req.tenant, row.command_id))!;
+  const now = ctx.now();
+  const row = newRow(ctx, req, req.device_id, deviceType, now, {
+    idempotency_key: req.idempotency_key ?? null,
   });
+  // Everything the statement may write is prepared here, so the create is one round trip.
+  const queued: CommandRow = {
+    ...unsentDefaults,
+    ...row,
+    params: req.params ?? {},
+    idempotency_key: req.idempotency_key ?? null,
+    fanout_id: null,
+  } as CommandRow;
+  const plan = {
+    nextAttemptAt: new Date(now.getTime() + resendDelayMs(ctx.backoff, 1, ctx.random())),
+    deadlineAt: new Date(now.getTime() + queued.timeout_s * 1000),
+  };
+  const [event, message] = outboxRows([
+    ...eventMessages([commandEvent(queued, now)]),
+    commandMessage(ctx, queued, 1, now),
+  ]);
+  const result = await insertCreated(ctx.db, row, plan, { event: event!, dispatch: message! });
   if (result === null) {
+    // A concurrent call with the same key won.
     const winner = await findByIdempotencyKey(ctx.db, req.tenant, req.idempotency_key!);
     return { command: toCommand(winner!), created: false };
+  }
+  if (result.attempts === 1) {
+    ctx.metrics.dispatches.inc({ kind: 'send' });
+    ctx.hint(plan.nextAttemptAt);
+    ctx.hint(plan.deadlineAt);
   }
   ctx.notifyOutbox();
   ctx.hint(new Date(result.expires_at));

@@ -8,6 +8,7 @@ import {
   commandSubject,
   createEvent,
 } from '@drover/contracts';
+import { type OutboxMessage } from '@drover/bus';
 import { resendDelayMs } from '../domain/backoff';
 import { type CommandStatus, isFinal } from '../domain/command-state';
 import { type CommandRow } from '../adapters/postgres/command.table';
@@ -43,14 +44,13 @@ export function commandEvent(row: CommandRow, at: Date): CloudEvent<CommandEvent
   }) as CloudEvent<CommandEventData>;
 }
 
-/** Hands a command to the COMMANDS stream (via the outbox) and arms its timers. */
-export async function dispatch(
-  trx: Executor,
+/** The COMMANDS message of a command's `attempts`-th hand-over (the device sees one msg_id). */
+export function commandMessage(
   ctx: GatewayContext,
-  row: CommandRow,
+  row: Pick<CommandRow, 'command_id' | 'tenant' | 'device_id' | 'name' | 'params' | 'expires_at'>,
+  attempts: number,
   now: Date,
-): Promise<void> {
-  const attempts = row.attempts + 1;
+): OutboxMessage {
   const payload: CommandPayload = {
     msg_id: row.command_id,
     ts: now.toISOString(),
@@ -60,9 +60,18 @@ export async function dispatch(
   };
   // The device sees the same msg_id every time; the bus needs a new dedup id per resend.
   const msgId = attempts === 1 ? row.command_id : `${row.command_id}-r${attempts}`;
-  await outboxMessages(trx, [
-    { subject: commandSubject(ctx.naming, row.tenant, row.device_id), msgId, payload },
-  ]);
+  return { subject: commandSubject(ctx.naming, row.tenant, row.device_id), msgId, payload };
+}
+
+/** Hands a command to the COMMANDS stream (via the outbox) and arms its timers. */
+export async function dispatch(
+  trx: Executor,
+  ctx: GatewayContext,
+  row: CommandRow,
+  now: Date,
+): Promise<void> {
+  const attempts = row.attempts + 1;
+  await outboxMessages(trx, [commandMessage(ctx, row, attempts, now)]);
   const next = new Date(now.getTime() + resendDelayMs(ctx.backoff, attempts, ctx.random()));
   const first = row.attempts === 0;
   const deadline = first ? new Date(now.getTime() + row.timeout_s * 1000) : row.deadline_at;

@@ -1,21 +1,75 @@
 // Command rows: every query is tenant-scoped, and everything the scanner or a handler changes
 // is locked first (FOR UPDATE, SKIP LOCKED for the scanner) so replicas never double-handle.
 import { sql, type Updateable } from 'kysely';
+import { type OutboxInsertRow } from '@drover/bus';
 import { type CommandStatus, OPEN_STATUSES } from '../../domain/command-state';
 import { type CommandRow, type CommandTable, type NewCommandRow } from './command.table';
 import { type Executor } from './schema';
 
 type Patch = Partial<Omit<Updateable<CommandTable>, 'command_id'>>;
 
-/** Inserts unless the tenant already used the idempotency key; returns the new row or null. */
-export async function insertCommand(db: Executor, row: NewCommandRow): Promise<CommandRow | null> {
-  const inserted = await db
-    .insertInto('commands')
-    .values(row)
-    .onConflict((oc) => oc.columns(['tenant', 'idempotency_key']).doNothing())
-    .returningAll()
-    .executeTakeFirst();
-  return inserted ?? null;
+/** What a new command becomes if its device is online: dispatched at once, timers armed. */
+export interface DispatchPlan {
+  /** The first resend's time. */
+  nextAttemptAt: Date;
+  /** The time-out. */
+  deadlineAt: Date;
+}
+
+/**
+ * Creates a command in one statement (one round trip, atomic without an explicit
+ * transaction): the row, its `command.queued` event and, if the device is online by the stored
+ * presence, its dispatch (the COMMANDS message and armed timers); otherwise it is parked
+ * (`next_attempt_at` null) until the device connects. Returns null when the tenant already
+ * used the idempotency key (nothing is written then).
+ */
+export async function insertCreated(
+  db: Executor,
+  row: NewCommandRow,
+  plan: DispatchPlan,
+  outbox: { event: OutboxInsertRow; dispatch: OutboxInsertRow },
+): Promise<CommandRow | null> {
+  const messages = JSON.stringify([
+    { k: 0, ...outbox.event },
+    { k: 1, ...outbox.dispatch },
+  ]);
+  const r = await sql<CommandRow>`
+    with p as (
+      select exists (
+        select 1 from device_presence
+        where tenant = ${row.tenant} and device_id = ${row.device_id} and online
+      ) as online
+    ), ins as (
+      insert into commands (
+        command_id, tenant, device_id, device_type, name, params, status, created_at, expires_at,
+        timeout_s, idempotency_key, fanout_id, attempts, dispatched_at, next_attempt_at,
+        deadline_at
+      )
+      select ${row.command_id}, ${row.tenant}, ${row.device_id}, ${row.device_type}, ${row.name},
+        ${row.params}::jsonb, 'queued', ${row.created_at}::timestamptz,
+        ${row.expires_at}::timestamptz, ${row.timeout_s}::int, ${row.idempotency_key ?? null},
+        ${row.fanout_id ?? null},
+        case when p.online then 1 else 0 end,
+        case when p.online then ${row.created_at}::timestamptz end,
+        case when p.online then ${plan.nextAttemptAt}::timestamptz end,
+        case when p.online then ${plan.deadlineAt}::timestamptz
+          else ${row.expires_at}::timestamptz end
+      from p
+      on conflict (tenant, idempotency_key) do nothing
+      returning *
+    ), ob as (
+      insert into outbox (event_id, subject, payload, headers)
+      select m.event_id, m.subject, m.payload::jsonb, m.headers::jsonb
+      from ins, p,
+        jsonb_to_recordset(${messages}::jsonb)
+          as m(k int, event_id text, subject text, payload text, headers text)
+      where m.k = 0 or p.online
+      order by m.k
+      on conflict (event_id) do nothing
+    )
+    select * from ins
+  `.execute(db);
+  return r.rows[0] ?? null;
 }
 
 /** Inserts many rows (fan-out). */
