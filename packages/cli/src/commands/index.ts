@@ -5,7 +5,10 @@ import { registerDevicesCommand } from './devices.command';
 import { registerTelemetryCommand } from './telemetry.command';
 import { registerTokenCommand } from './token.command';
 import { registerCommandsCommand } from './commands.command';
+import { registerProvisioningCommand } from './provisioning.command';
+import { registerDevCommand } from './dev.command';
 import { registerFirmwareCommand } from './firmware.command';
+import { registerRolloutCommand } from './rollout.command';
 
 /** Adds one command group to the program; every group file exports one of these. */
 export type CommandRegistrar = (program: Command, io: CliIo, run: ActionRunner) => void;
@@ -19,5 +22,8 @@ export const commandGroups: readonly CommandRegistrar[] = [
   registerDevicesCommand,
   registerTelemetryCommand,
   registerCommandsCommand,
+  registerProvisioningCommand,
+  registerDevCommand,
   registerFirmwareCommand,
+  registerRolloutCommand,
 ];
