@@ -12,7 +12,13 @@ import path from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { type Kysely } from 'kysely';
 import { rpcRequest } from '@drover/bus';
-import { PROVISIONING_SERVICE, ProvisioningOps as Ops, telemetrySubject } from '@drover/contracts';
+import {
+  DEVICE_REGISTRY_SERVICE,
+  DeviceRegistryOps,
+  PROVISIONING_SERVICE,
+  ProvisioningOps as Ops,
+  telemetrySubject,
+} from '@drover/contracts';
 import { createLogger } from '@drover/observability';
 import {
   createCsr,
@@ -250,31 +256,38 @@ describe('MQTT over mutual TLS, end to end', () => {
 
   it('bootstrap certificate → fleet certificate → telemetry on NATS through the TLS ingress', async () => {
     first = await provisionOverMqtt('HWT-1');
-    // The registry learns the device from provisioning.completed; the ingress checks it there.
+    // The registry learns the device from provisioning.completed (outbox → EVENTS); the
+    // ingress checks every message's device against it, so wait for it there first.
+    await waitFor(
+      () =>
+        rpcRequest(bus, DEVICE_REGISTRY_SERVICE, DeviceRegistryOps.getDevice, {
+          tenant: 'acme',
+          device_id: first.deviceId,
+        }),
+      { timeoutMs: 60_000, intervalMs: 200, description: 'the device in the registry' },
+    );
     const fleet = await connectTls(broker.ports.fleet, first, first.deviceId);
+    const body = { msg_id: 't-1', ts: Date.now(), schema_version: 1, metrics: { v: 21 } };
+    await fleet.publishAsync(`acme/sensor/${first.deviceId}/telemetry`, JSON.stringify(body), {
+      qos: 1,
+    });
     const subject = telemetrySubject(bus.naming, 'acme', 'sensor', first.deviceId);
     const stream = bus.naming.stream('TELEMETRY');
-    let n = 0;
     const msg = await waitFor(
       async () => {
-        // Until the registry has the device the ingress rejects the message: send again.
-        n += 1;
-        const body = { msg_id: `t-${n}`, ts: Date.now(), schema_version: 1, metrics: { v: 21 } };
-        await fleet.publishAsync(`acme/sensor/${first.deviceId}/telemetry`, JSON.stringify(body), {
-          qos: 1,
-        });
         const info = await bus.jsm.streams.info(stream, { subjects_filter: subject });
         return info.state.subjects?.[subject]
           ? bus.jsm.streams.getMessage(stream, { last_by_subj: subject })
           : null;
       },
-      { timeoutMs: 30_000, intervalMs: 250, description: 'telemetry on NATS' },
+      { timeoutMs: 30_000, intervalMs: 100, description: 'telemetry on NATS' },
     );
     expect(msg.subject).toBe(subject);
     expect(msg.json()).toMatchObject({
       tenant: 'acme',
       device_type: 'sensor',
       device_id: first.deviceId,
+      msg_id: 't-1',
       metrics: { v: 21 },
     });
   });
