@@ -19,7 +19,8 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const USAGE = `usage: npm start [-- [--no-install] [--no-build]]
   --no-install  do not run pnpm install, even when the lockfile changed
   --no-build    do not run turbo run build (start what is built)
-Environment: NATS_URL, DATABASE_URL, REDIS_URL, MQTT_URL, API_PORT (8080), LOG_LEVEL (info).`;
+Environment: NATS_URL, DATABASE_URL, REDIS_URL, MQTT_URL, API_PORT (8080), LOG_LEVEL (info),
+  SECURE_MQTT (on: the mTLS broker too; off; ingress: the ingress on its platform listener).`;
 let flags;
 try {
   ({ values: flags } = parseArgs({
