@@ -7,7 +7,8 @@
 //
 // Knobs (environment): BENCH_SECONDS (60), BENCH_DEVICES (1000), BENCH_PUBLISHERS (4),
 // BENCH_WINDOW (in-flight QoS 1 publishes per publisher, 200), BENCH_CEILING_SECONDS (10),
-// BENCH_INGRESS_CONNECTIONS (32), BENCH_RATE (open-loop msg/s; 0 = closed loop), DATABASE_URL,
+// BENCH_INGRESS_CONNECTIONS (32), BENCH_RATE (open-loop msg/s; 0 = closed loop),
+// BENCH_TELEMETRY_BATCH (the ingress's TELEMETRY_BATCH_MAX, 1 = a message per record), DATABASE_URL,
 // REDIS_URL, BENCH_CPU_PROF_DIR (V8 CPU profiles of the services).
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
@@ -32,6 +33,7 @@ const DEVICES = env('BENCH_DEVICES', 1000);
 const PUBLISHERS = env('BENCH_PUBLISHERS', 4);
 const WINDOW = env('BENCH_WINDOW', 200);
 const CONNECTIONS = env('BENCH_INGRESS_CONNECTIONS', 32);
+const TELEMETRY_BATCH = env('BENCH_TELEMETRY_BATCH', 1);
 // Open loop at this total rate (msg/s) when set: latency at a load the pipeline sustains.
 const RATE = env('BENCH_RATE', 0);
 const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -317,7 +319,7 @@ async function main() {
   const MQTT_URL = `mqtt://127.0.0.1:${mqttPort}`;
   const NATS_URL = `nats://127.0.0.1:${natsPort}`;
   console.log(
-    `namespace ${NS}; devices ${DEVICES}; publishers ${PUBLISHERS} × window ${WINDOW}; ingress connections ${CONNECTIONS}`,
+    `namespace ${NS}; devices ${DEVICES}; publishers ${PUBLISHERS} × window ${WINDOW}; ingress connections ${CONNECTIONS}; telemetry batch ${TELEMETRY_BATCH}`,
   );
 
   console.log(`ceiling 1/2: broker relay, QoS 1, ${CEILING_SECONDS} s …`);
@@ -353,6 +355,7 @@ async function main() {
       MQTT_TOPIC_PREFIX: NS,
       MQTT_CLIENT_ID: `${NS}-ingress`,
       MQTT_CONNECTIONS: String(CONNECTIONS),
+      TELEMETRY_BATCH_MAX: String(TELEMETRY_BATCH),
       OPS_PORT: String(ports.ingress),
       TELEMETRY_STREAM_MAX_BYTES: String(2 * 1024 ** 3),
     },

@@ -88,7 +88,9 @@ export async function startMqttIngress(
       maxAgeMs: config.MAX_AGE_MS,
     },
     meta,
-    publisher: createIngressPublisher(bus, naming),
+    publisher: createIngressPublisher(bus, naming, {
+      telemetryBatchMax: config.TELEMETRY_BATCH_MAX,
+    }),
     rejectBudget: createTokenBucket(config.REJECT_REPORTS_PER_S),
     metrics: series,
     logger,

@@ -34,6 +34,10 @@ export const IngressConfigSchema = Type.Object({
   // Create/update the streams at start (idempotent); off where a setup step owns them.
   ENSURE_STREAMS: Type.Boolean({ default: true }),
   TELEMETRY_STREAM_MAX_BYTES: Type.Optional(Type.Integer({ minimum: 1048576 })),
+  // Telemetry records per TELEMETRY message: 1 = one message per record on its device's
+  // subject; more = the records of one event-loop turn per tenant and device type in one
+  // `{"batch": […]}` message on `…telemetry.<tenant>.<type>._batch` (docs/telemetry.md).
+  TELEMETRY_BATCH_MAX: Type.Integer({ default: 1, minimum: 1, maximum: 10000 }),
 });
 
 /** Validated ingress configuration. */

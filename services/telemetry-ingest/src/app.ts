@@ -14,7 +14,7 @@ import { ValidationError } from '@drover/service-kit';
 import { sql } from 'kysely';
 import { type IngestConfig } from './config';
 import { partitionsAhead } from './domain/partitions';
-import { type TelemetryRow, toTelemetryRow } from './domain/telemetry-record';
+import { type TelemetryRow, toTelemetryRows } from './domain/telemetry-record';
 import { migrations, type TelemetryDb } from './adapters/postgres/telemetry.table';
 import { createPartitions, dropExpiredPartitions } from './adapters/postgres/partition.maintenance';
 import { createLatestStore } from './adapters/redis/latest.store';
@@ -117,19 +117,26 @@ export async function startTelemetryIngest(
     fetchExpiresMs: 1000,
     logger,
     handler: async (msg) => {
-      series.messagesIn.inc();
-      let parsed: ReturnType<typeof toTelemetryRow>;
+      let parsed: ReturnType<typeof toTelemetryRows>;
       try {
-        parsed = toTelemetryRow(msg.json());
+        parsed = toTelemetryRows(msg.json());
       } catch (err) {
+        series.messagesIn.inc();
         series.rejected.inc({ reason: 'bad_json' });
         throw new ValidationError('bad_json', `not JSON: ${String(err)}`);
       }
-      if ('error' in parsed) {
-        series.rejected.inc({ reason: 'invalid' });
-        throw new ValidationError('invalid_telemetry', parsed.error);
+      const { rows, errors } = parsed;
+      series.messagesIn.inc(rows.length + errors.length);
+      // The valid rows of a batch are written even when a neighbour is bad; the message then
+      // goes to the DLQ for the bad ones (a replay rewrites nothing: the unique key).
+      if (rows.length > 0) {
+        if (rows.length === 1) await batches.add(rows[0] as TelemetryRow);
+        else await batches.addMany(rows);
       }
-      await batches.add(parsed.row);
+      if (errors.length > 0) {
+        series.rejected.inc({ reason: 'invalid' }, errors.length);
+        throw new ValidationError('invalid_telemetry', errors.slice(0, 5).join('; '));
+      }
     },
   });
 

@@ -5,7 +5,10 @@ const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10
 /** telemetry-ingest's Prometheus series. */
 export function ingestMetrics(m: Metrics) {
   return {
-    messagesIn: m.counter('drover_telemetry_messages_in_total', 'Messages pulled from TELEMETRY'),
+    messagesIn: m.counter(
+      'drover_telemetry_messages_in_total',
+      'Telemetry records pulled from TELEMETRY (a batch message counts each record)',
+    ),
     rowsOut: m.counter('drover_telemetry_rows_inserted_total', 'Rows committed (new)'),
     duplicates: m.counter('drover_telemetry_duplicates_total', 'Rows already stored'),
     rejected: m.counter('drover_telemetry_messages_rejected_total', 'Unusable messages', [

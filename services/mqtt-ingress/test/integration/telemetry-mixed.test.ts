@@ -61,7 +61,10 @@ const MALFORMED: Malformed[] = [
   },
 ];
 
-describe('telemetry pipeline with mixed traffic', () => {
+describe.each([
+  ['one message per record', '1'],
+  ['batched', '64'],
+])('telemetry pipeline with mixed traffic, %s', (_mode, batchMax) => {
   let p: Pipeline;
   const devices: MqttClient[] = [];
 
@@ -69,9 +72,9 @@ describe('telemetry pipeline with mixed traffic', () => {
     // Mosquitto's defaults queue at most 1,020 unacked messages per session and drop the rest:
     // the burst of 10,000 needs enough shared-subscription sessions to be held (docs/telemetry.md).
     p = await startPipeline({
-      label: 'mixed',
+      label: `mixed${batchMax}`,
       devices: 100,
-      ingressEnv: { MQTT_CONNECTIONS: '16' },
+      ingressEnv: { MQTT_CONNECTIONS: '16', TELEMETRY_BATCH_MAX: batchMax },
     });
     for (const id of p.deviceIds) devices.push(await p.connectDevice(id));
   });
@@ -163,5 +166,17 @@ describe('telemetry pipeline with mixed traffic', () => {
     const body = { msg_id: 'after', ts: Date.now(), schema_version: 1, metrics: { x: 1 } };
     await devices[0]!.publishAsync(p.topic('d0', 'telemetry'), JSON.stringify(body), { qos: 1 });
     await waitFor(async () => (await p.rowCount()) === 9001, { timeoutMs: 10_000 });
+
+    // Batched mode really batched: fewer TELEMETRY messages than records, on `_batch` subjects.
+    const telemetry = await p.bus.jsm.streams.info(p.bus.naming.stream('TELEMETRY'), {
+      subjects_filter: '>',
+    });
+    const subjects = Object.entries(telemetry.state.subjects ?? {});
+    const onBatch = subjects.filter(([s]) => s.endsWith('._batch')).reduce((a, [, n]) => a + n, 0);
+    if (batchMax === '1') expect(onBatch).toBe(0);
+    else {
+      expect(onBatch).toBeGreaterThan(0);
+      expect(telemetry.state.messages).toBeLessThan(9001);
+    }
   });
 });

@@ -61,6 +61,35 @@ export function toTelemetryRow(value: unknown): { row: TelemetryRow } | { error:
   };
 }
 
+/** Most records one batch message may hold. */
+export const MAX_BATCH_RECORDS = 10_000;
+
+/**
+ * Rows of one bus message: a single record, or `{"batch": [record, …]}` (the ingress's batched
+ * form). Unusable records are listed in `errors` (by index) and left out of `rows`.
+ */
+export function toTelemetryRows(value: unknown): { rows: TelemetryRow[]; errors: string[] } {
+  const batch =
+    typeof value === 'object' && value !== null && !Array.isArray(value)
+      ? (value as { batch?: unknown }).batch
+      : undefined;
+  if (batch === undefined) {
+    const one = toTelemetryRow(value);
+    return 'row' in one ? { rows: [one.row], errors: [] } : { rows: [], errors: [one.error] };
+  }
+  if (!Array.isArray(batch) || batch.length === 0 || batch.length > MAX_BATCH_RECORDS) {
+    return { rows: [], errors: [`batch must be an array of 1 to ${MAX_BATCH_RECORDS} records`] };
+  }
+  const rows: TelemetryRow[] = [];
+  const errors: string[] = [];
+  batch.forEach((item, i) => {
+    const one = toTelemetryRow(item);
+    if ('row' in one) rows.push(one.row);
+    else errors.push(`batch[${i}]: ${one.error}`);
+  });
+  return { rows, errors };
+}
+
 /** The newest row per device of a batch (by device time), for the latest-values cache. */
 export function latestPerDevice(rows: readonly TelemetryRow[]): TelemetryRow[] {
   const latest = new Map<string, TelemetryRow>();

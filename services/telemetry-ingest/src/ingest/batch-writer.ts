@@ -18,6 +18,8 @@ export interface BatchWriterOptions<T> {
 export interface BatchWriter<T> {
   /** Queues a row; resolves when its batch committed, rejects if its write failed. */
   add(row: T): Promise<void>;
+  /** Queues rows; resolves when every one is committed (they may span batches). */
+  addMany(rows: readonly T[]): Promise<void>;
   /** Cuts the current batch and waits until every batch is settled. */
   flush(): Promise<void>;
 }
@@ -76,6 +78,21 @@ export function createBatchWriter<T>(opts: BatchWriterOptions<T>): BatchWriter<T
         filling.push({ row, resolve, reject });
         if (filling.length >= opts.maxRows) cut();
         else timer ??= setTimeout(cut, opts.maxWaitMs);
+      });
+    },
+    addMany(rows) {
+      if (rows.length === 0) return Promise.resolve();
+      return new Promise<void>((resolve, reject) => {
+        let left = rows.length;
+        const done = () => {
+          left -= 1;
+          if (left === 0) resolve();
+        };
+        for (const row of rows) {
+          filling.push({ row, resolve: done, reject });
+          if (filling.length >= opts.maxRows) cut();
+        }
+        if (filling.length > 0) timer ??= setTimeout(cut, opts.maxWaitMs);
       });
     },
     flush() {

@@ -1,4 +1,9 @@
-import { latestPerDevice, toTelemetryRow } from '../../src/domain/telemetry-record';
+import {
+  MAX_BATCH_RECORDS,
+  latestPerDevice,
+  toTelemetryRow,
+  toTelemetryRows,
+} from '../../src/domain/telemetry-record';
 import {
   dayStart,
   partitionFor,
@@ -27,6 +32,41 @@ const good = {
   received_at: new Date(NOW + 5).toISOString(),
   metrics: { t: 1 },
 };
+
+describe('toTelemetryRows', () => {
+  const second = { ...good, device_id: 'd2', msg_id: 'm2' };
+  it('reads a single record', () => {
+    expect(toTelemetryRows(good)).toEqual({
+      rows: [expect.objectContaining({ deviceId: 'd1', msgId: 'm1' })],
+      errors: [],
+    });
+    expect(toTelemetryRows({ ...good, tenant: 'a.b' })).toEqual({
+      rows: [],
+      errors: ['bad tenant'],
+    });
+    expect(toTelemetryRows(null)).toEqual({ rows: [], errors: ['not an object'] });
+    expect(toTelemetryRows([good])).toEqual({ rows: [], errors: ['not an object'] });
+  });
+  it('reads a batch, keeping the good records and naming the bad ones', () => {
+    expect(toTelemetryRows({ batch: [good, second] }).rows.map((r) => r.deviceId)).toEqual([
+      'd1',
+      'd2',
+    ]);
+    const mixed = toTelemetryRows({ batch: [good, { ...good, msg_id: '' }, second] });
+    expect(mixed.rows.map((r) => r.msgId)).toEqual(['m1', 'm2']);
+    expect(mixed.errors).toEqual(['batch[1]: bad msg_id']);
+  });
+  it.each([
+    ['not an array', { batch: 'x' }],
+    ['empty', { batch: [] }],
+    ['too long', { batch: Array.from({ length: MAX_BATCH_RECORDS + 1 }, () => good) }],
+  ])('refuses a batch that is %s', (_what, value) => {
+    expect(toTelemetryRows(value)).toEqual({
+      rows: [],
+      errors: [`batch must be an array of 1 to ${MAX_BATCH_RECORDS} records`],
+    });
+  });
+});
 
 describe('toTelemetryRow', () => {
   it('maps a bus message to a row', () => {

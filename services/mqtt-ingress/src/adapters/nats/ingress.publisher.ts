@@ -1,4 +1,5 @@
 // Everything the ingress writes to NATS: telemetry, device traffic, and reject reports.
+import { createHash } from 'node:crypto';
 import {
   type Naming,
   type RejectReason,
@@ -10,7 +11,7 @@ import {
   telemetrySubject,
 } from '@drover/contracts';
 import { type Bus, HEADERS, publish, publishEvent } from '@drover/bus';
-import { type Route } from '../../domain/message-router';
+import { type Route, type TelemetryRecord } from '../../domain/message-router';
 import { createJsPipeline } from './js-pipeline';
 
 /** Longest payload excerpt kept in a DLQ record. */
@@ -42,21 +43,116 @@ export interface IngressPublisher {
   reject(report: RejectReport): Promise<void>;
 }
 
+/** Device-id token of a batch's subject: `…telemetry.<tenant>.<device_type>._batch`. */
+export const TELEMETRY_BATCH_TOKEN = '_batch';
+
+/** Options of `createIngressPublisher`. */
+export interface IngressPublisherOptions {
+  /**
+   * Telemetry records per TELEMETRY message at most (default 1: one message per record on its
+   * device's subject). Above 1, the records of one event-loop turn that share tenant and device
+   * type go out as one `{"batch": [...]}` message (docs/telemetry.md).
+   */
+  telemetryBatchMax?: number;
+}
+
+/** A batch is cut before its body passes this many bytes (NATS refuses more than 1 MiB). */
+export const TELEMETRY_BATCH_MAX_BYTES = 512 * 1024;
+
+interface Queued {
+  record: TelemetryRecord;
+  json: string;
+  msgId: string;
+  resolve(): void;
+  reject(err: unknown): void;
+}
+
 /**
  * Builds the publisher on a connected bus. Telemetry goes through a JetStream pipeline (many
  * publishes in flight, no request object each); its dedup id doubles as the correlation id, so
  * consumers need not mint one per message.
  */
-export function createIngressPublisher(bus: Bus, naming: Naming): IngressPublisher {
+export function createIngressPublisher(
+  bus: Bus,
+  naming: Naming,
+  opts: IngressPublisherOptions = {},
+): IngressPublisher {
   const pipeline = createJsPipeline(bus.nc);
+  const batchMax = Math.max(1, opts.telemetryBatchMax ?? 1);
+
+  const publishOne = async (r: TelemetryRecord, msgId: string, json?: string): Promise<void> => {
+    const subject = telemetrySubject(naming, r.tenant, r.device_type, r.device_id);
+    await pipeline.publish(subject, Buffer.from(json ?? JSON.stringify(r)), msgId, {
+      [HEADERS.correlationId]: msgId,
+    });
+  };
+
+  // A batch's id is derived from its members' ids: a publish retried as the same batch is a
+  // JetStream duplicate. A member retried in another batch is stored twice and the table's
+  // unique key (device_id, msg_id, ts) keeps one row.
+  const publishBatch = (group: Queued[]): void => {
+    const settle = (p: Promise<void>) =>
+      p.then(
+        () => group.forEach((q) => q.resolve()),
+        (err: unknown) => group.forEach((q) => q.reject(err)),
+      );
+    const first = group[0] as Queued;
+    if (group.length === 1) {
+      void settle(publishOne(first.record, first.msgId, first.json));
+      return;
+    }
+    const hash = createHash('sha256');
+    for (const q of group) hash.update(q.msgId).update('\n');
+    const msgId = `batch:${hash.digest('base64url')}`;
+    const { tenant, device_type } = first.record;
+    const subject = telemetrySubject(naming, tenant, device_type, TELEMETRY_BATCH_TOKEN);
+    const body = Buffer.from(`{"batch":[${group.map((q) => q.json).join(',')}]}`);
+    void settle(
+      pipeline
+        .publish(subject, body, msgId, { [HEADERS.correlationId]: msgId })
+        .then(() => undefined),
+    );
+  };
+
+  let groups = new Map<string, { items: Queued[]; bytes: number }>();
+  let scheduled = false;
+  const flushAll = (): void => {
+    scheduled = false;
+    const all = groups;
+    groups = new Map();
+    for (const group of all.values()) publishBatch(group.items);
+  };
+  const enqueue = (record: TelemetryRecord, msgId: string): Promise<void> =>
+    new Promise<void>((resolve, reject) => {
+      const json = JSON.stringify(record);
+      const bytes = Buffer.byteLength(json) + 1;
+      const key = `${record.tenant}.${record.device_type}`;
+      let group = groups.get(key);
+      if (group !== undefined && group.bytes + bytes > TELEMETRY_BATCH_MAX_BYTES) {
+        groups.delete(key);
+        publishBatch(group.items);
+        group = undefined;
+      }
+      if (group === undefined) {
+        group = { items: [], bytes: 0 };
+        groups.set(key, group);
+      }
+      group.items.push({ record, json, msgId, resolve, reject });
+      group.bytes += bytes;
+      if (group.items.length >= batchMax) {
+        groups.delete(key);
+        publishBatch(group.items);
+      } else if (!scheduled) {
+        scheduled = true;
+        setImmediate(flushAll);
+      }
+    });
+
   return {
     async route(route) {
       if (route.kind === 'telemetry') {
-        const r = route.record;
-        const subject = telemetrySubject(naming, r.tenant, r.device_type, r.device_id);
-        await pipeline.publish(subject, Buffer.from(JSON.stringify(r)), route.msgId, {
-          [HEADERS.correlationId]: route.msgId,
-        });
+        if (batchMax === 1) await publishOne(route.record, route.msgId);
+        else await enqueue(route.record, route.msgId);
         return;
       }
       const subject = deviceSubject(naming, route.subjectKind, route.tenant, route.deviceId);
