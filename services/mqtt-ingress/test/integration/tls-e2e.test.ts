@@ -292,7 +292,7 @@ describe('MQTT over mutual TLS, end to end', () => {
     });
   });
 
-  it('refuses a certificate from another CA, and a device certificate on the platform listener', async () => {
+  it('refuses a certificate from another CA and identities on the wrong listener', async () => {
     const other = await loadOrCreatePki(new MemorySecretStore());
     const stranger = await issueClientCertificate(other.fleet, {
       commonName: 'stranger',
@@ -306,6 +306,17 @@ describe('MQTT over mutual TLS, end to end', () => {
       profile: 'bootstrap',
     });
     expect(await refusal(broker.ports.fleet, bootstrap, 'HWT-2')).toMatch(/unknown ca/);
+    // Nor is the ingress' own identity, even sent with its CA as a chain.
+    const ingressIdentity = {
+      certificatePem:
+        readFileSync(broker.files.ingressCertFile, 'utf8') +
+        readFileSync(broker.files.serviceCaFile, 'utf8'),
+      privateKeyPem: readFileSync(broker.files.ingressKeyFile, 'utf8'),
+    };
+    expect(await refusal(broker.ports.fleet, ingressIdentity, 'drover-ingress')).toMatch(
+      /unknown ca/,
+    );
+    expect(await refusal(broker.ports.platform, ingressIdentity, `${ns}-ingress-y`)).toBeNull();
   });
 
   it('refuses a revoked fleet certificate once the broker has reloaded the CRL', async () => {
