@@ -1,6 +1,7 @@
 // Builds the whole provisioning service (db + migrations, PKI, cloud provider, bus, outbox
 // relay, consumers, RPC, expiry-scan timer) so main.ts and other services' tests can run it
 // in-process.
+import { randomBytes } from 'node:crypto';
 import { type Kysely, sql } from 'kysely';
 import { BusHealth, connectBus, type Consumer, ensureStreams, startOutboxRelay } from '@drover/bus';
 import { createDb, migrate } from '@drover/db';
@@ -82,6 +83,19 @@ function secretStore(config: ProvisioningConfig): SecretStore {
     : new FileSecretStore(config.PKI_DIR);
 }
 
+/**
+ * The key that encrypts stored answers: deps, PROVISIONING_RESULT_KEY, else the secret store.
+ * A caller that injects its own PKI (tests) keeps the store untouched: without a configured
+ * key it gets a throwaway one (answers then replay only within this process's life).
+ */
+async function resultKey(config: ProvisioningConfig, deps: ProvisioningDeps): Promise<Buffer> {
+  if (deps.resultKey !== undefined) return deps.resultKey;
+  if (deps.pki !== undefined && config.PROVISIONING_RESULT_KEY === undefined) {
+    return randomBytes(32);
+  }
+  return loadResultKey(config.PROVISIONING_RESULT_KEY, secretStore(config));
+}
+
 /** Starts the provisioning service; resolves once RPC and consumers are serving. */
 export async function startProvisioning(
   appConfig: ProvisioningAppConfig,
@@ -92,9 +106,7 @@ export async function startProvisioning(
   const metrics = deps.metrics ?? createMetrics({ service: SERVICE_NAME });
   const pki = deps.pki ?? (await loadOrCreatePki(secretStore(config)));
   const cloud = deps.cloud ?? createCloudProvider(config);
-  const resultCipher = createResultCipher(
-    deps.resultKey ?? (await loadResultKey(config.PROVISIONING_RESULT_KEY, secretStore(config))),
-  );
+  const resultCipher = createResultCipher(await resultKey(config, deps));
 
   const db = createDb<DB>({
     url: config.DATABASE_URL,
