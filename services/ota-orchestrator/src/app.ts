@@ -1,14 +1,23 @@
 // Builds the whole orchestrator (db + migrations, bus, outbox relay, firmware registry, rollout
 // engine, RPC) so main.ts and tests run the real thing in-process.
+import { hostname } from 'node:os';
 import { type Kysely, sql } from 'kysely';
+import { ulid } from 'ulid';
 import {
   BusHealth,
   type Bus,
   connectBus,
+  type Consumer,
   ensureStreams,
+  rpcRequest,
   type RpcServer,
   startOutboxRelay,
 } from '@drover/bus';
+import {
+  COMMAND_GATEWAY_SERVICE,
+  CommandGatewayOps,
+  type CreateCommandResponse,
+} from '@drover/contracts';
 import { createDb, migrate } from '@drover/db';
 import { createLogger, createMetrics, type Logger, type Metrics } from '@drover/observability';
 import { loadConfig, UnavailableError } from '@drover/service-kit';
@@ -18,6 +27,11 @@ import { type DB } from './adapters/postgres/schema';
 import { type FirmwareCatalog } from './firmware/firmware.catalog';
 import { type OtaHandlerMap, startOtaRpc } from './rpc/ota.rpc-server';
 import { type OtaContext, SERVICE_NAME } from './service/ota.context';
+import { startRolloutConsumers } from './rollout/device-traffic.consumer';
+import { deploymentEndpoints } from './rollout/deployment.rpc';
+import { type Driver, startDriver } from './rollout/driver';
+import { registryDirectory } from './rollout/registry.directory';
+import { type RolloutContext } from './rollout/rollout.context';
 
 /** The required settings plus any of the optional ones (defaults from the config schema). */
 export type OtaAppConfig = Pick<OtaConfig, 'NATS_URL' | 'DATABASE_URL'> & Partial<OtaConfig>;
@@ -71,7 +85,7 @@ export interface OtaOrchestrator {
   /** The metrics registry. */
   metrics: Metrics;
   /** The use-case context (tests). */
-  ctx: OtaContext;
+  ctx: RolloutContext;
 }
 
 function resolveConfig(config: OtaAppConfig): OtaConfig {
@@ -134,7 +148,7 @@ export async function startOtaOrchestrator(
     metrics,
     notifyOutbox,
   });
-  const ctx: OtaContext = {
+  const shared: OtaContext = {
     db,
     bus,
     naming: bus.naming,
@@ -143,7 +157,35 @@ export async function startOtaOrchestrator(
     notifyOutbox,
     catalog: firmware.catalog,
   };
-  const rpc: RpcServer = await startOtaRpc(bus, [firmware.endpoints]);
+  let driver: Driver | null = null;
+  const ctx: RolloutContext = {
+    ...shared,
+    settings: {
+      tickMs: config.ROLLOUT_TICK_MS,
+      leaseMs: config.ROLLOUT_LEASE_MS,
+      ratePerS: config.ROLLOUT_DISPATCH_RATE_PER_S,
+      dispatchConcurrency: config.ROLLOUT_DISPATCH_CONCURRENCY,
+      downloadTtlS: config.ROLLOUT_DOWNLOAD_URL_TTL_S,
+    },
+    directory: registryDirectory(bus),
+    commands: {
+      send: async (req) => {
+        const res = await rpcRequest<CreateCommandResponse>(
+          bus,
+          COMMAND_GATEWAY_SERVICE,
+          CommandGatewayOps.createCommand,
+          req,
+          { timeoutMs: 15_000 },
+        );
+        return res.command.command_id;
+      },
+    },
+    owner: `${hostname()}-${process.pid}-${ulid()}`,
+    hint: () => driver?.hint(),
+  };
+  const consumers: Consumer[] = await startRolloutConsumers(bus, ctx, config.CONSUMER_CONCURRENCY);
+  driver = startDriver(ctx);
+  const rpc: RpcServer = await startOtaRpc(bus, [firmware.endpoints, deploymentEndpoints(ctx)]);
 
   let intakeStopped: Promise<void> | null = null;
   let flushed: Promise<void> | null = null;
@@ -151,6 +193,8 @@ export async function startOtaOrchestrator(
   const stopIntake = () =>
     (intakeStopped ??= (async () => {
       await rpc.stop();
+      await Promise.all(consumers.map((c) => c.stop()));
+      await driver?.stop();
       await firmware.stop?.();
     })());
   const flush = () =>

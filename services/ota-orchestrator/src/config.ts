@@ -19,9 +19,9 @@ export const OtaConfigSchema = Type.Object({
   // How long a replica holds a deployment's lease while driving it.
   ROLLOUT_LEASE_MS: Type.Integer({ minimum: 1000, default: 30_000 }),
   // firmware.update / firmware.rollback commands per second per deployment.
-  ROLLOUT_DISPATCH_RATE_PER_S: Type.Integer({ minimum: 1, default: 500 }),
-  // Commands created per driver step (a batch in one transaction of leases).
-  ROLLOUT_DISPATCH_BATCH: Type.Integer({ minimum: 1, maximum: 5000, default: 500 }),
+  ROLLOUT_DISPATCH_RATE_PER_S: Type.Integer({ minimum: 1, maximum: 10_000, default: 1000 }),
+  // Concurrent create_command calls while dispatching.
+  ROLLOUT_DISPATCH_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 512, default: 32 }),
   // Lifetime of the download URL given to a device.
   ROLLOUT_DOWNLOAD_URL_TTL_S: Type.Integer({ minimum: 60, default: 24 * 3600 }),
 

@@ -2,6 +2,8 @@
 import { type ColumnType } from 'kysely';
 
 type Json<T> = ColumnType<T, string, string>;
+/** A column with a default or null: optional on insert. */
+type Opt<T> = ColumnType<T, T | undefined, T>;
 
 /** A deployment. */
 export interface DeploymentTable {
@@ -13,17 +15,18 @@ export interface DeploymentTable {
   target: Json<unknown>;
   config: Json<unknown>;
   status: string;
-  reason: string | null;
+  reason: Opt<string | null>;
   current_stage: number;
   stages: Json<unknown>;
-  next_evaluation_at: Date | null;
-  lease_owner: string | null;
-  lease_until: Date | null;
-  revision: number;
-  created_by: string | null;
+  next_evaluation_at: Opt<Date | null>;
+  lease_owner: Opt<string | null>;
+  lease_until: Opt<Date | null>;
+  revision: Opt<number>;
+  created_by: Opt<string | null>;
+  idempotency_key: Opt<string | null>;
   created_at: Date;
   updated_at: Date;
-  finished_at: Date | null;
+  finished_at: Opt<Date | null>;
 }
 
 /** One device of a deployment. */
@@ -32,21 +35,24 @@ export interface DeploymentDeviceTable {
   device_id: string;
   tenant: string;
   order_key: string;
-  stage: number | null;
+  stage: Opt<number | null>;
+  joined: Opt<boolean>;
   status: string;
-  hardware_model: string | null;
-  previous_version: string | null;
-  update_state: string | null;
-  reported_succeeded: boolean;
-  online: boolean | null;
-  went_offline: boolean;
-  running_version: string | null;
-  update_command_id: string | null;
-  rollback_command_id: string | null;
-  dispatched_at: Date | null;
-  deadline_at: Date | null;
-  finished_at: Date | null;
-  rollback_dispatched_at: Date | null;
-  error: string | null;
+  rollback_status: Opt<string | null>;
+  hardware_model: Opt<string | null>;
+  previous_version: Opt<string | null>;
+  update_state: Opt<string | null>;
+  reported_succeeded: Opt<boolean>;
+  online: Opt<boolean | null>;
+  went_offline: Opt<boolean>;
+  running_version: Opt<string | null>;
+  presence_at: Opt<Date | null>;
+  update_command_id: Opt<string | null>;
+  rollback_command_id: Opt<string | null>;
+  dispatched_at: Opt<Date | null>;
+  deadline_at: Opt<Date | null>;
+  finished_at: Opt<Date | null>;
+  rollback_dispatched_at: Opt<Date | null>;
+  error: Opt<string | null>;
   updated_at: Date;
 }

@@ -29,9 +29,11 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('lease_until', 'timestamptz')
     .addColumn('revision', 'integer', (c) => c.notNull().defaultTo(0))
     .addColumn('created_by', 'text')
+    .addColumn('idempotency_key', 'text')
     .addColumn('created_at', 'timestamptz', (c) => c.notNull())
     .addColumn('updated_at', 'timestamptz', (c) => c.notNull())
     .addColumn('finished_at', 'timestamptz')
+    .addUniqueConstraint('deployments_idempotency_key', ['tenant', 'idempotency_key'])
     .execute();
   await sql`create index deployments_due_idx on deployments (next_evaluation_at)
     where next_evaluation_at is not null`.execute(db);
@@ -50,12 +52,14 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('tenant', 'text', (c) => c.notNull())
     .addColumn('order_key', 'text', (c) => c.notNull())
     .addColumn('stage', 'integer')
+    .addColumn('joined', 'boolean', (c) => c.notNull().defaultTo(false))
     .addColumn('status', 'text', (c) =>
       c
         .notNull()
-        .check(
-          sql`status in ('pending','updating','succeeded','failed','offline','skipped','rolling_back','rolled_back','rollback_failed')`,
-        ),
+        .check(sql`status in ('pending','updating','succeeded','failed','offline','skipped')`),
+    )
+    .addColumn('rollback_status', 'text', (c) =>
+      c.check(sql`rollback_status in ('rolling_back','rolled_back','rollback_failed')`),
     )
     .addColumn('hardware_model', 'text')
     .addColumn('previous_version', 'text')
@@ -64,6 +68,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('online', 'boolean')
     .addColumn('went_offline', 'boolean', (c) => c.notNull().defaultTo(false))
     .addColumn('running_version', 'text')
+    .addColumn('presence_at', 'timestamptz')
     .addColumn('update_command_id', 'text')
     .addColumn('rollback_command_id', 'text')
     .addColumn('dispatched_at', 'timestamptz')
@@ -74,13 +79,15 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('updated_at', 'timestamptz', (c) => c.notNull())
     .addPrimaryKeyConstraint('deployment_devices_pk', ['deployment_id', 'device_id'])
     .execute();
+  await sql`create index deployment_devices_deadline_idx on deployment_devices (deployment_id, deadline_at)
+    where status = 'updating' or rollback_status = 'rolling_back'`.execute(db);
   await db.schema
     .createIndex('deployment_devices_order_idx')
     .on('deployment_devices')
     .columns(['deployment_id', 'order_key'])
     .execute();
   await sql`create index deployment_devices_device_idx on deployment_devices (tenant, device_id)
-    where status in ('updating','succeeded','offline','rolling_back')`.execute(db);
+    where status in ('updating','offline') or rollback_status = 'rolling_back'`.execute(db);
 }
 
 /** Drops the rollout tables. */

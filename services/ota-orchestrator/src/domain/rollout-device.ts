@@ -1,0 +1,99 @@
+// One device's progress through a deployment: update_status reports, presence and its deadline
+// move it between states. Succeeded only when it reported `succeeded` AND came back online on
+// the new version. The update's outcome is kept when a rollback follows (the rates stay true);
+// the rollback has its own status. Pure.
+
+/** Outcome of the update for one device. */
+export type DeviceUpdateStatus =
+  'pending' | 'updating' | 'succeeded' | 'failed' | 'offline' | 'skipped';
+/** Progress of the rollback of one device. */
+export type DeviceRollbackStatus = 'rolling_back' | 'rolled_back' | 'rollback_failed';
+
+/** What the engine keeps per device. */
+export interface DeviceProgress {
+  /** The update's outcome. */
+  status: DeviceUpdateStatus;
+  /** The rollback's progress; null while none was sent. */
+  rollbackStatus: DeviceRollbackStatus | null;
+  /** Last update_status state. */
+  updateState: string | null;
+  /** It reported `succeeded` for this deployment. */
+  reportedSucceeded: boolean;
+  /** Last presence (null: none seen since the deployment took it). */
+  online: boolean | null;
+  /** It went offline after the update was sent. */
+  wentOffline: boolean;
+  /** Last version it reported. */
+  runningVersion: string | null;
+  /** Why it failed. */
+  error: string | null;
+}
+
+/** Something that happened to the device. */
+export type DeviceReport =
+  | { kind: 'update_status'; state: string; error?: string }
+  | { kind: 'presence'; online: boolean; firmwareVersion?: string }
+  | { kind: 'deadline' };
+
+/** The state a device shows (the rollback's once one was sent). */
+export function shownStatus(d: Pick<DeviceProgress, 'status' | 'rollbackStatus'>): string {
+  return d.rollbackStatus ?? d.status;
+}
+
+const FOLLOWED: ReadonlySet<DeviceUpdateStatus> = new Set(['updating', 'offline']);
+
+function isConfirmed(d: DeviceProgress, targetVersion: string): boolean {
+  return d.reportedSucceeded && d.online === true && d.runningVersion === targetVersion;
+}
+
+/** Applies one report; `targetVersion` is the version being deployed. */
+export function applyDeviceReport(
+  d: DeviceProgress,
+  r: DeviceReport,
+  targetVersion: string,
+): DeviceProgress {
+  const next: DeviceProgress = { ...d };
+  if (r.kind === 'presence') {
+    next.online = r.online;
+    if (r.firmwareVersion !== undefined) next.runningVersion = r.firmwareVersion;
+    if (!r.online && FOLLOWED.has(d.status)) next.wentOffline = true;
+  } else if (r.kind === 'update_status') {
+    next.updateState = r.state;
+  }
+
+  if (d.rollbackStatus !== null) {
+    if (d.rollbackStatus !== 'rolling_back') return next;
+    if (r.kind === 'update_status' && r.state === 'rolled_back')
+      next.rollbackStatus = 'rolled_back';
+    else if (r.kind === 'deadline') {
+      next.rollbackStatus = 'rollback_failed';
+      next.error = 'rollback not confirmed in time';
+    }
+    return next;
+  }
+  if (!FOLLOWED.has(d.status)) return next;
+
+  if (r.kind === 'update_status') {
+    if (r.state === 'succeeded') next.reportedSucceeded = true;
+    if (r.state === 'failed' || r.state === 'rolled_back') {
+      next.status = 'failed';
+      next.error = r.error ?? `device reported ${r.state}`;
+      return next;
+    }
+  }
+  if (r.kind === 'deadline') {
+    if (isConfirmed(next, targetVersion)) next.status = 'succeeded';
+    else if (next.online === false) {
+      next.status = 'offline';
+      next.error = 'offline since its update';
+    } else {
+      next.status = 'failed';
+      next.error = next.reportedSucceeded
+        ? `reported succeeded but did not come back on ${targetVersion}`
+        : 'timeout';
+    }
+    return next;
+  }
+  if (isConfirmed(next, targetVersion)) next.status = 'succeeded';
+  return next;
+}

@@ -1,0 +1,348 @@
+// The deployment use cases behind the RPC: create (firmware re-verified, target resolved and
+// planned, before any device is told anything), read, list, and operator control.
+import { sql } from 'kysely';
+import { ulid } from 'ulid';
+import {
+  type CreateDeploymentRequest,
+  type Deployment,
+  DeploymentAbortedV1,
+  DeploymentCreatedV1,
+  type DeploymentDeviceList,
+  type DeploymentList,
+  DeploymentPausedV1,
+  DeploymentResumedV1,
+  DeploymentRollingBackV1,
+  type DeploymentStatus,
+  type ListDeploymentDevicesRequest,
+  type ListDeploymentsRequest,
+} from '@drover/contracts';
+import { ConflictError, NotFoundError, ValidationError } from '@drover/service-kit';
+import { outboxEvents } from '../adapters/postgres/outbox';
+import { type Executor } from '../adapters/postgres/schema';
+import { healthRates } from '../domain/rollout-health';
+import { orderKey, refusal, resolveRolloutConfig, splitEligible } from '../domain/rollout-plan';
+import { nextStatus, type RolloutAction } from '../domain/rollout-state';
+import {
+  type DeploymentRow,
+  loadCounts,
+  lockDeployment,
+  type StageRecord,
+  type StoredConfig,
+} from './deployment.store';
+import { toDeployment, toDeploymentDevice } from './deployment.mapper';
+import { type RolloutContext } from './rollout.context';
+import { deploymentEvent } from './rollout.events';
+
+const INSERT_CHUNK = 1000;
+
+function notFound(id: string): NotFoundError {
+  return new NotFoundError('deployment_not_found', `no deployment ${id}`);
+}
+
+async function view(db: Executor, row: DeploymentRow): Promise<Deployment> {
+  return toDeployment(row, await loadCounts(db, row.deployment_id));
+}
+
+/** get_deployment. */
+export async function getDeployment(
+  ctx: RolloutContext,
+  tenant: string,
+  deploymentId: string,
+): Promise<Deployment> {
+  const row = await ctx.db
+    .selectFrom('deployments')
+    .selectAll()
+    .where('tenant', '=', tenant)
+    .where('deployment_id', '=', deploymentId)
+    .executeTakeFirst();
+  if (row === undefined) throw notFound(deploymentId);
+  return view(ctx.db, row);
+}
+
+function isUniqueViolation(err: unknown): boolean {
+  return (err as { code?: string }).code === '23505';
+}
+
+/** create_deployment. */
+export async function createDeployment(
+  ctx: RolloutContext,
+  req: CreateDeploymentRequest,
+): Promise<Deployment> {
+  const { tenant } = req;
+  const byKey = async () =>
+    req.idempotency_key === undefined
+      ? undefined
+      : ctx.db
+          .selectFrom('deployments')
+          .selectAll()
+          .where('tenant', '=', tenant)
+          .where('idempotency_key', '=', req.idempotency_key)
+          .executeTakeFirst();
+  const earlier = await byKey();
+  if (earlier !== undefined) return view(ctx.db, earlier);
+
+  const given = ['device_ids', 'group', 'filter'].filter(
+    (k) => req.target[k as keyof typeof req.target] !== undefined,
+  );
+  if (given.length !== 1) {
+    throw new ValidationError(
+      'deployment_bad_target',
+      'target needs exactly one of device_ids, group or filter',
+    );
+  }
+  const rollout = resolveRolloutConfig(req.rollout_config);
+  const allowDowngrade = req.allow_downgrade ?? false;
+
+  // Every registry check runs again before any device is told anything.
+  const firmware = await ctx.catalog.findByVersion(tenant, req.device_type, req.version);
+  if (firmware === null) {
+    throw new NotFoundError(
+      'firmware_not_found',
+      `no firmware ${req.version} registered for device type ${req.device_type}`,
+    );
+  }
+  await ctx.catalog.reverify(firmware);
+
+  const candidates = await ctx.directory.resolve(tenant, req.device_type, req.target);
+  const split = splitEligible(
+    candidates,
+    {
+      deviceType: req.device_type,
+      version: firmware.version,
+      hardwareModels: firmware.hardware_models,
+    },
+    allowDowngrade,
+  );
+  const refused = refusal(split, req.target.device_ids !== undefined);
+  if (refused !== null) throw new ValidationError(refused.code, refused.detail);
+
+  const now = ctx.now();
+  const deploymentId = ulid();
+  const config: StoredConfig = { ...rollout, allow_downgrade: allowDowngrade };
+  const stages: StageRecord[] = rollout.stages.map((percent, index) => ({
+    index,
+    percent,
+    devices: 0,
+    started_at: null,
+    soak_until: null,
+    completed_at: null,
+  }));
+  try {
+    await ctx.db.transaction().execute(async (trx) => {
+      await trx
+        .insertInto('deployments')
+        .values({
+          deployment_id: deploymentId,
+          tenant,
+          firmware_id: firmware.firmware_id,
+          firmware_version: firmware.version,
+          device_type: req.device_type,
+          target: JSON.stringify(req.target),
+          config: JSON.stringify(config),
+          status: 'pending',
+          reason: null,
+          current_stage: -1,
+          stages: JSON.stringify(stages),
+          next_evaluation_at: now,
+          revision: 0,
+          created_by: req.created_by ?? null,
+          idempotency_key: req.idempotency_key ?? null,
+          created_at: now,
+          updated_at: now,
+        })
+        .execute();
+      for (let i = 0; i < split.eligible.length; i += INSERT_CHUNK) {
+        await trx
+          .insertInto('deployment_devices')
+          .values(
+            split.eligible.slice(i, i + INSERT_CHUNK).map((d) => ({
+              deployment_id: deploymentId,
+              device_id: d.deviceId,
+              tenant,
+              order_key: orderKey(deploymentId, d.deviceId),
+              status: 'pending',
+              hardware_model: d.hardwareModel,
+              previous_version: d.firmwareVersion,
+              running_version: d.firmwareVersion,
+              updated_at: now,
+            })),
+          )
+          .execute();
+      }
+      await outboxEvents(trx, [
+        deploymentEvent(
+          DeploymentCreatedV1,
+          {
+            tenant,
+            deployment_id: deploymentId,
+            ...firmwareHead(firmware.version, req.device_type),
+          },
+          { status: 'pending', at: now.toISOString(), total_devices: split.eligible.length },
+        ),
+      ]);
+    });
+  } catch (err) {
+    if (isUniqueViolation(err)) {
+      const winner = await byKey();
+      if (winner !== undefined) return view(ctx.db, winner);
+    }
+    throw err;
+  }
+  ctx.notifyOutbox();
+  ctx.hint();
+  ctx.logger.info(
+    { event: 'deployment.created', deployment_id: deploymentId, devices: split.eligible.length },
+    'deployment created',
+  );
+  return getDeployment(ctx, tenant, deploymentId);
+}
+
+function firmwareHead(version: string, deviceType: string) {
+  return { firmware_version: version, device_type: deviceType };
+}
+
+/** list_deployments (newest first). */
+export async function listDeployments(
+  ctx: RolloutContext,
+  req: ListDeploymentsRequest,
+): Promise<DeploymentList> {
+  const limit = req.limit ?? 50;
+  let q = ctx.db
+    .selectFrom('deployments')
+    .selectAll()
+    .where('tenant', '=', req.tenant)
+    .orderBy('deployment_id', 'desc')
+    .limit(limit + 1);
+  if (req.status !== undefined) q = q.where('status', '=', req.status);
+  if (req.cursor !== undefined) q = q.where('deployment_id', '<', req.cursor);
+  const rows = await q.execute();
+  const page = rows.slice(0, limit);
+  return {
+    items: await Promise.all(page.map((r) => view(ctx.db, r))),
+    next_cursor: rows.length > limit ? page[page.length - 1]!.deployment_id : null,
+  };
+}
+
+/** list_deployment_devices (rollout order). */
+export async function listDeploymentDevices(
+  ctx: RolloutContext,
+  req: ListDeploymentDevicesRequest,
+): Promise<DeploymentDeviceList> {
+  await getDeploymentRow(ctx, req.tenant, req.deployment_id);
+  const limit = req.limit ?? 50;
+  let q = ctx.db
+    .selectFrom('deployment_devices')
+    .selectAll()
+    .where('deployment_id', '=', req.deployment_id)
+    .orderBy('order_key')
+    .limit(limit + 1);
+  if (req.stage !== undefined) q = q.where('stage', '=', req.stage);
+  if (req.status !== undefined) {
+    const s = req.status;
+    q =
+      s === 'rolling_back' || s === 'rolled_back' || s === 'rollback_failed'
+        ? q.where('rollback_status', '=', s)
+        : q.where('status', '=', s).where('rollback_status', 'is', null);
+  }
+  if (req.cursor !== undefined) q = q.where('order_key', '>', req.cursor);
+  const rows = await q.execute();
+  const page = rows.slice(0, limit);
+  return {
+    items: page.map(toDeploymentDevice),
+    next_cursor: rows.length > limit ? page[page.length - 1]!.order_key : null,
+  };
+}
+
+async function getDeploymentRow(ctx: RolloutContext, tenant: string, id: string) {
+  const row = await ctx.db
+    .selectFrom('deployments')
+    .select('deployment_id')
+    .where('tenant', '=', tenant)
+    .where('deployment_id', '=', id)
+    .executeTakeFirst();
+  if (row === undefined) throw notFound(id);
+}
+
+/** An operator control operation. */
+export type ControlAction = Extract<RolloutAction, 'pause' | 'resume' | 'abort' | 'rollback'>;
+
+const CONTROL_EVENTS = {
+  pause: DeploymentPausedV1,
+  resume: DeploymentResumedV1,
+  abort: DeploymentAbortedV1,
+  rollback: DeploymentRollingBackV1,
+} as const;
+
+/** pause / resume / abort / rollback. */
+export async function controlDeployment(
+  ctx: RolloutContext,
+  tenant: string,
+  deploymentId: string,
+  action: ControlAction,
+  detail?: string,
+): Promise<Deployment> {
+  const now = ctx.now();
+  await ctx.db.transaction().execute(async (trx) => {
+    const row = await lockDeployment(trx, deploymentId);
+    if (row === undefined || row.tenant !== tenant) throw notFound(deploymentId);
+    const status = row.status as DeploymentStatus;
+    const next = nextStatus(status, action);
+    if (next === null) {
+      throw new ConflictError(
+        'deployment_invalid_transition',
+        `cannot ${action} a ${status} deployment`,
+      );
+    }
+    const reason = action === 'abort' ? 'aborted' : action === 'rollback' ? 'manual' : row.reason;
+    const stopping = action === 'abort' || action === 'rollback';
+    if (stopping) {
+      await trx
+        .updateTable('deployment_devices')
+        .set({ status: 'skipped', updated_at: now })
+        .where('deployment_id', '=', deploymentId)
+        .where('status', '=', 'pending')
+        .execute();
+    }
+    await trx
+      .updateTable('deployments')
+      .set({
+        status: next,
+        reason,
+        revision: sql`revision + 1`,
+        next_evaluation_at: action === 'abort' ? null : now,
+        finished_at: action === 'abort' ? now : null,
+        updated_at: now,
+      })
+      .where('deployment_id', '=', deploymentId)
+      .execute();
+    const counts = await loadCounts(trx, deploymentId);
+    const rates = healthRates(counts.health);
+    await outboxEvents(trx, [
+      deploymentEvent(
+        CONTROL_EVENTS[action],
+        {
+          tenant,
+          deployment_id: deploymentId,
+          ...firmwareHead(row.firmware_version, row.device_type),
+        },
+        {
+          status: next,
+          at: now.toISOString(),
+          ...(row.current_stage >= 0 && { stage: row.current_stage }),
+          ...(stopping && {
+            reason: reason as 'manual',
+            attempted: counts.health.attempted,
+            succeeded: counts.health.succeeded,
+            failed: counts.health.failed,
+            offline: counts.health.offline,
+            ...rates,
+          }),
+          ...(detail !== undefined && { detail }),
+        },
+      ),
+    ]);
+  });
+  ctx.notifyOutbox();
+  ctx.hint();
+  return getDeployment(ctx, tenant, deploymentId);
+}

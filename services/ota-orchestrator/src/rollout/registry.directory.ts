@@ -1,0 +1,110 @@
+// Target resolution through the device-registry RPC: explicit ids (get_device each, a page of
+// the type when many), a group (list_group_devices) or a filter (list_devices by type, the
+// rest of the filter applied here).
+import { rpcRequest, type Bus } from '@drover/bus';
+import {
+  DEVICE_REGISTRY_SERVICE,
+  type Device,
+  type DeviceList,
+  DeviceRegistryOps,
+  type GroupFilter,
+} from '@drover/contracts';
+import { NotFoundError } from '@drover/service-kit';
+import { type CandidateDevice } from '../domain/rollout-plan';
+import { type DeviceDirectory } from './rollout.context';
+
+const PAGE = 500;
+const RPC_TIMEOUT_MS = 15_000;
+
+function candidate(d: Device): CandidateDevice {
+  return {
+    deviceId: d.device_id,
+    deviceType: d.device_type,
+    status: d.status,
+    hardwareModel: d.hardware_model,
+    firmwareVersion: d.firmware_version,
+  };
+}
+
+function matches(d: Device, f: GroupFilter): boolean {
+  if (f.connectivity !== undefined && d.connectivity !== f.connectivity) return false;
+  if (f.hardware_model !== undefined && d.hardware_model !== f.hardware_model) return false;
+  if (f.tags_all !== undefined && !f.tags_all.every((t) => d.tags.includes(t))) return false;
+  if (f.attributes !== undefined) {
+    for (const [k, v] of Object.entries(f.attributes)) if (d.attributes[k] !== v) return false;
+  }
+  return true;
+}
+
+/** The registry as a DeviceDirectory. */
+export function registryDirectory(bus: Bus): DeviceDirectory {
+  const call = <T>(op: string, body: Record<string, unknown>) =>
+    rpcRequest<T>(bus, DEVICE_REGISTRY_SERVICE, op, body, { timeoutMs: RPC_TIMEOUT_MS });
+  const pages = async (op: string, body: Record<string, unknown>): Promise<Device[]> => {
+    const out: Device[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: DeviceList = await call<DeviceList>(op, {
+        ...body,
+        limit: PAGE,
+        ...(cursor !== null && { cursor }),
+      });
+      out.push(...page.items);
+      cursor = page.next_cursor;
+    } while (cursor !== null);
+    return out;
+  };
+
+  return {
+    async resolve(tenant, deviceType, target) {
+      if (target.device_ids !== undefined) {
+        const ids = [...new Set(target.device_ids)];
+        let found: Device[];
+        if (ids.length <= 200) {
+          found = [];
+          for (let i = 0; i < ids.length; i += 25) {
+            const batch = await Promise.all(
+              ids.slice(i, i + 25).map((id) =>
+                call<Device>(DeviceRegistryOps.getDevice, { tenant, device_id: id }).catch(
+                  (err: unknown) => {
+                    if (err instanceof NotFoundError) return null;
+                    throw err;
+                  },
+                ),
+              ),
+            );
+            for (const d of batch) if (d !== null) found.push(d);
+          }
+        } else {
+          const wanted = new Set(ids);
+          found = (await pages(DeviceRegistryOps.listDevices, { tenant })).filter((d) =>
+            wanted.has(d.device_id),
+          );
+        }
+        const known = new Set(found.map((d) => d.device_id));
+        const missing = ids.filter((id) => !known.has(id));
+        if (missing.length > 0) {
+          throw new NotFoundError(
+            'device_not_found',
+            `unknown device ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', ...' : ''}`,
+          );
+        }
+        return found.map(candidate);
+      }
+      if (target.group !== undefined) {
+        const devices = await pages(DeviceRegistryOps.listGroupDevices, {
+          tenant,
+          group_id: target.group,
+        });
+        return devices.filter((d) => d.device_type === deviceType).map(candidate);
+      }
+      const f: GroupFilter = target.filter ?? {};
+      const devices = await pages(DeviceRegistryOps.listDevices, {
+        tenant,
+        device_type: f.device_type ?? deviceType,
+        ...(f.firmware_version !== undefined && { firmware_version: f.firmware_version }),
+      });
+      return devices.filter((d) => matches(d, f)).map(candidate);
+    },
+  };
+}

@@ -1,0 +1,45 @@
+// What the rollout engine needs besides the shared context: its settings, the device registry
+// (target resolution) and the command gateway (dispatch), both over RPC in production.
+import { type CreateCommandRequest, type DeploymentTarget } from '@drover/contracts';
+import { type CandidateDevice } from '../domain/rollout-plan';
+import { type OtaContext } from '../service/ota.context';
+
+/** Tunables of the engine (from the config). */
+export interface RolloutSettings {
+  /** Upper bound of the driver's sleep. */
+  tickMs: number;
+  /** Lease of a deployment while one replica drives it. */
+  leaseMs: number;
+  /** Default commands per second per deployment. */
+  ratePerS: number;
+  /** Concurrent create_command calls of one dispatch. */
+  dispatchConcurrency: number;
+  /** Lifetime of a device's download URL. */
+  downloadTtlS: number;
+}
+
+/** Resolves a target to candidate devices (the device registry). */
+export interface DeviceDirectory {
+  /** Every device of the target of that type, eligible or not. */
+  resolve(tenant: string, deviceType: string, target: DeploymentTarget): Promise<CandidateDevice[]>;
+}
+
+/** Sends commands (the command gateway); idempotent by `idempotency_key`. */
+export interface CommandSender {
+  /** Creates the command (or finds the one with the same key); returns its id. */
+  send(req: CreateCommandRequest): Promise<string>;
+}
+
+/** The engine's context. */
+export interface RolloutContext extends OtaContext {
+  /** Settings. */
+  settings: RolloutSettings;
+  /** Target resolution. */
+  directory: DeviceDirectory;
+  /** Dispatch. */
+  commands: CommandSender;
+  /** This replica's lease owner id. */
+  owner: string;
+  /** Wakes the local driver (a deployment became due). */
+  hint(): void;
+}

@@ -1,0 +1,101 @@
+import {
+  applyDeviceReport,
+  type DeviceProgress,
+  shownStatus,
+} from '../../src/domain/rollout-device';
+
+const V = '2.0.0';
+const updating: DeviceProgress = {
+  status: 'updating',
+  rollbackStatus: null,
+  updateState: null,
+  reportedSucceeded: false,
+  online: null,
+  wentOffline: false,
+  runningVersion: '1.0.0',
+  error: null,
+};
+
+describe('device progress', () => {
+  it('succeeds only when succeeded was reported AND the device is back online on the new version', () => {
+    let d = applyDeviceReport(updating, { kind: 'update_status', state: 'downloading' }, V);
+    expect(d).toMatchObject({ status: 'updating', updateState: 'downloading' });
+    d = applyDeviceReport(d, { kind: 'presence', online: false }, V);
+    expect(d).toMatchObject({ status: 'updating', online: false, wentOffline: true });
+    d = applyDeviceReport(d, { kind: 'update_status', state: 'succeeded' }, V);
+    expect(d.status).toBe('updating');
+    d = applyDeviceReport(d, { kind: 'presence', online: true, firmwareVersion: V }, V);
+    expect(d.status).toBe('succeeded');
+  });
+
+  it('succeeds in the other order too (back online first, then succeeded)', () => {
+    let d = applyDeviceReport(updating, { kind: 'presence', online: true, firmwareVersion: V }, V);
+    expect(d.status).toBe('updating');
+    d = applyDeviceReport(d, { kind: 'update_status', state: 'succeeded' }, V);
+    expect(d.status).toBe('succeeded');
+  });
+
+  it('fails on a failed or rolled_back report', () => {
+    expect(
+      applyDeviceReport(updating, { kind: 'update_status', state: 'failed', error: 'flash' }, V),
+    ).toMatchObject({ status: 'failed', error: 'flash' });
+    expect(
+      applyDeviceReport(updating, { kind: 'update_status', state: 'rolled_back' }, V),
+    ).toMatchObject({ status: 'failed', error: 'device reported rolled_back' });
+  });
+
+  it('at the deadline: confirmed → succeeded, offline → offline, otherwise failed', () => {
+    const confirmed = { ...updating, reportedSucceeded: true, online: true, runningVersion: V };
+    expect(applyDeviceReport(confirmed, { kind: 'deadline' }, V).status).toBe('succeeded');
+    expect(
+      applyDeviceReport({ ...updating, online: false, wentOffline: true }, { kind: 'deadline' }, V),
+    ).toMatchObject({ status: 'offline' });
+    expect(applyDeviceReport(updating, { kind: 'deadline' }, V)).toMatchObject({
+      status: 'failed',
+      error: 'timeout',
+    });
+    const neverBack = { ...updating, reportedSucceeded: true, online: true };
+    expect(applyDeviceReport(neverBack, { kind: 'deadline' }, V)).toMatchObject({
+      status: 'failed',
+      error: 'reported succeeded but did not come back on 2.0.0',
+    });
+  });
+
+  it('an offline device that comes back on the new version after succeeding succeeds', () => {
+    const off = { ...updating, status: 'offline' as const, reportedSucceeded: true, online: false };
+    expect(
+      applyDeviceReport(off, { kind: 'presence', online: true, firmwareVersion: V }, V).status,
+    ).toBe('succeeded');
+  });
+
+  it('finished and untouched devices only record what they report', () => {
+    for (const status of ['succeeded', 'failed', 'pending', 'skipped'] as const) {
+      const d = applyDeviceReport({ ...updating, status }, { kind: 'presence', online: false }, V);
+      expect(d).toMatchObject({ status, online: false, wentOffline: false });
+      expect(applyDeviceReport({ ...updating, status }, { kind: 'deadline' }, V).status).toBe(
+        status,
+      );
+    }
+  });
+
+  it('follows the rollback to rolled_back or rollback_failed', () => {
+    const rb = { ...updating, status: 'failed' as const, rollbackStatus: 'rolling_back' as const };
+    expect(shownStatus(rb)).toBe('rolling_back');
+    expect(
+      applyDeviceReport(rb, { kind: 'update_status', state: 'succeeded' }, V).rollbackStatus,
+    ).toBe('rolling_back');
+    expect(
+      applyDeviceReport(rb, { kind: 'update_status', state: 'rolled_back' }, V).rollbackStatus,
+    ).toBe('rolled_back');
+    expect(applyDeviceReport(rb, { kind: 'deadline' }, V)).toMatchObject({
+      rollbackStatus: 'rollback_failed',
+      error: 'rollback not confirmed in time',
+    });
+    expect(applyDeviceReport(rb, { kind: 'presence', online: true }, V).rollbackStatus).toBe(
+      'rolling_back',
+    );
+    const done = { ...rb, rollbackStatus: 'rolled_back' as const };
+    expect(applyDeviceReport(done, { kind: 'deadline' }, V)).toEqual(done);
+    expect(shownStatus(updating)).toBe('updating');
+  });
+});
