@@ -2,15 +2,23 @@
 // stopped. Everything is started in the background so the ops server answers from the start.
 import { createPublicKey } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
+import { readFile } from 'node:fs/promises';
 import { type Bus, connectBus } from '@drover/bus';
 import { type Logger, type Metrics, createMetrics } from '@drover/observability';
+import {
+  type CertificateAuthority,
+  FileSecretStore,
+  issueClientCertificate,
+  loadOrCreatePki,
+} from '@drover/pki';
 import type { SimulatorConfig } from './config';
 import { faultDraw } from './domain/fault-profile';
 import { parseVersionRates } from './domain/firmware';
 import { planFleet, waves } from './domain/fleet-plan';
 import { createRandom, seedOf } from './domain/random';
 import { type DeviceIdentitySource, plainBrokerIdentity } from './identity-source';
-import { registerFleet } from './registration';
+import { provisionedIdentity } from './provisioning';
+import { enrollFleet, registerFleet } from './registration';
 import { type OtaOptions, VirtualDevice } from './virtual-device';
 
 /** The service name (logs, metrics, NATS connection). */
@@ -22,8 +30,10 @@ export interface SimulatorDeps {
   logger: Logger;
   /** Metrics (default: a fresh registry). */
   metrics?: Metrics;
-  /** How devices reach the broker (default: the plain broker at MQTT_URL). */
+  /** How devices reach the broker (default: the plain broker at MQTT_URL, or provisioning). */
   identity?: DeviceIdentitySource;
+  /** Bootstrap CA for SIM_PROVISIONING (default: the one in PKI_DIR). */
+  bootstrapCa?: CertificateAuthority;
 }
 
 /** A running simulator. */
@@ -49,7 +59,14 @@ export async function startDeviceSimulator(
   const metrics = deps.metrics ?? createMetrics({ service: SERVICE_NAME });
   const connected = metrics.gauge('drover_sim_devices_connected', 'Simulated devices online');
   const sent = metrics.counter('drover_sim_messages_sent_total', 'Messages published', ['channel']);
-  const identity = deps.identity ?? plainBrokerIdentity(config.MQTT_URL);
+  const abort = new AbortController();
+  // One listener per pending retry sleep: a wave of them is expected, not a leak.
+  setMaxListeners(0, abort.signal);
+  const identity =
+    deps.identity ??
+    (config.SIM_PROVISIONING
+      ? await provisioningIdentity(config, deps.bootstrapCa, abort.signal, logger)
+      : plainBrokerIdentity(config.MQTT_URL));
   const bus: Bus | null = config.SIM_REGISTER
     ? await connectBus({
         url: config.NATS_URL as string,
@@ -87,6 +104,7 @@ export async function startDeviceSimulator(
         faults: faultDraw(faults, createRandom(seedOf(spec.seed, 'faults'))),
         rand: createRandom(spec.seed),
         reconnect: { minMs: config.SIM_RECONNECT_MIN_MS, maxMs: config.SIM_RECONNECT_MAX_MS },
+        reannounceAfterProvisioningMs: config.SIM_REANNOUNCE_AFTER_PROVISIONING_MS,
         logger,
         onSent: (channel) => sent.inc({ channel }),
         onConnection: (up) => {
@@ -96,13 +114,20 @@ export async function startDeviceSimulator(
       }),
   );
   connected.set(0);
-  const abort = new AbortController();
-  // One listener per pending retry sleep: a wave of them is expected, not a leak.
-  setMaxListeners(0, abort.signal);
   const started: VirtualDevice[] = [];
 
   const bringUp = async () => {
-    if (bus) {
+    if (bus && config.SIM_PROVISIONING) {
+      // Provisioning registers the devices; the hardware ids must be enrolled for it.
+      await enrollFleet(bus, specs, {
+        tenant: config.SIM_TENANT,
+        deviceType: config.SIM_DEVICE_TYPE,
+        rand: createRandom(seedOf(config.SIM_SEED, 'enrollment')),
+        signal: abort.signal,
+        logger,
+      });
+      logger.info({ event: 'sim.enrolled', devices: specs.length }, 'fleet enrolled');
+    } else if (bus) {
       const registered = await registerFleet(bus, specs, {
         tenant: config.SIM_TENANT,
         deviceType: config.SIM_DEVICE_TYPE,
@@ -155,4 +180,27 @@ export function otaOptions(config: SimulatorConfig): OtaOptions {
       signingKey: createPublicKey(config.SIM_FIRMWARE_SIGNING_KEY),
     }),
   };
+}
+
+/** Provisioning over mTLS with bootstrap certificates from the bootstrap CA (the "factory"). */
+async function provisioningIdentity(
+  config: SimulatorConfig,
+  bootstrapCa: CertificateAuthority | undefined,
+  signal: AbortSignal,
+  logger: Logger,
+): Promise<DeviceIdentitySource> {
+  const ca = bootstrapCa ?? (await loadOrCreatePki(new FileSecretStore(config.PKI_DIR))).bootstrap;
+  return provisionedIdentity({
+    provisioningUrl: config.SIM_PROVISIONING_URL,
+    fleetUrl: config.SIM_FLEET_MQTT_URL,
+    ca: await readFile(config.SIM_BROKER_CA_FILE, 'utf8'),
+    deviceType: config.SIM_DEVICE_TYPE,
+    topicPrefix: config.MQTT_TOPIC_PREFIX,
+    bootstrapFor: (device) =>
+      issueClientCertificate(ca, { commonName: device.hardwareId, profile: 'bootstrap' }),
+    backoff: { minMs: config.SIM_RECONNECT_MIN_MS, maxMs: config.SIM_RECONNECT_MAX_MS },
+    rand: createRandom(seedOf(config.SIM_SEED, 'provisioning')),
+    signal,
+    logger,
+  });
 }

@@ -40,6 +40,17 @@ export const SimulatorConfigSchema = Type.Object({
   SIM_OTA_DOWNLOAD_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 120_000 }),
   // Ed25519 public key (PEM) that signs firmware images; unset = signatures not checked.
   SIM_FIRMWARE_SIGNING_KEY: Type.Optional(Type.String({ minLength: 1 })),
+  // Zero-touch provisioning: bootstrap certificates (issued here from the bootstrap CA in
+  // PKI_DIR, playing the factory), the provisioning listener, then the fleet listener (mTLS).
+  SIM_PROVISIONING: Type.Boolean({ default: false }),
+  SIM_PROVISIONING_URL: Type.String({ minLength: 1, default: 'mqtts://127.0.0.1:8884' }),
+  // Default: the endpoints.mqtt of the provisioning answer.
+  SIM_FLEET_MQTT_URL: Type.Optional(Type.String({ minLength: 1 })),
+  SIM_BROKER_CA_FILE: Type.String({ minLength: 1, default: '.drover/secure-mqtt/fleet-chain.pem' }),
+  PKI_DIR: Type.String({ minLength: 1, default: '.drover/pki' }),
+  // A freshly provisioned device announces itself online again this much later: the platform
+  // may have refused its first status before registering it (0 = never).
+  SIM_REANNOUNCE_AFTER_PROVISIONING_MS: Type.Integer({ minimum: 0, default: 15_000 }),
   // Register the fleet with the device registry over NATS (off: broker only, e.g. benchmarks).
   SIM_REGISTER: Type.Boolean({ default: true }),
   // Reconnect back-off bounds (the protocol's 1 s–5 min; tests shorten them).

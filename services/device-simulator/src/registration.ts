@@ -2,7 +2,12 @@
 // `device_exists` means an earlier run registered the device already.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Bus, rpcRequest } from '@drover/bus';
-import { DEVICE_REGISTRY_SERVICE, DeviceRegistryOps } from '@drover/contracts';
+import {
+  DEVICE_REGISTRY_SERVICE,
+  DeviceRegistryOps,
+  PROVISIONING_SERVICE,
+  ProvisioningOps,
+} from '@drover/contracts';
 import type { Logger } from '@drover/observability';
 import { DomainError } from '@drover/service-kit';
 import { backoffDelayMs } from './domain/backoff';
@@ -70,6 +75,40 @@ async function registerOne(
       const level = probe && attempt % 10 === 0 ? 'warn' : 'debug';
       opts.logger[level]({ err, device: d.deviceId, delay }, 'registry not ready, retrying');
       await sleep(delay, undefined, { signal: opts.signal });
+    }
+  }
+}
+
+/** Options of {@link enrollFleet}. */
+export type EnrollFleetOptions = Omit<RegisterFleetOptions, 'concurrency'>;
+
+/**
+ * Enrolls the fleet's hardware ids with the provisioning service (one enrollment per 10,000),
+ * retrying while it is not up; a refusal (4xx) is thrown.
+ */
+export async function enrollFleet(
+  bus: Bus,
+  devices: readonly SimDeviceSpec[],
+  opts: EnrollFleetOptions,
+): Promise<void> {
+  for (let i = 0; i < devices.length; i += 10_000) {
+    const hardwareIds = devices.slice(i, i + 10_000).map((d) => d.hardwareId);
+    for (let attempt = 0; ; attempt++) {
+      opts.signal.throwIfAborted();
+      try {
+        await rpcRequest(bus, PROVISIONING_SERVICE, ProvisioningOps.createEnrollment, {
+          tenant: opts.tenant,
+          device_type: opts.deviceType,
+          hardware_ids: hardwareIds,
+        });
+        break;
+      } catch (err) {
+        if (err instanceof DomainError && err.status < 500) throw err;
+        const delay = backoffDelayMs(attempt, opts.rand, { minMs: 500, maxMs: 30_000 });
+        const level = attempt % 10 === 0 ? 'warn' : 'debug';
+        opts.logger[level]({ err, delay }, 'provisioning not ready, retrying');
+        await sleep(delay, undefined, { signal: opts.signal });
+      }
     }
   }
 }

@@ -1,7 +1,10 @@
 // One simulated device over real MQTT: connects as itself with a last will, announces itself
 // online (retained), sends telemetry from its sensor model, answers commands and desired state,
 // and reconnects with jittered back-off when the connection drops.
-import type { KeyObject } from 'node:crypto';
+import { type KeyObject, X509Certificate } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { payloadCheckers } from '@drover/contracts';
+import { createCsr } from '@drover/pki';
 import type net from 'node:net';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Logger } from '@drover/observability';
@@ -62,6 +65,8 @@ export interface VirtualDeviceOptions {
   rand: Random;
   /** Reconnect back-off bounds. */
   reconnect: BackoffOptions;
+  /** After provisioning, announce the online status again this much later (0 = never). */
+  reannounceAfterProvisioningMs?: number;
   /** Logger. */
   logger: Logger;
   /** Called for every message published, by channel. */
@@ -81,17 +86,25 @@ export class VirtualDevice {
   private reconnectTimer: NodeJS.Timeout | undefined;
   private stopping = false;
   private rebooting = false;
+  private cleanReconnect = false;
+  private reannounce = false;
   /** Vanished (a fault): never reconnects. */
   private gone = false;
   private readonly memory = new CommandMemory();
   private readonly firmware: FirmwareAgent;
   private readonly firmwareHost: FirmwareHost;
-  private readonly root: string;
+  private root: string;
+  private deviceId: string;
+  private renewal: ((res: Record<string, unknown>) => void) | null = null;
+  private renewTimer: NodeJS.Timeout | undefined;
   /** Whether the device is connected and has announced itself. */
   online = false;
+  /** Times the device came online (a reboot or reconnect adds one). */
+  connections = 0;
 
   constructor(private readonly o: VirtualDeviceOptions) {
     this.sensor = initialSensorState(o.rand);
+    this.deviceId = o.spec.deviceId;
     this.root = deviceRoot(o.topicPrefix, o.tenant, o.deviceType, o.spec.deviceId);
     this.firmware = new FirmwareAgent({
       deviceId: o.spec.deviceId,
@@ -135,15 +148,24 @@ export class VirtualDevice {
 
   /** The device id. */
   get id(): string {
-    return this.o.spec.deviceId;
+    return this.deviceId;
   }
 
   /** Connects; resolves once online (retrying in the background until then). */
   async start(): Promise<void> {
     const conn = await this.o.identity.connectionFor(this.o.spec);
+    // A provisioned device learns its id (and tenant) from the platform.
+    this.deviceId = conn.deviceId ?? this.o.spec.deviceId;
+    this.reannounce = conn.fresh === true && (this.o.reannounceAfterProvisioningMs ?? 0) > 0;
+    this.root = deviceRoot(
+      this.o.topicPrefix,
+      conn.tenant ?? this.o.tenant,
+      this.o.deviceType,
+      this.deviceId,
+    );
     const client = mqtt.connect(conn.url, {
       ...conn.options,
-      clientId: this.o.spec.deviceId,
+      clientId: this.deviceId,
       clean: false,
       keepalive: 60,
       // Reconnects are ours: the protocol asks for exponential back-off with full jitter.
@@ -181,6 +203,7 @@ export class VirtualDevice {
     this.stopping = true;
     clearTimeout(this.telemetryTimer);
     clearTimeout(this.reconnectTimer);
+    clearTimeout(this.renewTimer);
     const client = this.client;
     if (!client) return;
     if (client.connected) {
@@ -204,7 +227,9 @@ export class VirtualDevice {
     await client.subscribeAsync({
       [`${this.root}/cmd`]: { qos: 1 },
       [`${this.root}/state/desired`]: { qos: 1 },
+      [`${this.root}/cert/renew/res`]: { qos: 1 },
     });
+    this.scheduleRenewal();
     const status = msg.onlineStatus(
       this.envelope(),
       this.firmware.slots.current,
@@ -212,6 +237,23 @@ export class VirtualDevice {
     );
     await this.publish('status', status, { retain: true });
     this.online = true;
+    this.connections += 1;
+    if (this.reannounce) {
+      // The platform registers a provisioned device asynchronously and may have dropped this
+      // first status as coming from an unknown device: say it once more, later.
+      this.reannounce = false;
+      setTimeout(() => {
+        if (!this.online) return;
+        const again = msg.onlineStatus(
+          this.envelope(),
+          this.firmware.slots.current,
+          this.o.spec.hardwareModel,
+        );
+        this.publish('status', again, { retain: true }).catch((err: unknown) =>
+          this.o.logger.debug({ err, device: this.id }, 'announcing again failed'),
+        );
+      }, this.o.reannounceAfterProvisioningMs).unref();
+    }
     // An update or rollback that rebooted reports its end now, with the new version running.
     void this.firmware.afterBoot(this.firmwareHost).catch((err: unknown) => {
       this.o.logger.debug({ err, device: this.id }, 'reporting the firmware outcome failed');
@@ -226,6 +268,11 @@ export class VirtualDevice {
       this.sensor = rebootSensor(this.sensor);
     }
     if (this.stopping || this.gone) return;
+    if (this.cleanReconnect) {
+      // A planned reconnect (new certificate): at once, without back-off.
+      this.cleanReconnect = false;
+      return;
+    }
     const delay = backoffDelayMs(this.attempt++, this.o.rand, this.o.reconnect);
     clearTimeout(this.reconnectTimer);
     this.reconnectTimer = setTimeout(() => this.client?.reconnect(), delay);
@@ -262,6 +309,7 @@ export class VirtualDevice {
   private async onMessage(topic: string, payload: Buffer): Promise<void> {
     try {
       if (topic === `${this.root}/cmd`) await this.onCommand(payload);
+      else if (topic === `${this.root}/cert/renew/res`) this.renewal?.(parseObject(payload));
       else if (topic === `${this.root}/state/desired`) {
         const state = parseDesiredState(payload);
         if (state) await this.publish('state/reported', msg.reportedState(this.envelope(), state));
@@ -283,6 +331,10 @@ export class VirtualDevice {
       await this.publish('cmd/res', msg.commandResult(this.envelope(), earlier));
       return;
     }
+    if (cmd.name === 'certificate.rotate') {
+      await this.rotateCommand(cmd.id, cmd.expiresAtMs);
+      return;
+    }
     if (FIRMWARE_COMMANDS.has(cmd.name)) {
       await this.firmware.handle(cmd, this.firmwareHost);
       return;
@@ -293,6 +345,95 @@ export class VirtualDevice {
       this.rebooting = true;
       this.dropConnection();
     }
+  }
+
+  private async rotateCommand(cmdId: string, expiresAtMs: number): Promise<void> {
+    if (expiresAtMs <= Date.now()) {
+      await this.answer({ cmdId, status: 'rejected', extra: { error: 'expired' } });
+      return;
+    }
+    await this.answer({ cmdId, status: 'accepted', extra: {} });
+    const outcome = await this.renewCertificate();
+    await this.answer(
+      outcome.ok
+        ? { cmdId, status: 'succeeded', extra: { result: { not_after: outcome.notAfter } } }
+        : { cmdId, status: 'failed', extra: { error: outcome.error } },
+    );
+    if (outcome.ok) this.reconnectCleanly();
+  }
+
+  /**
+   * Renews the certificate over `cert/renew`: a new key and CSR (CN = device id), the answer on
+   * `cert/renew/res`; the new certificate is used from the next connection on.
+   */
+  private async renewCertificate(): Promise<
+    { ok: true; notAfter: string } | { ok: false; error: string }
+  > {
+    if (this.renewal) return { ok: false, error: 'a renewal is in progress' };
+    const { csrPem, privateKeyPem } = await createCsr(this.deviceId);
+    const answer = new Promise<Record<string, unknown>>((resolve) => (this.renewal = resolve));
+    const timer = new AbortController();
+    try {
+      await this.publish('cert/renew', { ...this.envelope(), csr: csrPem });
+      const res = await Promise.race([
+        answer,
+        sleep(RENEWAL_TIMEOUT_MS, null, { signal: timer.signal }),
+      ]);
+      if (res === null) return { ok: false, error: 'no renewal answer in time' };
+      if (!payloadCheckers.CertRenewResponse.check(res)) {
+        return { ok: false, error: 'malformed renewal answer' };
+      }
+      if (res.status !== 'ok')
+        return { ok: false, error: `${res.error.code}: ${res.error.detail}` };
+      const identity = { certificatePem: res.certificate, privateKeyPem };
+      this.o.identity.update?.(this.o.spec, identity);
+      const client = this.client as MqttClient;
+      client.options.cert = identity.certificatePem;
+      client.options.key = identity.privateKeyPem;
+      const notAfter = new X509Certificate(res.certificate).validTo;
+      this.o.logger.info({ device: this.id, not_after: notAfter }, 'certificate renewed');
+      return { ok: true, notAfter: new Date(notAfter).toISOString() };
+    } finally {
+      timer.abort();
+      this.renewal = null;
+    }
+  }
+
+  /** Renews by itself once two thirds of the certificate's lifetime have passed. */
+  private scheduleRenewal(): void {
+    clearTimeout(this.renewTimer);
+    const cert = this.client?.options.cert;
+    if (typeof cert !== 'string') return;
+    const x = new X509Certificate(cert);
+    const from = Date.parse(x.validFrom);
+    const due = from + ((Date.parse(x.validTo) - from) * 2) / 3;
+    // Timers hold at most ~24.8 days: look again then.
+    const wait = Math.min(Math.max(0, due - Date.now()), 2 ** 31 - 1);
+    this.renewTimer = setTimeout(() => {
+      if (Date.now() < due || !this.online) return this.scheduleRenewal();
+      void this.renewCertificate().then(
+        (outcome) => (outcome.ok ? this.reconnectCleanly() : this.retryRenewalLater(outcome.error)),
+        (err: unknown) => this.retryRenewalLater(String(err)),
+      );
+    }, wait);
+    this.renewTimer.unref();
+  }
+
+  private retryRenewalLater(error: string): void {
+    this.o.logger.warn({ device: this.id, error }, 'certificate renewal failed, retrying');
+    clearTimeout(this.renewTimer);
+    this.renewTimer = setTimeout(() => this.scheduleRenewal(), RENEWAL_TIMEOUT_MS);
+    this.renewTimer.unref();
+  }
+
+  /** DISCONNECT (no will) and connect again at once, with the current certificate. */
+  private reconnectCleanly(): void {
+    const client = this.client;
+    if (!client || this.stopping) return;
+    this.cleanReconnect = true;
+    client.end(false, {}, () => {
+      if (!this.stopping) client.reconnect();
+    });
   }
 
   /** Answers on `cmd/res`; the latest answer is what a resend of the command gets. */
@@ -327,5 +468,16 @@ export class VirtualDevice {
     // Subscribing or announcing failed (the connection dropped meanwhile): reconnect.
     this.o.logger.debug({ err, device: this.id }, 'coming online failed');
     this.dropConnection();
+  }
+}
+
+const RENEWAL_TIMEOUT_MS = 30_000;
+
+function parseObject(payload: Buffer): Record<string, unknown> {
+  try {
+    return JSON.parse(payload.toString('utf8')) as Record<string, unknown>;
+  } catch (err) {
+    // Not JSON: handed on as an empty object, which the schema check then refuses.
+    return { unreadable: String(err) };
   }
 }
