@@ -104,6 +104,7 @@ if (taken.length > 0) {
 // SECURE_MQTT=ingress also moves the ingress onto its platform listener (docs/security.md).
 const extra = [];
 let ingressEnv = {};
+let simulatorEnv = {};
 if (process.env.SECURE_MQTT !== 'off') {
   const pkiDir = process.env.PKI_DIR ?? '.drover/pki';
   const crlPath = process.env.CRL_PATH ?? '.drover/pki/crl.pem';
@@ -122,6 +123,8 @@ if (process.env.SECURE_MQTT !== 'off') {
     say(`mTLS broker: fleet :${p.fleet}, provisioning :${p.provisioning}, platform :${p.platform}`);
     if (process.env.SECURE_MQTT === 'ingress') {
       ingressEnv = secure.ingressEnv;
+      // The fleet follows the ingress: provisioned over mTLS, on the fleet listener.
+      simulatorEnv = secure.simulatorEnv;
       say(`mqtt-ingress: TLS client of :${p.platform} (devices on the plain broker go unheard)`);
     }
   }
@@ -140,6 +143,7 @@ const supervisor = createSupervisor(
       env: {
         ...serviceEnv(s, { env: process.env, urls, apiPort, jwksFile: keys.jwks }),
         ...(s.name === 'mqtt-ingress' ? ingressEnv : {}),
+        ...(s.name === 'device-simulator' ? simulatorEnv : {}),
       },
     })),
   ],

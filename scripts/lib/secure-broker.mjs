@@ -23,6 +23,18 @@ export function ingressTlsEnv(broker) {
 }
 
 /**
+ * What the device simulator needs to provision its devices over mTLS (bootstrap certificate on
+ * the provisioning listener, then the fleet listener): see docs/simulator.md.
+ */
+export function simulatorTlsEnv(broker) {
+  return {
+    SIM_PROVISIONING: 'true',
+    SIM_PROVISIONING_URL: `mqtts://127.0.0.1:${broker.ports.provisioning}`,
+    SIM_BROKER_CA_FILE: broker.files.caFile,
+  };
+}
+
+/**
  * Returns `{spec, ports, ingressEnv}` for the supervisor (ingressEnv: see ingressTlsEnv), or `{skipped: reason}` when the broker cannot run
  * here (no mosquitto binary, pki not built). `pkiDir` and `crlPath` are the provisioning
  * service's PKI_DIR and CRL_PATH.
@@ -40,6 +52,7 @@ export async function prepareDevSecureBroker(root, { pkiDir, crlPath }) {
   return {
     ports: broker.ports,
     ingressEnv: ingressTlsEnv(broker),
+    simulatorEnv: simulatorTlsEnv(broker),
     spec: {
       name: 'secure-mqtt',
       main: path.join(root, 'scripts/lib/secure-broker-run.mjs'),
