@@ -124,6 +124,14 @@ export const CreateGroupCommandsRequest = Type.Object({
   tenant: Id('tenant'),
   group_id: Id('group id'),
   ...commandFields,
+  // Per fan-out (its own key space): a retried call returns the first fan-out, no second set.
+  idempotency_key: Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 255,
+      description: 'dedup key: the same key returns the fan-out it first created',
+    }),
+  ),
   rate_per_s: Type.Optional(
     Type.Integer({
       minimum: COMMAND_LIMITS.groupRatePerS.min,

@@ -1,6 +1,7 @@
 // /api/v1 commands: one command model from REST to the device and back (command-gateway).
 // Idempotency-Key is replayed by the gateway's hook and also handed to the command gateway,
-// so a command is created and sent once for a key even if the replay store forgot it.
+// so a command (or a group fan-out) is created and sent once for a key even if the replay
+// store forgot it.
 import { Type } from '@sinclair/typebox';
 import { rpcRequest } from '@drover/bus';
 import {
@@ -90,14 +91,22 @@ export const commandsRouter: ContextRouter = {
           summary: 'Send a command to every device of a group, rate limited (commands/s)',
           params: IdParams,
           body: CreateGroupCommandsBody,
-          response: responses({ 202: Fanout }, [404]),
+          response: responses({ 202: Fanout }, [404, 409]),
         },
       },
       async (request, reply) => {
         const { tenant } = principalOf(request);
+        // Handed on like the single command's: a retried fan-out finds the first one even
+        // when the replay store has forgotten the key.
+        const key = request.headers['idempotency-key'];
         const fanout = await call<Fanout>(
           CommandGatewayOps.createGroupCommands,
-          { ...request.body, tenant, group_id: request.params.id },
+          {
+            ...request.body,
+            tenant,
+            group_id: request.params.id,
+            ...(typeof key === 'string' && { idempotency_key: key }),
+          },
           request.id,
         );
         return reply.code(202).send(fanout);

@@ -78,4 +78,55 @@ describe('commands', () => {
     const res = await send({ name: 'reboot' }, await stack.bearer('devices:read'));
     expect(res.statusCode).toBe(403);
   });
+
+  it('a group fan-out with the same Idempotency-Key is made once, also after the replay store forgot the key', async () => {
+    const devices = stack.app.inject({
+      method: 'POST',
+      url: '/api/v1/groups',
+      headers: writer,
+      payload: { group_id: 'fan-g', name: 'fan', device_ids: ['c-1'] },
+    });
+    expect((await devices).statusCode).toBe(201);
+    const fan = (key: string, name = 'reboot') =>
+      stack.app.inject({
+        method: 'POST',
+        url: '/api/v1/groups/fan-g/commands',
+        headers: { ...writer, 'idempotency-key': key },
+        payload: { name, rate_per_s: 10 },
+      });
+    const forget = async (key: string) => {
+      const keys = await stack.redis.keys(`*idem*${key}`);
+      const ours = keys.filter((k) => k.startsWith(stack.ns));
+      expect(ours.length).toBeGreaterThan(0);
+      await stack.redis.del(...ours);
+    };
+    const a = await fan('fan-key-1');
+    expect(a.statusCode).toBe(202);
+    expect(a.json()).toMatchObject({ group_id: 'fan-g', total: 1 });
+    const b = await fan('fan-key-1');
+    expect(b.json().fanout_id).toBe(a.json().fanout_id);
+    await forget('fan-key-1');
+    const c = await fan('fan-key-1');
+    expect(c.statusCode).toBe(202);
+    expect(c.json().fanout_id).toBe(a.json().fanout_id);
+    const db = await createTestDb(schema);
+    try {
+      const n = await db
+        .selectFrom('commands' as never)
+        .select((eb) => eb.fn.countAll<string>().as('n'))
+        .where('fanout_id' as never, '=', a.json().fanout_id as never)
+        .executeTakeFirstOrThrow();
+      expect(Number(n.n)).toBe(1);
+    } finally {
+      await db.destroy();
+    }
+    // The same key for another command: refused by the command gateway too.
+    await forget('fan-key-1');
+    const d = await fan('fan-key-1', 'shutdown');
+    expect(d.statusCode).toBe(409);
+    expect(d.json().error_code).toBe('idempotency_key_reused');
+    const e = await fan('fan-key-2');
+    expect(e.statusCode).toBe(202);
+    expect(e.json().fanout_id).not.toBe(a.json().fanout_id);
+  });
 });

@@ -162,11 +162,42 @@ export async function listTenantCommands(
   };
 }
 
-/** One command per group member, released at `rate_per_s` (slots stored as row timers). */
+/** The fan-out a tenant created with `key`, refused if the key was used for another request. */
+async function fanoutByKey(
+  ctx: GatewayContext,
+  req: CreateGroupCommandsRequest,
+  key: string,
+): Promise<Fanout | null> {
+  const f = await ctx.db
+    .selectFrom('fanouts')
+    .select(['fanout_id', 'group_id', 'name'])
+    .where('tenant', '=', req.tenant)
+    .where('idempotency_key', '=', key)
+    .executeTakeFirst();
+  if (f === undefined) return null;
+  if (f.group_id !== req.group_id || f.name !== req.name) {
+    throw new ConflictError(
+      'idempotency_key_reused',
+      `Idempotency-Key ${key} was used for a fan-out of ${f.name} to group ${f.group_id}`,
+    );
+  }
+  return getFanout(ctx, req.tenant, f.fanout_id);
+}
+
+/**
+ * One command per group member, released at `rate_per_s` (slots stored as row timers). With an
+ * idempotency key, a retried call returns the fan-out the first one made (no second set of
+ * commands), also when both calls race.
+ */
 export async function createGroupCommands(
   ctx: GatewayContext,
   req: CreateGroupCommandsRequest,
 ): Promise<Fanout> {
+  const key = req.idempotency_key ?? null;
+  if (key !== null) {
+    const existing = await fanoutByKey(ctx, req, key);
+    if (existing !== null) return existing;
+  }
   const devices = await ctx.groupDevices(req.tenant, req.group_id);
   const rate = req.rate_per_s ?? ctx.defaults.groupRatePerS;
   const fanoutId = ulid();
@@ -178,8 +209,8 @@ export async function createGroupCommands(
       next_attempt_at: slot,
     });
   });
-  await ctx.db.transaction().execute(async (trx) => {
-    await trx
+  const created = await ctx.db.transaction().execute(async (trx) => {
+    const fanout = await trx
       .insertInto('fanouts')
       .values({
         fanout_id: fanoutId,
@@ -189,27 +220,23 @@ export async function createGroupCommands(
         rate_per_s: rate,
         total: rows.length,
         created_at: now,
+        idempotency_key: key,
       })
-      .execute();
+      .onConflict((oc) => oc.columns(['tenant', 'idempotency_key']).doNothing())
+      .returning('fanout_id')
+      .executeTakeFirst();
+    if (fanout === undefined) return false; // a concurrent call with the same key won
     for (let i = 0; i < rows.length; i += 500) {
       const chunk = rows.slice(i, i + 500);
-      await insertCommands(trx, chunk);
-      const inserted = await trx
-        .selectFrom('commands')
-        .selectAll()
-        .where('fanout_id', '=', fanoutId)
-        .where(
-          'command_id',
-          'in',
-          chunk.map((r) => r.command_id),
-        )
-        .execute();
+      const inserted = await insertCommands(trx, chunk);
       await outboxEvents(
         trx,
         inserted.map((r) => commandEvent(r, now)),
       );
     }
+    return true;
   });
+  if (!created) return (await fanoutByKey(ctx, req, key!))!;
   ctx.notifyOutbox();
   ctx.hint(now);
   return getFanout(ctx, req.tenant, fanoutId);

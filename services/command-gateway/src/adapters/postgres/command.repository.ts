@@ -72,9 +72,12 @@ export async function insertCreated(
   return r.rows[0] ?? null;
 }
 
-/** Inserts many rows (fan-out). */
-export async function insertCommands(db: Executor, rows: NewCommandRow[]): Promise<void> {
-  if (rows.length > 0) await db.insertInto('commands').values(rows).execute();
+/** Inserts many rows (fan-out); returns them as stored, in the order given. */
+export async function insertCommands(db: Executor, rows: NewCommandRow[]): Promise<CommandRow[]> {
+  if (rows.length === 0) return [];
+  const stored = await db.insertInto('commands').values(rows).returningAll().execute();
+  const byId = new Map(stored.map((r) => [r.command_id, r]));
+  return rows.map((r) => byId.get(r.command_id)!);
 }
 
 /** The command a tenant created with `key`. */

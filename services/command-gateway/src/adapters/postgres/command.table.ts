@@ -90,6 +90,8 @@ export interface FanoutTable {
   total: number;
   /** Created. */
   created_at: Ts;
+  /** Caller's dedup key, unique per tenant (a retried fan-out finds the first). */
+  idempotency_key: ColumnType<string | null, string | null | undefined, string | null>;
 }
 /** A fan-out row. */
 export type FanoutRow = Selectable<FanoutTable>;

@@ -2,9 +2,11 @@
 import { type Migration } from 'kysely/migration';
 import { outboxMigration } from '@drover/bus';
 import * as initial from './migrations/202611260700_initial';
+import * as fanoutIdempotency from './migrations/202611260900_fanout_idempotency';
 
 /** Migrations for `migrate(db, {schema, migrations})`. */
 export const commandMigrations: Record<string, Migration> = {
   '202611260700_initial': initial,
   '202611260701_outbox': outboxMigration,
+  '202611260900_fanout_idempotency': fanoutIdempotency,
 };
