@@ -101,10 +101,11 @@ export function createIngressPublisher(
       void settle(publishOne(first.record, first.msgId, first.json));
       return;
     }
-    const hash = createHash('sha256');
+    // Tenant and device type too: device ids are unique per tenant only.
+    const { tenant, device_type } = first.record;
+    const hash = createHash('sha256').update(`${tenant}.${device_type}\n`);
     for (const q of group) hash.update(q.msgId).update('\n');
     const msgId = `batch:${hash.digest('base64url')}`;
-    const { tenant, device_type } = first.record;
     const subject = telemetrySubject(naming, tenant, device_type, TELEMETRY_BATCH_TOKEN);
     const body = Buffer.from(`{"batch":[${group.map((q) => q.json).join(',')}]}`);
     void settle(
