@@ -18,7 +18,6 @@ import {
   FirmwareOps,
   type FirmwareUpload,
   ListFirmwareRequest,
-  RegisterFirmwareRequest,
 } from '@drover/contracts';
 import { PayloadTooLargeError, UnavailableError, ValidationError } from '@drover/service-kit';
 import { type FastifyRequest } from 'fastify';
@@ -40,13 +39,20 @@ export const UPLOAD_TTL_MS = 24 * 3600_000;
 export const RegisterFirmwareJsonBody = Type.Object(
   {
     ...FirmwareDeclaration.properties,
-    hardware_models: Type.Array(Type.String({ minLength: 1, maxLength: 128 }), {
-      maxItems: 256,
-      uniqueItems: true,
-      default: [],
-      description: 'hardware models the image runs on (empty or absent: every model of the type)',
+    hardware_models: Type.Optional(
+      Type.Array(Type.String({ minLength: 1, maxLength: 128 }), {
+        maxItems: 256,
+        uniqueItems: true,
+        default: [],
+        description: 'hardware models the image runs on (empty or absent: every model of the type)',
+      }),
+    ),
+    url: Type.String({
+      minLength: 1,
+      maxLength: 2048,
+      pattern: '^https?://',
+      description: 'http(s) URL the orchestrator downloads the image from',
     }),
-    url: RegisterFirmwareRequest.properties.url,
   },
   { additionalProperties: false },
 );
