@@ -1,6 +1,8 @@
 // COMMANDS stream → devices: `iot.cmd.<t>.<id>` to `<root>/cmd` (QoS 1) and
 // `iot.desired.<t>.<id>` to `<root>/state/desired` (QoS 1, retained). The JetStream message is
-// acked only after the broker's PUBACK.
+// acked only after the broker's PUBACK. Messages for one device are handed to the broker one
+// after another in stream order (the next waits for the previous PUBACK); different devices
+// proceed in parallel.
 import {
   type Naming,
   commandFilter,
@@ -22,6 +24,38 @@ import { type CommandSentReporter } from './command-sent.reporter';
 export const COMMANDS_DURABLE = 'mqtt-ingress-commands';
 /** Durable consumer for desired state. */
 export const DESIRED_DURABLE = 'mqtt-ingress-desired';
+
+/** Handlers running at once per consumer (devices in parallel; one device waits its turn). */
+export const FORWARDER_CONCURRENCY = 64;
+
+/**
+ * Runs tasks one after another per key and tasks of different keys concurrently. A task starts
+ * once the previous task of its key has settled (also when that one failed); the order is the
+ * order of `run` calls, which the consume loop makes in stream order.
+ */
+export class KeyedSerializer {
+  private readonly tails = new Map<string, Promise<void>>();
+
+  /** Keys with a task running or waiting. */
+  get size(): number {
+    return this.tails.size;
+  }
+
+  /** Runs `task` after every earlier task of `key`; resolves or rejects with it. */
+  run<T>(key: string, task: () => Promise<T>): Promise<T> {
+    const previous = this.tails.get(key);
+    const result = previous === undefined ? task() : previous.then(task);
+    const tail = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.tails.set(key, tail);
+    void tail.then(() => {
+      if (this.tails.get(key) === tail) this.tails.delete(key);
+    });
+    return result;
+  }
+}
 
 /** Options of `startCommandForwarders`. */
 export interface ForwarderOptions {
@@ -46,18 +80,24 @@ export interface ForwarderOptions {
 /** Starts both consumers; returns them for shutdown. */
 export async function startCommandForwarders(opts: ForwarderOptions): Promise<Consumer[]> {
   const { naming, prefix } = opts;
+  // One serializer per consumer: a device's commands in order, its desired state in order.
+  const order = { cmd: new KeyedSerializer(), 'state/desired': new KeyedSerializer() };
   const forward = async (
     address: { tenant: string; deviceId: string } | null,
     channel: 'cmd' | 'state/desired',
     data: Uint8Array,
   ): Promise<void> => {
     if (address === null) throw new ValidationError('bad_subject', 'not a device subject');
-    const meta = await opts.meta.get(address.tenant, address.deviceId);
-    if (meta === null || meta.status !== 'active') {
-      throw new NotFoundError('device_not_found', `no active device ${address.deviceId}`);
-    }
-    const root = deviceRoot({ ...address, deviceType: meta.deviceType }, prefix || undefined);
-    await opts.egress.publish(deviceTopic(root, channel), Buffer.from(data), channel !== 'cmd');
+    const meta = await order[channel].run(`${address.tenant}/${address.deviceId}`, async () => {
+      const m = await opts.meta.get(address.tenant, address.deviceId);
+      if (m === null || m.status !== 'active') {
+        throw new NotFoundError('device_not_found', `no active device ${address.deviceId}`);
+      }
+      const root = deviceRoot({ ...address, deviceType: m.deviceType }, prefix || undefined);
+      await opts.egress.publish(deviceTopic(root, channel), Buffer.from(data), channel !== 'cmd');
+      return m;
+    });
+    // The report does not hold up the device's next command.
     if (channel === 'cmd')
       await opts.onCommandSent?.({ ...address, deviceType: meta.deviceType }, data);
     opts.metrics.commands.inc({ kind: channel === 'cmd' ? 'command' : 'desired' });
@@ -66,6 +106,7 @@ export async function startCommandForwarders(opts: ForwarderOptions): Promise<Co
     stream: 'COMMANDS',
     durable: COMMANDS_DURABLE,
     filterSubjects: [commandFilter(naming)],
+    concurrency: FORWARDER_CONCURRENCY,
     logger: opts.logger,
     handler: (msg) => forward(parseCommandSubject(msg.subject, naming), 'cmd', msg.data),
   });
@@ -73,6 +114,7 @@ export async function startCommandForwarders(opts: ForwarderOptions): Promise<Co
     stream: 'COMMANDS',
     durable: DESIRED_DURABLE,
     filterSubjects: [desiredFilter(naming)],
+    concurrency: FORWARDER_CONCURRENCY,
     logger: opts.logger,
     handler: (msg) => forward(parseDesiredSubject(msg.subject, naming), 'state/desired', msg.data),
   });
