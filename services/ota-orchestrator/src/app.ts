@@ -20,11 +20,12 @@ import {
 } from '@drover/contracts';
 import { createDb, migrate } from '@drover/db';
 import { createLogger, createMetrics, type Logger, type Metrics } from '@drover/observability';
-import { loadConfig, UnavailableError } from '@drover/service-kit';
+import { loadConfig } from '@drover/service-kit';
 import { type OtaConfig, OtaConfigSchema } from './config';
 import { otaMigrations } from './adapters/postgres/migrations';
 import { type DB } from './adapters/postgres/schema';
 import { type FirmwareCatalog } from './firmware/firmware.catalog';
+import { createFirmwareModule } from './firmware/firmware.module';
 import { type OtaHandlerMap, startOtaRpc } from './rpc/ota.rpc-server';
 import { type OtaContext, SERVICE_NAME } from './service/ota.context';
 import { startRolloutConsumers } from './rollout/device-traffic.consumer';
@@ -94,22 +95,6 @@ function resolveConfig(config: OtaAppConfig): OtaConfig {
   return loadConfig(OtaConfigSchema, env);
 }
 
-/** Until the registry is wired: every deployment is refused as unavailable. */
-const noFirmware: FirmwareModuleFactory = () => {
-  const unavailable = (): never => {
-    throw new UnavailableError('firmware_registry_unavailable', 'no firmware registry configured');
-  };
-  return Promise.resolve({
-    catalog: {
-      findByVersion: () => Promise.resolve(unavailable()),
-      get: () => Promise.resolve(unavailable()),
-      reverify: () => Promise.resolve(unavailable()),
-      downloadUrl: () => Promise.resolve(unavailable()),
-    },
-    endpoints: {},
-  });
-};
-
 /** Starts the orchestrator; resolves once RPC and the driver run. */
 export async function startOtaOrchestrator(
   appConfig: OtaAppConfig,
@@ -140,7 +125,7 @@ export async function startOtaOrchestrator(
   const relay = startOutboxRelay({ db, bus, logger, pollMs: config.OUTBOX_POLL_MS });
   const notifyOutbox = () => relay.notify();
 
-  const firmware = await (deps.firmware ?? noFirmware)({
+  const firmware = await (deps.firmware ?? createFirmwareModule)({
     config,
     db,
     bus,

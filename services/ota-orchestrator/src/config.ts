@@ -39,6 +39,16 @@ export const OtaConfigSchema = Type.Object({
   FIRMWARE_PUBLIC_URL: Type.Optional(Type.String()),
   FIRMWARE_URL_SECRET: Type.Optional(Type.String()),
   FIRMWARE_SIGSTORE_TRUSTED_ROOT: Type.Optional(Type.String()),
+  // Expected Sigstore signer identity (subject alternative name, or /regex/); any when unset.
+  FIRMWARE_SIGSTORE_IDENTITY: Type.Optional(Type.String()),
+  // Largest image registered (bytes); the signature check reads an image into memory once.
+  FIRMWARE_MAX_BYTES: Type.Integer({ minimum: 1, maximum: 2 ** 31, default: 512 * 1024 * 1024 }),
+  // Timeout of fetching an image given by `url`.
+  FIRMWARE_FETCH_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 10 * 60_000 }),
+  // Where the S3 store stages uploads before it puts them (default: the OS temp directory).
+  FIRMWARE_STAGING_DIR: Type.Optional(Type.String()),
+  // Key prefix of images in the S3 bucket.
+  FIRMWARE_S3_PREFIX: Type.String({ default: 'firmware/' }),
 });
 /** The orchestrator's parsed configuration. */
 export type OtaConfig = Static<typeof OtaConfigSchema>;
