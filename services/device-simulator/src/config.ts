@@ -51,6 +51,9 @@ export const SimulatorConfigSchema = Type.Object({
   // A freshly provisioned device announces itself online again this much later: the platform
   // may have refused its first status before registering it (0 = never).
   SIM_REANNOUNCE_AFTER_PROVISIONING_MS: Type.Integer({ minimum: 0, default: 15_000 }),
+  // Worker threads: -1 = one per SIM_DEVICES_PER_THREAD devices (at most one per core), 0 = none.
+  SIM_WORKERS: Type.Integer({ minimum: -1, maximum: 64, default: -1 }),
+  SIM_DEVICES_PER_THREAD: Type.Integer({ minimum: 1, default: 2500 }),
   // Register the fleet with the device registry over NATS (off: broker only, e.g. benchmarks).
   SIM_REGISTER: Type.Boolean({ default: true }),
   // Reconnect back-off bounds (the protocol's 1 s–5 min; tests shorten them).
