@@ -7,8 +7,8 @@
 //
 // Knobs (environment): BENCH_SECONDS (60), BENCH_DEVICES (1000), BENCH_PUBLISHERS (4),
 // BENCH_WINDOW (in-flight QoS 1 publishes per publisher, 200), BENCH_CEILING_SECONDS (10),
-// BENCH_INGRESS_CONNECTIONS (32), BENCH_RATE (open-loop msg/s; 0 = closed loop),
-// BENCH_TELEMETRY_BATCH (the ingress's TELEMETRY_BATCH_MAX, 1 = a message per record), DATABASE_URL,
+// BENCH_INGRESS_CONNECTIONS (32 per replica), BENCH_INGRESS_REPLICAS (2), BENCH_RATE (open-loop msg/s; 0 = closed loop),
+// BENCH_TELEMETRY_BATCH (the ingress's TELEMETRY_BATCH_MAX, 256; 1 = a message per record), DATABASE_URL,
 // REDIS_URL, BENCH_CPU_PROF_DIR (V8 CPU profiles of the services).
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
@@ -33,7 +33,10 @@ const DEVICES = env('BENCH_DEVICES', 1000);
 const PUBLISHERS = env('BENCH_PUBLISHERS', 4);
 const WINDOW = env('BENCH_WINDOW', 200);
 const CONNECTIONS = env('BENCH_INGRESS_CONNECTIONS', 32);
-const TELEMETRY_BATCH = env('BENCH_TELEMETRY_BATCH', 1);
+// Ingress processes in the same share group: each is one thread, the box has two cores.
+const REPLICAS = env('BENCH_INGRESS_REPLICAS', 2);
+// The throughput configuration batches; BENCH_TELEMETRY_BATCH=1 measures the per-record default.
+const TELEMETRY_BATCH = env('BENCH_TELEMETRY_BATCH', 256);
 // Open loop at this total rate (msg/s) when set: latency at a load the pipeline sustains.
 const RATE = env('BENCH_RATE', 0);
 const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -102,14 +105,20 @@ function startService(name, main, extraEnv, startedEvent) {
   });
 }
 
-async function cpuSeconds(pid) {
+async function cpuSeconds(procOrList) {
+  if (Array.isArray(procOrList)) {
+    const each = await Promise.all(procOrList.map((c) => cpuSeconds(c)));
+    return each.reduce((a, b) => a + b, 0);
+  }
+  const pid = procOrList.pid;
   try {
     const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     // utime + stime in clock ticks (CLK_TCK = 100 on Linux).
     return (Number(f[11]) + Number(f[12])) / 100;
-  } catch {
-    return 0;
+  } catch (err) {
+    if (err.code === 'ENOENT') return 0; // the process is gone
+    throw err;
   }
 }
 
@@ -319,7 +328,7 @@ async function main() {
   const MQTT_URL = `mqtt://127.0.0.1:${mqttPort}`;
   const NATS_URL = `nats://127.0.0.1:${natsPort}`;
   console.log(
-    `namespace ${NS}; devices ${DEVICES}; publishers ${PUBLISHERS} × window ${WINDOW}; ingress connections ${CONNECTIONS}; telemetry batch ${TELEMETRY_BATCH}`,
+    `namespace ${NS}; devices ${DEVICES}; publishers ${PUBLISHERS} × window ${WINDOW}; ingress ${REPLICAS} × ${CONNECTIONS} connections; telemetry batch ${TELEMETRY_BATCH}`,
   );
 
   console.log(`ceiling 1/2: broker relay, QoS 1, ${CEILING_SECONDS} s …`);
@@ -328,7 +337,9 @@ async function main() {
   const insertRate = await insertCeiling(`${NS}_bare`);
 
   const common = { NATS_URL, DATABASE_URL, REDIS_URL, DROVER_NAMESPACE: NS, LOG_LEVEL: 'info' };
-  const ports = { reg: await freePort(), ingress: await freePort(), ingest: await freePort() };
+  const ports = { reg: await freePort(), ingest: await freePort() };
+  const ingressPorts = [];
+  for (let r = 0; r < REPLICAS; r += 1) ingressPorts.push(await freePort());
   const registry = await startService(
     'device-registry',
     path.join(root, 'services/device-registry/src/main.ts'),
@@ -346,20 +357,24 @@ async function main() {
     },
     'service.started',
   );
-  const ingress = await startService(
-    'mqtt-ingress',
-    path.join(root, 'services/mqtt-ingress/src/main.ts'),
-    {
-      ...common,
-      MQTT_URL,
-      MQTT_TOPIC_PREFIX: NS,
-      MQTT_CLIENT_ID: `${NS}-ingress`,
-      MQTT_CONNECTIONS: String(CONNECTIONS),
-      TELEMETRY_BATCH_MAX: String(TELEMETRY_BATCH),
-      OPS_PORT: String(ports.ingress),
-      TELEMETRY_STREAM_MAX_BYTES: String(2 * 1024 ** 3),
-    },
-    'service.started',
+  const ingress = await Promise.all(
+    ingressPorts.map((port, r) =>
+      startService(
+        `mqtt-ingress-${r}`,
+        path.join(root, 'services/mqtt-ingress/src/main.ts'),
+        {
+          ...common,
+          MQTT_URL,
+          MQTT_TOPIC_PREFIX: NS,
+          MQTT_CLIENT_ID: `${NS}-ingress-${r}`,
+          MQTT_CONNECTIONS: String(CONNECTIONS),
+          TELEMETRY_BATCH_MAX: String(TELEMETRY_BATCH),
+          OPS_PORT: String(port),
+          TELEMETRY_STREAM_MAX_BYTES: String(2 * 1024 ** 3),
+        },
+        'service.started',
+      ),
+    ),
   );
 
   const nc = await natsConnect({ servers: NATS_URL });
@@ -407,7 +422,7 @@ async function main() {
     'device-registry': registry,
   };
   const cpu0 = Object.fromEntries(
-    await Promise.all(Object.entries(procs).map(async ([k, c]) => [k, await cpuSeconds(c.pid)])),
+    await Promise.all(Object.entries(procs).map(async ([k, c]) => [k, await cpuSeconds(c)])),
   );
   const self0 = process.cpuUsage();
   const m0 = await metricsText(ports.ingest);
@@ -434,14 +449,16 @@ async function main() {
   const rows1 = counterValue(m1, 'drover_telemetry_rows_inserted_total');
   const committed = rows1 - rows0;
   const cpu1 = Object.fromEntries(
-    await Promise.all(Object.entries(procs).map(async ([k, c]) => [k, await cpuSeconds(c.pid)])),
+    await Promise.all(Object.entries(procs).map(async ([k, c]) => [k, await cpuSeconds(c)])),
   );
   const self = process.cpuUsage(self0);
   const lat = diffHistogram(m0, m1, 'drover_telemetry_device_latency_seconds');
   const p50 = histogramQuantile(lat, 'drover_telemetry_device_latency_seconds', 0.5);
   const p99 = histogramQuantile(lat, 'drover_telemetry_device_latency_seconds', 0.99);
-  const ingressText = await metricsText(ports.ingress);
-  const rejected = counterValue(ingressText, 'drover_ingress_messages_rejected_total');
+  let rejected = 0;
+  for (const port of ingressPorts) {
+    rejected += counterValue(await metricsText(port), 'drover_ingress_messages_rejected_total');
+  }
 
   const sustained = committed / elapsed;
   const ceiling = Math.min(relay.rate, insertRate);
@@ -465,7 +482,7 @@ async function main() {
 
   await Promise.all(pubs.map((c) => c.endAsync()));
   await nc.close();
-  for (const c of [ingress, ingest, registry]) {
+  for (const c of [...ingress, ingest, registry]) {
     c.stopping = true;
     c.kill('SIGTERM');
     await new Promise((r) => c.once('exit', r));

@@ -42,6 +42,25 @@ export function createMessageHandler(deps: MessageHandlerDeps): MessageSink & {
   inFlight(): number;
 } {
   let inFlight = 0;
+  // Labelled children looked up once per label value, not hashed per message.
+  const received = new Map<string, { inc(): void }>();
+  const published = new Map<string, { inc(): void }>();
+  const child = (
+    cache: Map<string, { inc(): void }>,
+    make: (v: string) => { inc(): void },
+    v: string,
+  ) => {
+    let c = cache.get(v);
+    if (c === undefined) {
+      c = make(v);
+      cache.set(v, c);
+    }
+    return c;
+  };
+  const countReceived = (channel: string) =>
+    child(received, (v) => deps.metrics.received.labels({ channel: v }), channel).inc();
+  const countPublished = (kind: string) =>
+    child(published, (v) => deps.metrics.published.labels({ kind: v }), kind).inc();
 
   async function retrying<T>(what: string, fn: () => Promise<T>): Promise<T> {
     for (let attempt = 0; ; attempt += 1) {
@@ -77,7 +96,7 @@ export function createMessageHandler(deps: MessageHandlerDeps): MessageSink & {
     if (deps.isStopping()) throw new StoppingError();
     const parsed = parseIngressTopic(topic, deps.prefix);
     if (parsed === null) {
-      deps.metrics.received.inc({ channel: 'unknown' });
+      countReceived('unknown');
       await reject({
         topic,
         reason: 'bad_topic',
@@ -87,7 +106,7 @@ export function createMessageHandler(deps: MessageHandlerDeps): MessageSink & {
       });
       return;
     }
-    deps.metrics.received.inc({ channel: parsed.channel });
+    countReceived(parsed.channel);
     const meta = await retrying('device_meta', () => deps.meta.get(parsed.tenant, parsed.deviceId));
     const route = routeMessage(parsed, meta, payload, deps.limits, receivedAt, contentType);
     if (route.kind === 'reject') {
@@ -108,9 +127,7 @@ export function createMessageHandler(deps: MessageHandlerDeps): MessageSink & {
       await deps.publisher.route(route);
       end();
     });
-    deps.metrics.published.inc({
-      kind: route.kind === 'telemetry' ? 'telemetry' : route.subjectKind,
-    });
+    countPublished(route.kind === 'telemetry' ? 'telemetry' : route.subjectKind);
   }
 
   const sink = async (topic: string, payload: Buffer, contentType?: string): Promise<void> => {

@@ -93,6 +93,17 @@ export function parseIngressTopic(topic: string, prefix: string): DeviceTopic | 
   return parsed;
 }
 
+// Messages arrive thousands per second: the receive time's text is reused within a millisecond.
+let isoMs = Number.NaN;
+let isoText = '';
+function isoOf(ms: number): string {
+  if (ms !== isoMs) {
+    isoText = new Date(ms).toISOString();
+    isoMs = ms;
+  }
+  return isoText;
+}
+
 /** Routes one message whose topic parsed and whose registry entry (or absence) is known. */
 export function routeMessage(
   topic: DeviceTopic,
@@ -116,7 +127,7 @@ export function routeMessage(
   });
   if (!parsed.ok) return { kind: 'reject', reason: parsed.reason, detail: parsed.detail };
   const value = parsed.payload as Record<string, unknown>;
-  const receivedIso = new Date(receivedAt).toISOString();
+  const receivedIso = isoOf(receivedAt);
   const ids = { tenant: topic.tenant, device_type: topic.deviceType, device_id: topic.deviceId };
   if (channel === 'telemetry') {
     const msgId = value.msg_id as string;
