@@ -1,5 +1,6 @@
 // Certificate authorities and the certificates Drover signs itself (CAs, broker server
 // certificate, service identities). Device certificates from a CSR live in issue.ts.
+import { createHash, webcrypto } from 'node:crypto';
 import { isValidId } from '@drover/contracts';
 import {
   type CryptoKey,
@@ -10,6 +11,7 @@ import {
   randomSerial,
   x509,
 } from './crypto';
+import { buildLeaf } from './leaf-builder';
 
 const DAY_MS = 86_400_000;
 /** Backdating of notBefore so a device whose clock is a little behind accepts a new certificate. */
@@ -171,6 +173,35 @@ export async function signLeaf(
   }
   const now = p.now ?? new Date();
   const serial = randomSerial();
+  const extra: x509.Extension[] = [];
+  const names = [
+    ...(p.dnsNames ?? []).map((value) => ({ type: 'dns' as const, value })),
+    ...(p.ipAddresses ?? []).map((value) => ({ type: 'ip' as const, value })),
+  ];
+  if (names.length > 0) extra.push(new x509.SubjectAlternativeNameExtension(names, false));
+  if (p.crlDistributionUrl) {
+    extra.push(new x509.CRLDistributionPointsExtension([p.crlDistributionUrl], false));
+  }
+  const built = await buildLeaf(ca, {
+    spkiDer: await spkiOf(p.publicKey),
+    commonName: p.commonName,
+    validityDays: p.validityDays,
+    profile: p.profile,
+    serial,
+    now,
+    clockSkewMs: CLOCK_SKEW_MS,
+    extraExtensions: extra,
+  });
+  if (built !== undefined) {
+    return {
+      certificatePem: x509.PemConverter.encode(built.der, 'CERTIFICATE'),
+      serial,
+      notBefore: built.notBefore,
+      notAfter: built.notAfter,
+      fingerprintSha256: createHash('sha256').update(built.der).digest('hex'),
+    };
+  }
+  // A CA whose key is not P-256 ECDSA: the generic generator.
   const eku =
     p.profile === 'server'
       ? [x509.ExtendedKeyUsage.serverAuth]
@@ -181,15 +212,8 @@ export async function signLeaf(
     new x509.ExtendedKeyUsageExtension(eku, false),
     await x509.SubjectKeyIdentifierExtension.create(p.publicKey),
     await x509.AuthorityKeyIdentifierExtension.create(ca.certificate.publicKey),
+    ...extra,
   ];
-  const names = [
-    ...(p.dnsNames ?? []).map((value) => ({ type: 'dns' as const, value })),
-    ...(p.ipAddresses ?? []).map((value) => ({ type: 'ip' as const, value })),
-  ];
-  if (names.length > 0) extensions.push(new x509.SubjectAlternativeNameExtension(names, false));
-  if (p.crlDistributionUrl) {
-    extensions.push(new x509.CRLDistributionPointsExtension([p.crlDistributionUrl], false));
-  }
   const certificate = await x509.X509CertificateGenerator.create({
     serialNumber: serial,
     subject: `CN=${p.commonName}`,
@@ -208,6 +232,15 @@ export async function signLeaf(
     notAfter: certificate.notAfter,
     fingerprintSha256: fingerprintSha256(certificate),
   };
+}
+
+/** DER SubjectPublicKeyInfo of any key form signLeaf accepts. */
+async function spkiOf(key: x509.PublicKeyType): Promise<Uint8Array> {
+  if (key instanceof x509.PublicKey) return new Uint8Array(key.rawData);
+  if (ArrayBuffer.isView(key)) return new Uint8Array(key.buffer, key.byteOffset, key.byteLength);
+  if (key instanceof ArrayBuffer) return new Uint8Array(key);
+  if ('publicKey' in key) return new Uint8Array(key.publicKey.rawData);
+  return new Uint8Array(await webcrypto.subtle.exportKey('spki', key as CryptoKey));
 }
 
 /** Parameters of {@link issueServerCertificate}. */

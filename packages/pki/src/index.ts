@@ -21,6 +21,7 @@ export type {
 } from './ca';
 export {
   issueFromCsr,
+  issueFromInspectedCsr,
   issueWithServerKey,
   checkCsrCommonName,
   inspectCsr,

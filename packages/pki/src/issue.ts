@@ -1,5 +1,8 @@
 // Device certificates from a CSR: proof of possession, key policy, forced CN.
-import { createPublicKey } from 'node:crypto';
+import { createPublicKey, type KeyObject, verify as cryptoVerify } from 'node:crypto';
+import { CertificationRequest } from '@peculiar/asn1-csr';
+import { AsnConvert } from '@peculiar/asn1-schema';
+import * as asn1X509 from '@peculiar/asn1-x509';
 import { isValidId } from '@drover/contracts';
 import {
   signLeaf,
@@ -38,18 +41,73 @@ const ALLOWED_HASHES = new Set(['SHA-256', 'SHA-384', 'SHA-512']);
 
 /** What a valid CSR tells us. */
 export interface CsrInfo {
-  /** The parsed request. */
-  request: x509.Pkcs10CertificateRequest;
+  /** The parsed request (an @peculiar/x509 object, made on first access). */
+  readonly request: x509.Pkcs10CertificateRequest;
   /** `ec-p256` or `rsa`. */
   keyType: 'ec-p256' | 'rsa';
   /** Key size in bits. */
   keyBits: number;
   /** CN of the CSR subject (informational: issuing ignores it). */
   subjectCommonName: string | undefined;
+  /** DER SubjectPublicKeyInfo of the CSR's key (what the certificate will carry). */
+  publicKeyDer: Uint8Array;
 }
+
+/** CsrInfo objects made by {@link inspectCsr}: only these can be issued from without a check. */
+const inspected = new WeakSet<CsrInfo>();
 
 function badCsr(reason: string, detail: string): PkiError {
   return new PkiError('bad_csr', reason, detail);
+}
+
+const OID_EC_PUBLIC_KEY = '1.2.840.10045.2.1';
+/** The namedCurve parameter of a P-256 key: DER of OID 1.2.840.10045.3.1.7 (RFC 5480). */
+const OID_P256_DER = Buffer.from('06082a8648ce3d030107', 'hex');
+const OID_CN = '2.5.4.3';
+/** Signature algorithms checked with node:crypto; any other goes through @peculiar/x509. */
+const FAST_SIGNATURES: Record<string, { hash: string; key: 'ec' | 'rsa' }> = {
+  '1.2.840.10045.4.3.2': { hash: 'sha256', key: 'ec' },
+  '1.2.840.10045.4.3.3': { hash: 'sha384', key: 'ec' },
+  '1.2.840.10045.4.3.4': { hash: 'sha512', key: 'ec' },
+  '1.2.840.113549.1.1.11': { hash: 'sha256', key: 'rsa' },
+  '1.2.840.113549.1.1.12': { hash: 'sha384', key: 'rsa' },
+  '1.2.840.113549.1.1.13': { hash: 'sha512', key: 'rsa' },
+};
+
+/**
+ * The CSR's key as a KeyObject. An uncompressed P-256 point is imported as a JWK, which
+ * OpenSSL 3 does several times faster than decoding the DER SPKI; everything else from DER.
+ */
+function importCsrKey(spki: asn1X509.SubjectPublicKeyInfo, spkiDer: Uint8Array): KeyObject {
+  const point = new Uint8Array(spki.subjectPublicKey);
+  const params = spki.algorithm.parameters;
+  if (
+    spki.algorithm.algorithm === OID_EC_PUBLIC_KEY &&
+    params &&
+    point.length === 65 &&
+    point[0] === 0x04 &&
+    Buffer.from(params).equals(OID_P256_DER)
+  ) {
+    return createPublicKey({
+      key: {
+        kty: 'EC',
+        crv: 'P-256',
+        x: Buffer.from(point.subarray(1, 33)).toString('base64url'),
+        y: Buffer.from(point.subarray(33)).toString('base64url'),
+      },
+      format: 'jwk',
+    });
+  }
+  return createPublicKey({ key: Buffer.from(spkiDer), format: 'der', type: 'spki' });
+}
+
+function commonNameOf(name: asn1X509.Name): string | undefined {
+  for (const rdn of name) {
+    for (const atv of rdn) {
+      if (atv.type === OID_CN) return atv.value.toString();
+    }
+  }
+  return undefined;
 }
 
 /** Parses a PEM CSR and checks its signature (proof of possession) and key policy. */
@@ -58,19 +116,25 @@ export async function inspectCsr(csrPem: string): Promise<CsrInfo> {
     throw badCsr('not_pem', 'expected a PEM "CERTIFICATE REQUEST"');
   }
   if (Buffer.byteLength(csrPem) > MAX_CSR_BYTES) throw badCsr('too_large', 'CSR too large');
-  let request: x509.Pkcs10CertificateRequest;
+  // One parse of the DER (the x509 wrapper object is made only if a caller asks for it).
+  let der: ArrayBuffer;
+  let asn: CertificationRequest;
+  let spkiDer: Uint8Array;
   try {
-    request = new x509.Pkcs10CertificateRequest(csrPem);
+    const [block] = x509.PemConverter.decode(csrPem);
+    if (!block) throw new Error('no PEM block');
+    der = block;
+    asn = AsnConvert.parse(der, CertificationRequest);
+    spkiDer = new Uint8Array(AsnConvert.serialize(asn.certificationRequestInfo.subjectPKInfo));
   } catch (err) {
     throw badCsr('unparseable', `CSR cannot be parsed: ${(err as Error).message}`);
   }
-  let key;
+  let request: x509.Pkcs10CertificateRequest | undefined;
+  const lazyRequest = (): x509.Pkcs10CertificateRequest =>
+    (request ??= new x509.Pkcs10CertificateRequest(der));
+  let key: KeyObject;
   try {
-    key = createPublicKey({
-      key: Buffer.from(request.publicKey.rawData),
-      format: 'der',
-      type: 'spki',
-    });
+    key = importCsrKey(asn.certificationRequestInfo.subjectPKInfo, spkiDer);
   } catch (err) {
     throw badCsr('unsupported_key', `CSR public key unreadable: ${(err as Error).message}`);
   }
@@ -90,20 +154,53 @@ export async function inspectCsr(csrPem: string): Promise<CsrInfo> {
     const what = `${key.asymmetricKeyType ?? 'unknown'} ${details.namedCurve ?? ''}`.trim();
     throw badCsr('unsupported_key', `key ${what} not allowed: ECDSA P-256 or RSA >= 2048 only`);
   }
-  const hash = (request.signatureAlgorithm.hash as { name?: string } | undefined)?.name;
-  if (!hash || !ALLOWED_HASHES.has(hash.toUpperCase())) {
-    throw badCsr('weak_signature', `CSR signature hash ${hash ?? 'unknown'} not allowed`);
-  }
+  const fast = FAST_SIGNATURES[asn.signatureAlgorithm.algorithm];
   let valid = false;
-  try {
-    valid = await request.verify();
-  } catch (err) {
-    throw badCsr('bad_signature', `CSR signature cannot be verified: ${(err as Error).message}`);
+  if (fast !== undefined) {
+    // A signature algorithm of the other key type cannot verify: no proof of possession.
+    const tbs = asn.certificationRequestInfoRaw;
+    valid =
+      fast.key === key.asymmetricKeyType &&
+      tbs !== undefined &&
+      verifySignature(fast.hash, tbs, key, asn.signature);
+  } else {
+    const hash = (lazyRequest().signatureAlgorithm.hash as { name?: string } | undefined)?.name;
+    if (!hash || !ALLOWED_HASHES.has(hash.toUpperCase())) {
+      throw badCsr('weak_signature', `CSR signature hash ${hash ?? 'unknown'} not allowed`);
+    }
+    try {
+      valid = await lazyRequest().verify();
+    } catch (err) {
+      throw badCsr('bad_signature', `CSR signature cannot be verified: ${(err as Error).message}`);
+    }
   }
   if (!valid)
     throw badCsr('bad_signature', 'CSR signature does not verify (no proof of possession)');
-  const cn = request.subjectName.getField('CN')[0];
-  return { request, keyType, keyBits, subjectCommonName: cn };
+  const info: CsrInfo = {
+    get request() {
+      return lazyRequest();
+    },
+    keyType,
+    keyBits,
+    subjectCommonName: commonNameOf(asn.certificationRequestInfo.subject),
+    publicKeyDer: spkiDer,
+  };
+  inspected.add(info);
+  return info;
+}
+
+function verifySignature(
+  hash: string,
+  tbs: ArrayBuffer,
+  key: KeyObject,
+  signature: ArrayBuffer,
+): boolean {
+  try {
+    return cryptoVerify(hash, new Uint8Array(tbs), key, new Uint8Array(signature));
+  } catch (err) {
+    // A malformed signature value is a refusal like a wrong one, with OpenSSL's reason.
+    throw badCsr('bad_signature', `CSR signature cannot be verified: ${(err as Error).message}`);
+  }
 }
 
 /** Throws `bad_common_name` unless `id` is a valid, non-reserved device id. */
@@ -136,9 +233,30 @@ export async function issueFromCsr(
   params: IssueFromCsrParams,
 ): Promise<IssuedCertificate> {
   assertDeviceCommonName(params.commonName);
-  const { request } = await inspectCsr(params.csrPem);
+  const csr = await inspectCsr(params.csrPem);
   return signLeaf(ca, {
-    publicKey: request.publicKey,
+    publicKey: csr.publicKeyDer,
+    commonName: params.commonName,
+    validityDays: params.validityDays ?? 90,
+    profile: params.profile ?? 'device',
+    crlDistributionUrl: params.crlDistributionUrl,
+  });
+}
+
+/**
+ * Like {@link issueFromCsr} for a CSR already checked with {@link inspectCsr} (the provisioning
+ * service inspects it first to compare keys): the CSR is not parsed or verified again. Only a
+ * CsrInfo returned by inspectCsr is accepted.
+ */
+export async function issueFromInspectedCsr(
+  ca: CertificateAuthority,
+  csr: CsrInfo,
+  params: Omit<IssueFromCsrParams, 'csrPem'>,
+): Promise<IssuedCertificate> {
+  if (!inspected.has(csr)) throw new TypeError('csr must come from inspectCsr');
+  assertDeviceCommonName(params.commonName);
+  return signLeaf(ca, {
+    publicKey: csr.publicKeyDer,
     commonName: params.commonName,
     validityDays: params.validityDays ?? 90,
     profile: params.profile ?? 'device',
