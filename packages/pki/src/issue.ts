@@ -2,7 +2,7 @@
 import { createPublicKey, type KeyObject, verify as cryptoVerify } from 'node:crypto';
 import { CertificationRequest } from '@peculiar/asn1-csr';
 import { AsnConvert } from '@peculiar/asn1-schema';
-import * as asn1X509 from '@peculiar/asn1-x509';
+import type * as asn1X509 from '@peculiar/asn1-x509';
 import { isValidId } from '@drover/contracts';
 import {
   signLeaf,
