@@ -34,6 +34,8 @@ export const SimulatorConfigSchema = Type.Object({
   // success and never return (boot loop); per target version: `2.0.0=0.1,2.1.0=1`.
   SIM_OTA_FAILURE_RATE: Rate(0),
   SIM_OTA_FAILURE_RATE_BY_VERSION: Type.String({ default: '' }),
+  // Versions named `…-bad…` fail on this share of devices (the `drover demo` bad firmware).
+  SIM_OTA_BAD_VERSION_RATE: Rate(0.1),
   SIM_OTA_VANISH_RATE: Rate(0),
   SIM_OTA_BOOT_LOOP_RATE: Rate(0),
   SIM_OTA_INSTALL_MS: Type.Integer({ minimum: 0, maximum: 600_000, default: 3000 }),

@@ -124,6 +124,7 @@ export function otaOptions(config: SimulatorConfig): OtaOptions {
     faults: {
       failureRate: config.SIM_OTA_FAILURE_RATE,
       failureRateByVersion: parseVersionRates(config.SIM_OTA_FAILURE_RATE_BY_VERSION),
+      badVersionRate: config.SIM_OTA_BAD_VERSION_RATE,
       vanishRate: config.SIM_OTA_VANISH_RATE,
       bootLoopRate: config.SIM_OTA_BOOT_LOOP_RATE,
     },

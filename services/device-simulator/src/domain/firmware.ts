@@ -115,8 +115,10 @@ export function progressMark(received: number, total: number, last: number, step
 export interface OtaFaultProfile {
   /** Devices whose update fails (reported `failed`, old version kept). */
   failureRate: number;
-  /** Failure rate for particular target versions, overriding `failureRate`. */
+  /** Failure rate for particular target versions, overriding the two others. */
   failureRateByVersion: Readonly<Record<string, number>>;
+  /** Failure rate of versions named `…-bad…` (the demo's bad firmware), over `failureRate`. */
+  badVersionRate: number;
   /** Devices that go offline mid-update and stay away. */
   vanishRate: number;
   /** Devices that report `succeeded` and never come back (a boot loop). */
@@ -127,6 +129,7 @@ export interface OtaFaultProfile {
 export const NO_OTA_FAULTS: OtaFaultProfile = {
   failureRate: 0,
   failureRateByVersion: {},
+  badVersionRate: 0,
   vanishRate: 0,
   bootLoopRate: 0,
 };
@@ -141,7 +144,9 @@ export type OtaFault = 'none' | 'fail' | 'vanish' | 'boot_loop';
  */
 export function otaFault(profile: OtaFaultProfile, version: string, rand: Random): OtaFault {
   const u = rand.next();
-  const failure = profile.failureRateByVersion[version] ?? profile.failureRate;
+  const failure =
+    profile.failureRateByVersion[version] ??
+    (/-bad/.test(version) ? profile.badVersionRate : profile.failureRate);
   if (u < failure) return 'fail';
   if (u < failure + profile.vanishRate) return 'vanish';
   if (u < failure + profile.vanishRate + profile.bootLoopRate) return 'boot_loop';

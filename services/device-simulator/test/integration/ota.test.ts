@@ -24,6 +24,7 @@ const BOOT_LOOP = 0.15;
 const faults = {
   failureRate: 0,
   failureRateByVersion: { '3.0.0-bad': 1 },
+  badVersionRate: 0.1,
   vanishRate: VANISH,
   bootLoopRate: BOOT_LOOP,
 };

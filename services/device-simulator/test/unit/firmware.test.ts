@@ -111,6 +111,7 @@ describe('firmware faults', () => {
   const profile = {
     failureRate: 0.1,
     failureRateByVersion: { '3.0.0': 0.5 },
+    badVersionRate: 0.3,
     vanishRate: 0.1,
     bootLoopRate: 0.1,
   };
@@ -122,6 +123,8 @@ describe('firmware faults', () => {
     { version: '2.0.0', u: 0.35, expected: 'none' },
     { version: '3.0.0', u: 0.45, expected: 'fail' },
     { version: '3.0.0', u: 0.65, expected: 'boot_loop' },
+    { version: '2.1.0-bad', u: 0.25, expected: 'fail' },
+    { version: '2.1.0-bad', u: 0.35, expected: 'vanish' },
   ])('$version with draw $u meets $expected', ({ version, u, expected }) => {
     expect(otaFault(profile, version, fixed(u))).toBe(expected);
   });
