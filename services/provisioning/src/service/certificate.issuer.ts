@@ -2,16 +2,21 @@
 // cloud when it signs), registers it with the cloud, supersedes the active one (it stays
 // valid through the overlap window) and records `certificate.issued`.
 import { CertificateIssuedV1, type CloudEvent } from '@drover/contracts';
-import { issueFromCsr, issueWithServerKey } from '@drover/pki';
+import { type CsrInfo, issueFromCsr, issueFromInspectedCsr, issueWithServerKey } from '@drover/pki';
 import { refused } from '../domain/errors';
 import { type CloudIdentity } from '../adapters/cloud/cloud-provider';
 import * as certificates from '../adapters/postgres/certificate.repository';
 import { type CertificateRow, type Executor } from '../adapters/postgres/schema';
-import { certificateFacts, event, summary } from './identity.helpers';
+import { certificateFacts, event, sha256Hex, summary } from './identity.helpers';
 import { type ProvisioningContext } from './provisioning.context';
 
-/** What to issue from. */
-export type IssueSource = { csrPem: string } | { serverKey: true };
+/**
+ * What to issue from: a CSR (with its inspectCsr result when the caller checked it already, so
+ * it is not parsed and verified twice) or a key generated here.
+ */
+export type IssueSource = { csrPem: string; csr?: CsrInfo } | { serverKey: true };
+
+type Facts = ReturnType<typeof certificateFacts>;
 
 /** A freshly issued certificate. */
 export interface Issued {
@@ -27,7 +32,14 @@ async function sign(
   ctx: ProvisioningContext,
   identity: CloudIdentity,
   source: IssueSource,
-): Promise<{ pem: string; cloudId: string | null; privateKeyPem?: string; signedHere: boolean }> {
+): Promise<{
+  pem: string;
+  cloudId: string | null;
+  privateKeyPem?: string;
+  signedHere: boolean;
+  /** Known without parsing the certificate again (signed here from an inspected CSR). */
+  facts?: Facts;
+}> {
   if (ctx.cloud.issuesCertificates) {
     if (!('csrPem' in source)) {
       throw refused('server_keys_unsupported', `${ctx.cloud.kind} signs only CSRs`);
@@ -38,6 +50,25 @@ async function sign(
   const validityDays = ctx.settings.certValidityDays;
   const commonName = identity.deviceId;
   if ('csrPem' in source) {
+    if (source.csr !== undefined) {
+      const issued = await issueFromInspectedCsr(ctx.pki.fleet, source.csr, {
+        commonName,
+        validityDays,
+      });
+      return {
+        pem: issued.certificatePem,
+        cloudId: null,
+        signedHere: true,
+        facts: {
+          serial: issued.serial,
+          notBefore: issued.notBefore,
+          notAfter: issued.notAfter,
+          fingerprintSha256: issued.fingerprintSha256,
+          // The certificate carries the CSR's SubjectPublicKeyInfo unchanged.
+          publicKeySha256: sha256Hex(source.csr.publicKeyDer),
+        },
+      };
+    }
     const issued = await issueFromCsr(ctx.pki.fleet, {
       csrPem: source.csrPem,
       commonName,
@@ -64,8 +95,12 @@ export async function issueDeviceCertificate(
 ): Promise<Issued> {
   const now = ctx.now();
   const signed = await sign(ctx, identity, source);
-  const facts = certificateFacts(signed.pem);
-  const previous = await certificates.supersedeActive(trx, identity.tenant, identity.deviceId, now);
+  const facts = signed.facts ?? certificateFacts(signed.pem);
+  // A device created in this transaction has no certificate to supersede: one query less.
+  const previous =
+    reason === 'provisioning'
+      ? undefined
+      : await certificates.supersedeActive(trx, identity.tenant, identity.deviceId, now);
   let cloudId = signed.cloudId;
   if (signed.signedHere) {
     cloudId = await ctx.cloud.registerCertificate(

@@ -1,7 +1,7 @@
 // What devices tell the service through the ingress: renewal CSRs (`cert_renew`) and presence.
 // Renewal answers go back through the ingress on `iot.device.<t>.cert_renew_res.<id>`.
 import { type CertRenewMessage, type CertRenewResponse, deviceSubject } from '@drover/contracts';
-import { checkCsrCommonName, PkiError } from '@drover/pki';
+import { checkCsrCommonName, type CsrInfo, PkiError } from '@drover/pki';
 import { DomainError } from '@drover/service-kit';
 import { supersededToRevoke } from '../domain/certificate.lifecycle';
 import * as identities from '../adapters/postgres/identity.repository';
@@ -73,8 +73,9 @@ export async function handleRenewal(
       if (identity === undefined || identity.decommissioned_at !== null) {
         throw refused('not_provisioned', 'the device is not provisioned or decommissioned');
       }
+      let csr: CsrInfo;
       try {
-        await checkCsrCommonName(msg.csr, msg.device_id);
+        csr = await checkCsrCommonName(msg.csr, msg.device_id);
       } catch (err) {
         if (err instanceof PkiError) throw refused('bad_csr', err.message);
         throw err;
@@ -83,7 +84,7 @@ export async function handleRenewal(
         ctx,
         trx,
         { tenant: msg.tenant, deviceId: msg.device_id, deviceType: identity.device_type },
-        { csrPem: msg.csr },
+        { csrPem: msg.csr, csr },
         'renewal',
       );
       await outboxEvents(trx, issued.events);

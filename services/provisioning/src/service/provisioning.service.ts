@@ -7,7 +7,7 @@ import {
   type ProvisioningResponse,
 } from '@drover/contracts';
 import { hashId } from '@drover/observability';
-import { inspectCsr, PkiError, verifyCertificateChain, x509 } from '@drover/pki';
+import { type CsrInfo, inspectCsr, PkiError, verifyCertificateChain, x509 } from '@drover/pki';
 import { DomainError, UnavailableError } from '@drover/service-kit';
 import { type EnrollmentCandidate, matchEnrollment } from '../domain/enrollment.rules';
 import { checkBootstrapIdentity, decideProvision } from '../domain/provisioning.rules';
@@ -35,11 +35,11 @@ function bootstrapCommonName(pem: string): string | undefined {
   }
 }
 
-async function csrKeyId(csr: string | undefined): Promise<string | undefined> {
+/** The CSR checked once (signature, key policy); issuing reuses the result. */
+async function checkCsr(csr: string | undefined): Promise<CsrInfo | undefined> {
   if (csr === undefined) return undefined;
   try {
-    const info = await inspectCsr(csr);
-    return sha256Hex(info.request.publicKey.rawData);
+    return await inspectCsr(csr);
   } catch (err) {
     if (err instanceof PkiError) throw invalid('bad_csr', err.message);
     throw err;
@@ -87,7 +87,8 @@ export async function provision(
         ? undefined
         : bootstrapCommonName(req.bootstrap_cert_pem);
     checkBootstrapIdentity(req.hardware_id, bootstrapCn);
-    const keyId = await csrKeyId(req.csr);
+    const csrInfo = await checkCsr(req.csr);
+    const keyId = csrInfo && sha256Hex(csrInfo.publicKeyDer);
     const rows = await findCandidateEnrollments(ctx.db, hardwareKey);
     const enrollment = matchEnrollment(await candidates(rows, req.bootstrap_cert_pem), {
       tenant: req.tenant,
@@ -146,7 +147,9 @@ export async function provision(
           ctx,
           trx,
           identity,
-          decision.issue === 'server_key' ? { serverKey: true } : { csrPem: req.csr! },
+          decision.issue === 'server_key'
+            ? { serverKey: true }
+            : { csrPem: req.csr!, ...(csrInfo !== undefined && { csr: csrInfo }) },
           decision.newDevice ? 'provisioning' : 'reprovisioning',
         );
         cert = issued.row;
