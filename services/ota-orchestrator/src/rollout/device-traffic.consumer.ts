@@ -63,7 +63,7 @@ export async function handleUpdateStatus(
       .where('deployment_devices.deployment_id', '=', m.deploymentId)
       .where('deployment_devices.device_id', '=', m.deviceId)
       .where('deployment_devices.tenant', '=', m.tenant)
-      .forUpdate()
+      .forUpdate('deployment_devices')
       .executeTakeFirst();
     if (row === undefined) return false;
     const report: DeviceReport = {
@@ -71,11 +71,11 @@ export async function handleUpdateStatus(
       state: m.state,
       ...(m.error !== undefined && { error: m.error }),
     };
-    const c = await applyToDevice(trx, row, report, row.version, now);
-    if (c) await nudge(trx, m.deploymentId, now);
-    return c;
+    return applyToDevice(trx, row, report, row.version, now);
   });
   if (changed) {
+    // After the device's transaction: locks are always taken deployment first, device second.
+    await nudge(ctx.db, m.deploymentId, now);
     ctx.notifyOutbox();
     ctx.hint();
   }
@@ -101,9 +101,9 @@ export async function handlePresence(
           eb('deployment_devices.rollback_status', '=', 'rolling_back'),
         ]),
       )
-      .forUpdate()
+      .forUpdate('deployment_devices')
       .execute();
-    let any = false;
+    const touched: string[] = [];
     for (const row of rows) {
       // Presence is handled concurrently: an older message must not undo a newer one.
       if (row.presence_at !== null && row.presence_at > m.at) continue;
@@ -113,13 +113,13 @@ export async function handlePresence(
         ...(m.firmwareVersion !== undefined && { firmwareVersion: m.firmwareVersion }),
       };
       if (await applyToDevice(trx, row, report, row.version, now, m.at)) {
-        await nudge(trx, row.deployment_id, now);
-        any = true;
+        touched.push(row.deployment_id);
       }
     }
-    return any;
+    return touched;
   });
-  if (changed) {
+  if (changed.length > 0) {
+    for (const id of changed) await nudge(ctx.db, id, now);
     ctx.notifyOutbox();
     ctx.hint();
   }

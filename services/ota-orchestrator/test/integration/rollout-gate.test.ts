@@ -1,0 +1,182 @@
+// The health gate and the refusals: failing firmware is rolled back by itself (error rate,
+// offline rate), devices that never confirm are not counted as succeeded, and a deployment
+// that should not run is refused before any device is told anything.
+import { type CloudEvent, type Deployment } from '@drover/contracts';
+import { DomainError } from '@drover/service-kit';
+import { waitFor } from '@drover/testing';
+import { eventTypes, type Harness, type SimDevice, startHarness } from './rollout.harness';
+
+jest.setTimeout(240_000);
+
+const ids = (devices: SimDevice[]) => devices.map((d) => d.id);
+
+async function refusedWith(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+  } catch (err) {
+    expect(err).toBeInstanceOf(DomainError);
+    return (err as DomainError).code;
+  }
+  throw new Error('not refused');
+}
+
+function rollingBackEvent(h: Harness, id: string) {
+  return h.events.find(
+    (e) => e.type === 'drover.deployment.rolling_back.v1' && e.data.deployment_id === id,
+  ) as CloudEvent<Record<string, number | string>> | undefined;
+}
+
+describe('health gate and refusals', () => {
+  let h: Harness;
+  let failing: SimDevice[];
+  let offline: SimDevice[];
+  let odd: SimDevice[];
+
+  beforeAll(async () => {
+    h = await startHarness('ota_gate');
+    failing = await h.fleet(100, (i) => (i % 10 === 3 ? 'fail' : 'healthy'), 'f');
+    offline = await h.fleet(
+      100,
+      (i) => (i % 25 === 5 || i % 25 === 17 ? 'offline' : 'healthy'),
+      'o',
+    );
+    odd = await h.fleet(6, (i) => (['healthy', 'no_reboot', 'silent'] as const)[i % 3]!, 's');
+  });
+  afterAll(async () => {
+    await h?.stop();
+  });
+
+  it('refuses before any device is told anything', async () => {
+    const good = h.catalog.add();
+    const target = { device_ids: ids(odd) };
+    const before = h.catalog.reverified;
+    for (const code of [
+      'firmware_sha256_mismatch',
+      'firmware_bad_signature',
+      'firmware_unknown_key',
+    ]) {
+      h.catalog.breakWith(good.firmware_id, code);
+      expect(await refusedWith(h.deploy({ target }))).toBe(code);
+    }
+    expect(h.catalog.reverified).toBe(before + 3);
+
+    h.catalog.add({ version: '0.9.0' });
+    expect(await refusedWith(h.deploy({ version: '0.9.0', target }))).toBe('deployment_downgrade');
+    h.catalog.add({ version: '2.1.0', hardware_models: ['rev-z'] });
+    expect(await refusedWith(h.deploy({ version: '2.1.0', target }))).toBe(
+      'deployment_hardware_mismatch',
+    );
+    expect(await refusedWith(h.deploy({ version: '9.9.9', target }))).toBe('firmware_not_found');
+    h.catalog.add({ version: '2.2.0' });
+    expect(
+      await refusedWith(h.deploy({ version: '2.2.0', target: { filter: { tags_all: ['none'] } } })),
+    ).toBe('deployment_empty_target');
+    expect(
+      await refusedWith(h.deploy({ version: '2.2.0', target: { device_ids: ['nobody'] } })),
+    ).toBe('device_not_found');
+
+    const list = await h.rpc<{ items: Deployment[] }>('list_deployments', {});
+    expect(list.items).toHaveLength(0);
+    expect([...failing, ...offline, ...odd].every((d) => d.updates.length === 0)).toBe(true);
+  });
+
+  it('rolls back at the first evaluation past 2 % errors, every updated device told to roll back', async () => {
+    h.catalog.add({ version: '3.0.0' });
+    const dep = await h.deploy({
+      version: '3.0.0',
+      target: { device_ids: ids(failing) },
+      rollout_config: { soak_duration_minutes: 0.02, device_timeout_minutes: 1.5 },
+    });
+    const done = await h.until(dep.deployment_id, (d) => d.status === 'rolled_back', 180_000);
+    expect(done.reason).toBe('error_rate');
+    expect(done.stages[4]!.started_at).toBeNull();
+
+    const ev = await waitFor(() => rollingBackEvent(h, dep.deployment_id) ?? null, {
+      timeoutMs: 10_000,
+    });
+    const data = ev.data as Record<string, number>;
+    expect(data.error_rate).toBeGreaterThan(0.02);
+    expect(data.failed).toBeGreaterThan(0);
+    // Every stage that completed before was healthy.
+    for (const e of h.events.filter(
+      (x) =>
+        x.type === 'drover.deployment.stage_completed.v1' &&
+        x.data.deployment_id === dep.deployment_id,
+    )) {
+      expect(e.data.error_rate as number).toBeLessThanOrEqual(0.02);
+    }
+
+    const rows = await h.devices(dep.deployment_id);
+    const received = failing.filter((d) => d.updates.length > 0);
+    expect(received.length).toBeGreaterThan(0);
+    expect(received.length).toBeLessThan(100);
+    for (const d of received) {
+      expect(d.updates).toHaveLength(1);
+      expect(d.rollbacks).toHaveLength(1);
+      expect(d.version).toBe('1.0.0');
+      expect(rows.find((r) => r.device_id === d.id)!.status).toBe('rolled_back');
+    }
+    expect(
+      failing.filter((d) => d.updates.length === 0).every((d) => d.rollbacks.length === 0),
+    ).toBe(true);
+    expect(rows.filter((r) => r.status === 'skipped').length).toBe(100 - received.length);
+    const types = eventTypes(h, dep.deployment_id);
+    expect(types.slice(-2)).toEqual(['rolling_back', 'rolled_back']);
+  });
+
+  it('rolls back on the offline rate when 8 % go offline mid-update', async () => {
+    h.catalog.add({ version: '3.1.0' });
+    const dep = await h.deploy({
+      version: '3.1.0',
+      target: { device_ids: ids(offline) },
+      rollout_config: { soak_duration_minutes: 0.02, device_timeout_minutes: 0.4 },
+    });
+    const rolling = await h.until(
+      dep.deployment_id,
+      (d) => d.status === 'rolling_back' || d.status === 'rolled_back',
+      180_000,
+    );
+    expect(rolling.reason).toBe('offline_rate');
+    expect(rolling.offline_rate).toBeGreaterThan(0.05);
+    expect(rolling.error_rate).toBeLessThanOrEqual(0.02);
+    // The devices that went away never confirm their rollback: it times out for them.
+    const done = await h.until(dep.deployment_id, (d) => d.status === 'rolled_back', 120_000);
+    const rows = await h.devices(dep.deployment_id);
+    for (const d of offline.filter((x) => x.updates.length > 0)) {
+      const row = rows.find((r) => r.device_id === d.id)!;
+      expect(['rolled_back', 'rollback_failed']).toContain(row.status);
+    }
+    expect(done.offline).toBeGreaterThan(0);
+    expect(rows.filter((r) => r.status === 'rollback_failed').length).toBe(done.offline);
+  });
+
+  it('counts succeeded-but-never-back and silent devices as failed at their deadline', async () => {
+    h.catalog.add({ version: '3.2.0' });
+    const dep = await h.deploy({
+      version: '3.2.0',
+      target: { device_ids: ids(odd) },
+      rollout_config: {
+        stages: [100],
+        soak_duration_minutes: 0.01,
+        device_timeout_minutes: 0.2,
+        max_error_rate: 1,
+        max_offline_rate: 1,
+      },
+    });
+    const done = await h.until(dep.deployment_id, (d) => d.status === 'completed', 120_000);
+    expect(done.succeeded).toBe(2);
+    expect(done.failed).toBe(4);
+    const rows = await h.devices(dep.deployment_id);
+    const byId = new Map(rows.map((r) => [r.device_id, r]));
+    odd.forEach((d, i) => {
+      const row = byId.get(d.id)!;
+      if (i % 3 === 0) expect(row.status).toBe('succeeded');
+      if (i % 3 === 1) {
+        expect(row.status).toBe('failed');
+        expect(row.update_state).toBe('succeeded');
+        expect(row.error).toBe('reported succeeded but did not come back on 3.2.0');
+      }
+      if (i % 3 === 2) expect(row).toMatchObject({ status: 'failed', error: 'timeout' });
+    });
+  });
+});
