@@ -334,6 +334,15 @@ describe('firmware registry', () => {
     expect(part.headers.get('content-range')).toBe(`bytes 100-199/${firstBytes.length}`);
     expect(Buffer.from(await part.arrayBuffer()).equals(firstBytes.subarray(100, 200))).toBe(true);
 
+    const head = await fetch(url, { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(head.headers.get('content-length')).toBe(String(firstBytes.length));
+    const beyond = await fetch(url, { headers: { range: `bytes=${firstBytes.length}-` } });
+    expect(beyond.status).toBe(416);
+    expect(beyond.headers.get('content-range')).toBe(`bytes */${firstBytes.length}`);
+    expect((await fetch(url, { method: 'POST' })).status).toBe(405);
+    expect((await fetch(new URL('/other', url))).status).toBe(404);
+
     const forged = url.replace('device=d-1', 'device=d-2');
     expect((await fetch(forged)).status).toBe(403);
 
