@@ -202,6 +202,28 @@ describe('firmware registry', () => {
     }
   });
 
+  it('registers a version once when two registrations race', async () => {
+    const bytes = image('race', 20_000);
+    const body = declaration(bytes, trusted, '1.4.0');
+    const results = await Promise.allSettled([
+      call<Firmware>(FirmwareOps.registerFirmware, { ...body, upload: await upload(bytes) }),
+      call<Firmware>(FirmwareOps.registerFirmware, { ...body, upload: await upload(bytes) }),
+    ]);
+    const ok = results.filter((r) => r.status === 'fulfilled');
+    const refused = results.flatMap((r) => (r.status === 'rejected' ? [r.reason] : []));
+    expect(ok).toHaveLength(1);
+    expect(refused).toEqual([expect.objectContaining({ code: 'firmware_exists', status: 409 })]);
+    const rows = await db
+      .selectFrom('firmware')
+      .select('firmware_id')
+      .where('version', '=', '1.4.0')
+      .execute();
+    expect(rows).toHaveLength(1);
+    const files = (await objects()).filter((f) => f === `${rows[0]!.firmware_id}.bin`);
+    expect(files).toHaveLength(1);
+    expect(await objects()).toHaveLength(3);
+  });
+
   describe('refuses before anything is stored', () => {
     const bytes = image('refused');
     const good = declaration(bytes, trusted, '9.9.9');
@@ -296,15 +318,21 @@ describe('firmware registry', () => {
   });
 
   it('lists newest first with a cursor, and gets one', async () => {
-    const page1 = await call<FirmwareList>(FirmwareOps.listFirmware, { tenant: TENANT, limit: 1 });
-    expect(page1.items.map((f) => f.version)).toEqual(['1.3.0']);
+    const page1 = await call<FirmwareList>(FirmwareOps.listFirmware, {
+      tenant: TENANT,
+      device_type: 'sensor',
+      limit: 2,
+    });
+    expect(page1.items.map((f) => f.version)).toEqual(['1.4.0', '1.3.0']);
     expect(page1.next_cursor).not.toBeNull();
     const page2 = await call<FirmwareList>(FirmwareOps.listFirmware, {
       tenant: TENANT,
-      limit: 1,
+      device_type: 'sensor',
+      limit: 2,
       cursor: page1.next_cursor,
     });
     expect(page2.items.map((f) => f.version)).toEqual(['1.2.0']);
+    expect(page2.next_cursor).toBeNull();
     const got = await call<Firmware>(FirmwareOps.getFirmware, {
       tenant: TENANT,
       firmware_id: first.firmware_id,

@@ -2,7 +2,7 @@
 // `<dir>/.staging/` on the same filesystem and renamed into `<dir>/objects/<key>` once checked:
 // a rename is atomic, so a reader sees the whole image or none, never a partial file.
 import { createReadStream } from 'node:fs';
-import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import {
   type ArtifactBody,
@@ -32,10 +32,19 @@ export class LocalArtifactStore implements ArtifactStore {
     this.objects = join(base, 'objects');
   }
 
-  /** Creates the directories; call once before use. */
-  async init(): Promise<this> {
+  /**
+   * Creates the directories and removes staging files a crash left behind (older than
+   * `staleMs`: a replica sharing the directory may be staging right now). Call once before use.
+   */
+  async init(staleMs = 3_600_000): Promise<this> {
     await mkdir(this.stagingDir, { recursive: true, mode: 0o700 });
     await mkdir(this.objects, { recursive: true });
+    const now = Date.now();
+    for (const name of await readdir(this.stagingDir)) {
+      const path = join(this.stagingDir, name);
+      const st = await stat(path).catch(() => null);
+      if (st !== null && now - st.mtimeMs > staleMs) await rm(path, { force: true });
+    }
     return this;
   }
 
