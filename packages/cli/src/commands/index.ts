@@ -9,6 +9,7 @@ import { registerProvisioningCommand } from './provisioning.command';
 import { registerDevCommand } from './dev.command';
 import { registerFirmwareCommand } from './firmware.command';
 import { registerRolloutCommand } from './rollout.command';
+import { registerDemoCommand } from './demo.command';
 
 /** Adds one command group to the program; every group file exports one of these. */
 export type CommandRegistrar = (program: Command, io: CliIo, run: ActionRunner) => void;
@@ -26,4 +27,5 @@ export const commandGroups: readonly CommandRegistrar[] = [
   registerDevCommand,
   registerFirmwareCommand,
   registerRolloutCommand,
+  registerDemoCommand,
 ];
