@@ -236,7 +236,10 @@ describe('rollout state machine (model-based)', () => {
     fc.assert(
       fc.property(fc.array(outcome, { minLength: 1, maxLength: 40 }), commands, (outs, cmds) => {
         fc.modelRun(
-          () => ({ model: { status: 'pending', manual: false }, real: new Rollout(outs) }),
+          () => ({
+            model: { status: 'pending' as DeploymentStatus, manual: false },
+            real: new Rollout(outs),
+          }),
           cmds,
         );
       }),
