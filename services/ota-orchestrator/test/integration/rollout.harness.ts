@@ -55,6 +55,8 @@ export interface SimDevice {
   updates: string[];
   /** firmware.rollback command ids received, in order. */
   rollbacks: string[];
+  /** Commands delivered again with an id already acted on (ignored, as a device does). */
+  redeliveries: number;
 }
 
 /** Environment of the orchestrator under test. */
@@ -180,7 +182,7 @@ export async function startHarness(
     });
 
   const startDevice = async (id: string, behaviour: Behaviour): Promise<SimDevice> => {
-    const dev: SimDevice = { id, version: '1.0.0', updates: [], rollbacks: [] };
+    const dev: SimDevice = { id, version: '1.0.0', updates: [], rollbacks: [], redeliveries: 0 };
     let client: MqttClient;
     let seq = 0;
     const msgId = (p: string) => `${p}-${id}-${Date.now()}-${seq++}`;
@@ -230,6 +232,11 @@ export async function startHarness(
         command: { name: string; params: { deployment_id: string; firmware_version: string } };
       };
       const { name, params } = p.command;
+      // Delivery is at least once: a device acts on a command id once.
+      if (dev.updates.includes(p.msg_id) || dev.rollbacks.includes(p.msg_id)) {
+        dev.redeliveries++;
+        return;
+      }
       if (name === 'firmware.rollback') {
         dev.rollbacks.push(p.msg_id);
         if (behaviour === 'silent' || behaviour === 'offline') return;
