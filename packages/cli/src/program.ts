@@ -11,6 +11,9 @@ export function buildProgram(io: CliIo): Command {
   const program = new Command('drover')
     .description('Drover operator CLI: talks to the REST API (npm start runs it locally)')
     .version(VERSION)
+    // Program options only before a subcommand: `firmware upload --version 1.4.0` is the
+    // firmware's version, not the CLI's.
+    .enablePositionalOptions()
     .showHelpAfterError('(add --help for usage)')
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
   const run = actionRunner(io);

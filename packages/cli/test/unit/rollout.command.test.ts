@@ -192,3 +192,17 @@ describe('drover rollout', () => {
     expect(firmware?.commands.map((c) => c.name())).toEqual(['sign', 'upload', 'list', 'get']);
   });
 });
+
+describe('--version after a subcommand', () => {
+  it('is the firmware version, not the CLI version', async () => {
+    const program = buildProgram(captureIo(process.cwd()));
+    const rollout = program.commands.find((c) => c.name() === 'rollout')!;
+    const create = rollout.commands.find((c) => c.name() === 'create')!;
+    create.action(() => undefined);
+    await program.parseAsync(
+      ['rollout', 'create', '--version', '1.4.0', '--device-type', 'sensor', '--group', 'g'],
+      { from: 'user' },
+    );
+    expect(create.opts()).toMatchObject({ version: '1.4.0', deviceType: 'sensor', group: 'g' });
+  });
+});

@@ -175,6 +175,12 @@ export const firmwareRouter: ContextRouter = {
   plugin: async (app, { bus }) => {
     // Scoped to this plugin: only the firmware routes accept multipart bodies.
     await app.register(multipart, { limits: { fileSize: FIRMWARE_MAX_SIZE } });
+    // An upload answered before its body was read (401/403, a refused form) would leave the
+    // client writing into a socket nobody reads: close the connection with the answer.
+    app.addHook('onSend', async (request, reply, payload) => {
+      if (!request.raw.readableEnded && request.isMultipart()) reply.header('connection', 'close');
+      return payload;
+    });
     const bucket = uploadBucket(bus);
     const call = <T>(
       op: string,
