@@ -48,6 +48,7 @@ export const createFirmwareModule: FirmwareModuleFactory = async ({
   db,
   bus,
   logger,
+  metrics,
   notifyOutbox,
 }) => {
   const store = await createArtifactStore(config);
@@ -83,6 +84,7 @@ export const createFirmwareModule: FirmwareModuleFactory = async ({
     sigstore,
     logger,
     notifyOutbox,
+    metrics,
     urlSecret,
     maxBytes: config.FIRMWARE_MAX_BYTES,
     fetchTimeoutMs: config.FIRMWARE_FETCH_TIMEOUT_MS,

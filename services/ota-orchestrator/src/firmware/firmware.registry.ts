@@ -20,7 +20,7 @@ import {
   createEvent,
   newUlid,
 } from '@drover/contracts';
-import { getContext, type Logger } from '@drover/observability';
+import { getContext, type Logger, type Metrics } from '@drover/observability';
 import { ValidationError } from '@drover/service-kit';
 import {
   type ArtifactRange,
@@ -71,6 +71,8 @@ export interface FirmwareRegistryOptions {
   fetchTimeoutMs: number;
   /** Clock. */
   now?: () => Date;
+  /** Metrics registry (registrations by outcome and their duration). */
+  metrics?: Metrics;
 }
 
 const LIST_DEFAULT = 50;
@@ -96,9 +98,22 @@ export class FirmwareRegistry implements FirmwareCatalog {
    * object is deleted in every case.
    */
   async register(req: RegisterFirmwareRequest): Promise<Firmware> {
+    const started = process.hrtime.bigint();
+    let outcome = 'registered';
     try {
       return await this.registerChecked(req);
+    } catch (err) {
+      outcome = (err as { code?: string }).code ?? 'error';
+      throw err;
     } finally {
+      this.opts.metrics
+        ?.counter('drover_firmware_registrations_total', 'Firmware registrations by outcome', [
+          'outcome',
+        ])
+        .inc({ outcome });
+      this.opts.metrics
+        ?.histogram('drover_firmware_registration_seconds', 'Time to register an image')
+        .observe(Number(process.hrtime.bigint() - started) / 1e9);
       if (req.upload !== undefined && req.upload.bucket === this.uploadBucket) {
         await this.deleteUpload(req.upload.name);
       }

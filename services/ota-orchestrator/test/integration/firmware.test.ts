@@ -317,6 +317,18 @@ describe('firmware registry', () => {
     });
   });
 
+  it('counts registrations by outcome', async () => {
+    const metric = await ota.metrics.registry
+      .getSingleMetric('drover_firmware_registrations_total')!
+      .get();
+    const count = (outcome: string) =>
+      metric.values.find((v) => v.labels.outcome === outcome)?.value ?? 0;
+    expect(count('registered')).toBe(3);
+    expect(count('firmware_sha256_mismatch')).toBe(1);
+    expect(count('firmware_size_mismatch')).toBe(2);
+    expect(count('firmware_exists')).toBe(2);
+  });
+
   it('lists newest first with a cursor, and gets one', async () => {
     const page1 = await call<FirmwareList>(FirmwareOps.listFirmware, {
       tenant: TENANT,
