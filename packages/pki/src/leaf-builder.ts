@@ -1,11 +1,14 @@
-// The fast path of leaf signing: the certificate is assembled from @peculiar/asn1-x509 objects
-// and signed with node:crypto (one synchronous OpenSSL call) instead of going through
-// X509CertificateGenerator, which exports the CA's public key for every authority key id,
-// signs through WebCrypto's thread pool and parses the certificate it just encoded. What does
-// not change between certificates of one CA (issuer name, extensions, the signing KeyObject)
-// is prepared once per CA and kept as long as the CA object lives.
+// The fast path of leaf signing. The certificate is assembled from asn1js nodes and signed with
+// node:crypto (one synchronous OpenSSL call) instead of going through X509CertificateGenerator,
+// which exports the CA's public key for every authority key id, maps every field through the
+// @peculiar/asn1-schema layer, signs through WebCrypto's thread pool and parses the certificate
+// it just encoded. The structure is RFC 5280's TBSCertificate with the fields and extensions
+// signLeaf has always written (a unit test checks the encoding equals the generator's, byte for
+// byte). What does not change between the certificates of one CA (issuer name, signature
+// algorithm, fixed extensions, authority key id, the signing KeyObject) is decoded once per CA.
 import { createHash, KeyObject, sign as nodeSign } from 'node:crypto';
-import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
+import * as asn1js from 'asn1js';
+import { AsnConvert } from '@peculiar/asn1-schema';
 import * as asn1X509 from '@peculiar/asn1-x509';
 import { type CertificateAuthority, type LeafProfile } from './ca';
 import { x509 } from './crypto';
@@ -13,6 +16,8 @@ import { x509 } from './crypto';
 const DAY_MS = 86_400_000;
 /** ecdsa-with-SHA256 (RFC 5758): the only signature Drover's CAs make (P-256 keys). */
 const OID_ECDSA_WITH_SHA256 = '1.2.840.10045.4.3.2';
+/** id-at-commonName. */
+const OID_COMMON_NAME = '2.5.4.3';
 
 interface CaCache {
   /** The CA object the entry was built for (a replaced key or certificate rebuilds it). */
@@ -20,16 +25,24 @@ interface CaCache {
   privateKey: CertificateAuthority['privateKey'];
   signingKey: KeyObject;
   /** The issuer name exactly as encoded in the CA certificate's subject. */
-  issuer: asn1X509.Name;
+  issuer: asn1js.AsnType;
+  algorithm: asn1js.AsnType;
   /** Extensions every leaf of a profile gets (all but the subject key id and CRL DP). */
-  fixed: Map<LeafProfile, asn1X509.Extension[]>;
-  authorityKeyId: asn1X509.Extension;
+  fixed: Map<LeafProfile, asn1js.AsnType[]>;
+  authorityKeyId: asn1js.AsnType;
 }
 
 const caches = new WeakMap<CertificateAuthority, CaCache>();
 
-function toAsnExtension(ext: x509.Extension): asn1X509.Extension {
-  return AsnConvert.parse(ext.rawData, asn1X509.Extension);
+/** Decodes DER that this module or @peculiar/x509 encoded (so it is known to be well formed). */
+function node(der: ArrayBuffer | Uint8Array): asn1js.AsnType {
+  const { result, offset } = asn1js.fromBER(der);
+  if (offset === -1) throw new Error(`cannot decode DER: ${result.error}`);
+  return result;
+}
+
+function der(value: asn1js.AsnType): ArrayBuffer {
+  return value.toBER(false);
 }
 
 async function caCache(ca: CertificateAuthority): Promise<CaCache | undefined> {
@@ -41,21 +54,23 @@ async function caCache(ca: CertificateAuthority): Promise<CaCache | undefined> {
   const alg = ca.privateKey.algorithm as { name?: string; namedCurve?: string };
   if (alg.name !== 'ECDSA' || alg.namedCurve !== 'P-256') return undefined;
   const parsed = AsnConvert.parse(ca.certificate.rawData, asn1X509.Certificate);
+  const aki = await x509.AuthorityKeyIdentifierExtension.create(ca.certificate.publicKey);
   const entry: CaCache = {
     certificate: ca.certificate,
     privateKey: ca.privateKey,
     signingKey: KeyObject.from(ca.privateKey as Parameters<typeof KeyObject.from>[0]),
-    issuer: parsed.tbsCertificate.subject,
-    fixed: new Map(),
-    authorityKeyId: toAsnExtension(
-      await x509.AuthorityKeyIdentifierExtension.create(ca.certificate.publicKey),
+    issuer: node(AsnConvert.serialize(parsed.tbsCertificate.subject)),
+    algorithm: node(
+      AsnConvert.serialize(new asn1X509.AlgorithmIdentifier({ algorithm: OID_ECDSA_WITH_SHA256 })),
     ),
+    fixed: new Map(),
+    authorityKeyId: node(aki.rawData),
   };
   caches.set(ca, entry);
   return entry;
 }
 
-function fixedExtensions(cache: CaCache, profile: LeafProfile): asn1X509.Extension[] {
+function fixedExtensions(cache: CaCache, profile: LeafProfile): asn1js.AsnType[] {
   let exts = cache.fixed.get(profile);
   if (exts === undefined) {
     const eku =
@@ -66,10 +81,24 @@ function fixedExtensions(cache: CaCache, profile: LeafProfile): asn1X509.Extensi
       new x509.BasicConstraintsExtension(false, undefined, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
       new x509.ExtendedKeyUsageExtension(eku, false),
-    ].map(toAsnExtension);
+    ].map((e) => node(e.rawData));
     cache.fixed.set(profile, exts);
   }
   return exts;
+}
+
+/** PrintableString when the value allows it, else UTF8String (as @peculiar/x509's Name does). */
+function directoryString(value: string): asn1js.AsnType {
+  return /^[A-Za-z0-9 '()+,\-./:=?]*$/.test(value)
+    ? new asn1js.PrintableString({ value })
+    : new asn1js.Utf8String({ value });
+}
+
+/** RFC 5280 4.1.2.5: UTCTime through 2049, GeneralizedTime from 2050. */
+function time(date: Date): asn1js.AsnType {
+  return date.getUTCFullYear() < 2050
+    ? new asn1js.UTCTime({ valueDate: date })
+    : new asn1js.GeneralizedTime({ valueDate: date });
 }
 
 /** What {@link buildLeaf} needs: the subject's key as DER SubjectPublicKeyInfo. */
@@ -106,44 +135,68 @@ export async function buildLeaf(
 ): Promise<BuiltLeaf | undefined> {
   const cache = await caCache(ca);
   if (cache === undefined) return undefined;
-  const spki = AsnConvert.parse(p.spkiDer, asn1X509.SubjectPublicKeyInfo);
+  const spki = node(p.spkiDer) as asn1js.Sequence;
+  const subjectPublicKey = spki.valueBlock.value[1];
+  if (!(subjectPublicKey instanceof asn1js.BitString)) {
+    throw new TypeError('not a SubjectPublicKeyInfo');
+  }
   // RFC 5280 method 1: SHA-1 of the subjectPublicKey bits (what SubjectKeyIdentifierExtension
   // .create computes).
-  const keyId = createHash('sha1').update(new Uint8Array(spki.subjectPublicKey)).digest();
-  const ski = new asn1X509.Extension({
-    extnID: asn1X509.id_ce_subjectKeyIdentifier,
-    critical: false,
-    extnValue: new OctetString(AsnConvert.serialize(new asn1X509.SubjectKeyIdentifier(keyId))),
+  const keyId = createHash('sha1').update(subjectPublicKey.valueBlock.valueHexView).digest();
+  const ski = new asn1js.Sequence({
+    value: [
+      new asn1js.ObjectIdentifier({ value: asn1X509.id_ce_subjectKeyIdentifier }),
+      new asn1js.OctetString({ valueHex: der(new asn1js.OctetString({ valueHex: keyId })) }),
+    ],
   });
   const notBefore = toSeconds(p.now.getTime() - p.clockSkewMs);
   const notAfter = toSeconds(p.now.getTime() + p.validityDays * DAY_MS);
-  const subject = AsnConvert.parse(
-    new x509.Name(`CN=${p.commonName}`).toArrayBuffer(),
-    asn1X509.Name,
-  );
-  const algorithm = new asn1X509.AlgorithmIdentifier({ algorithm: OID_ECDSA_WITH_SHA256 });
-  const tbs = new asn1X509.TBSCertificate({
-    version: asn1X509.Version.v3,
-    serialNumber: new Uint8Array(Buffer.from(p.serial, 'hex')).buffer,
-    signature: algorithm,
-    issuer: cache.issuer,
-    validity: new asn1X509.Validity({ notBefore, notAfter }),
-    subject,
-    subjectPublicKeyInfo: spki,
-    extensions: new asn1X509.Extensions([
-      ...fixedExtensions(cache, p.profile),
-      ski,
-      cache.authorityKeyId,
-      ...p.extraExtensions.map(toAsnExtension),
-    ]),
+  const subject = new asn1js.Sequence({
+    value: [
+      new asn1js.Set({
+        value: [
+          new asn1js.Sequence({
+            value: [
+              new asn1js.ObjectIdentifier({ value: OID_COMMON_NAME }),
+              directoryString(p.commonName),
+            ],
+          }),
+        ],
+      }),
+    ],
   });
-  const tbsDer = Buffer.from(AsnConvert.serialize(tbs));
+  const tbs = new asn1js.Sequence({
+    value: [
+      new asn1js.Constructed({
+        idBlock: { tagClass: 3, tagNumber: 0 },
+        value: [new asn1js.Integer({ value: 2 })],
+      }),
+      new asn1js.Integer({ valueHex: new Uint8Array(Buffer.from(p.serial, 'hex')) }),
+      cache.algorithm,
+      cache.issuer,
+      new asn1js.Sequence({ value: [time(notBefore), time(notAfter)] }),
+      subject,
+      spki,
+      new asn1js.Constructed({
+        idBlock: { tagClass: 3, tagNumber: 3 },
+        value: [
+          new asn1js.Sequence({
+            value: [
+              ...fixedExtensions(cache, p.profile),
+              ski,
+              cache.authorityKeyId,
+              ...p.extraExtensions.map((e) => node(e.rawData)),
+            ],
+          }),
+        ],
+      }),
+    ],
+  });
+  const tbsDer = Buffer.from(der(tbs));
   // DER-encoded ECDSA-Sig-Value: exactly what the certificate's signatureValue holds.
   const signature = nodeSign('sha256', tbsDer, { key: cache.signingKey, dsaEncoding: 'der' });
-  const cert = new asn1X509.Certificate({
-    tbsCertificate: tbs,
-    signatureAlgorithm: algorithm,
-    signatureValue: new Uint8Array(signature).buffer,
+  const cert = new asn1js.Sequence({
+    value: [tbs, cache.algorithm, new asn1js.BitString({ valueHex: new Uint8Array(signature) })],
   });
-  return { der: Buffer.from(AsnConvert.serialize(cert)), notBefore, notAfter };
+  return { der: Buffer.from(der(cert)), notBefore, notAfter };
 }

@@ -3,6 +3,7 @@
 import { createPrivateKey, X509Certificate as NodeCertificate, webcrypto } from 'node:crypto';
 import { CertificationRequest } from '@peculiar/asn1-csr';
 import { AsnConvert } from '@peculiar/asn1-schema';
+import { Certificate } from '@peculiar/asn1-x509';
 import {
   type CertificateAuthority,
   createCsr,
@@ -80,6 +81,66 @@ describe('leaf certificates from the fast builder', () => {
     // The certificate carries the CSR's public key unchanged.
     const info = await inspectCsr(csrPem);
     expect(Buffer.from(parsed.publicKey.rawData)).toEqual(Buffer.from(info.publicKeyDer));
+  });
+
+  it.each<[string, 'device' | 'server', Partial<Record<'crl' | 'san', true>>]>([
+    ['device', 'device', {}],
+    ['device with a CRL distribution point', 'device', { crl: true }],
+    ['server with SANs', 'server', { san: true }],
+    ['a CN that needs UTF8String', 'device', {}],
+  ])('encode the TBS exactly as X509CertificateGenerator does (%s)', async (name, profile, o) => {
+    const cn = name.startsWith('a CN') ? 'dev_utf8' : 'dev-tbs';
+    const info = await inspectCsr((await createCsr('dev-tbs')).csrPem);
+    const crlDistributionUrl = o.crl ? 'http://crl.local/fleet.crl' : undefined;
+    const dnsNames = o.san ? ['broker.local'] : undefined;
+    const ipAddresses = o.san ? ['127.0.0.1'] : undefined;
+    const issued = await signLeaf(fleet, {
+      publicKey: info.publicKeyDer,
+      commonName: cn,
+      validityDays: 90,
+      profile,
+      crlDistributionUrl,
+      dnsNames,
+      ipAddresses,
+    });
+    const eku =
+      profile === 'server' ? x509.ExtendedKeyUsage.serverAuth : x509.ExtendedKeyUsage.clientAuth;
+    const extensions: x509.Extension[] = [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+      new x509.ExtendedKeyUsageExtension([eku], false),
+      await x509.SubjectKeyIdentifierExtension.create(info.request.publicKey),
+      await x509.AuthorityKeyIdentifierExtension.create(fleet.certificate.publicKey),
+    ];
+    if (o.san) {
+      extensions.push(
+        new x509.SubjectAlternativeNameExtension(
+          [
+            { type: 'dns', value: 'broker.local' },
+            { type: 'ip', value: '127.0.0.1' },
+          ],
+          false,
+        ),
+      );
+    }
+    if (crlDistributionUrl) {
+      extensions.push(new x509.CRLDistributionPointsExtension([crlDistributionUrl], false));
+    }
+    const reference = await x509.X509CertificateGenerator.create({
+      serialNumber: issued.serial,
+      subject: `CN=${cn}`,
+      issuer: fleet.certificate.subject,
+      notBefore: issued.notBefore,
+      notAfter: issued.notAfter,
+      signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
+      publicKey: info.request.publicKey,
+      signingKey: fleet.privateKey,
+      extensions,
+    });
+    const tbsOf = (der: ArrayBuffer) =>
+      Buffer.from(AsnConvert.parse(der, Certificate).tbsCertificateRaw!);
+    const ours = x509.PemConverter.decode(issued.certificatePem)[0]!;
+    expect(tbsOf(ours).toString('hex')).toBe(tbsOf(reference.rawData).toString('hex'));
   });
 
   it('keep the server profile (SANs, serverAuth) and the CRL distribution point', async () => {
