@@ -3,8 +3,10 @@
 // that should not run is refused before any device is told anything.
 import { type CloudEvent, type Deployment } from '@drover/contracts';
 import { DomainError } from '@drover/service-kit';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { waitFor } from '@drover/testing';
-import { eventTypes, type Harness, type SimDevice, startHarness } from './rollout.harness';
+import { eventTypes, type Harness, type SimDevice, signer, startHarness } from './rollout.harness';
 
 jest.setTimeout(240_000);
 
@@ -47,27 +49,40 @@ describe('health gate and refusals', () => {
   });
 
   it('refuses before any device is told anything', async () => {
-    const good = h.catalog.add();
     const target = { device_ids: ids(odd) };
-    const before = h.catalog.reverified;
-    for (const code of [
-      'firmware_sha256_mismatch',
-      'firmware_bad_signature',
-      'firmware_unknown_key',
-    ]) {
-      h.catalog.breakWith(good.firmware_id, code);
-      expect(await refusedWith(h.deploy({ target }))).toBe(code);
-    }
-    expect(h.catalog.reverified).toBe(before + 3);
+    // Registered while valid; each is then spoiled where the registry keeps it.
+    const tampered = await h.register('4.0.0');
+    const resigned = await h.register('4.1.0');
+    const oldKey = signer('old-key');
+    await h.trust([h.release, oldKey]);
+    await h.register('4.2.0', { by: oldKey });
 
-    h.catalog.add({ version: '0.9.0' });
+    const stored = join(h.firmwareDir, 'objects', 'acme', `${tampered.firmware_id}.bin`);
+    const bytes = await readFile(stored);
+    bytes[0] = bytes[0]! ^ 0xff;
+    await writeFile(stored, bytes);
+    expect(await refusedWith(h.deploy({ version: '4.0.0', target }))).toBe(
+      'firmware_sha256_mismatch',
+    );
+    // The key id now names another key: the stored signature no longer verifies.
+    const impostor = { ...signer(h.release.keyId) };
+    await h.trust([impostor, oldKey]);
+    expect(resigned.key_id).toBe(h.release.keyId);
+    expect(await refusedWith(h.deploy({ version: '4.1.0', target }))).toBe(
+      'firmware_bad_signature',
+    );
+    // The key was withdrawn from the ring.
+    await h.trust([h.release]);
+    expect(await refusedWith(h.deploy({ version: '4.2.0', target }))).toBe('firmware_unknown_key');
+
+    await h.register('0.9.0');
     expect(await refusedWith(h.deploy({ version: '0.9.0', target }))).toBe('deployment_downgrade');
-    h.catalog.add({ version: '2.1.0', hardware_models: ['rev-z'] });
+    await h.register('2.1.0', { hardwareModels: ['rev-z'] });
     expect(await refusedWith(h.deploy({ version: '2.1.0', target }))).toBe(
       'deployment_hardware_mismatch',
     );
     expect(await refusedWith(h.deploy({ version: '9.9.9', target }))).toBe('firmware_not_found');
-    h.catalog.add({ version: '2.2.0' });
+    await h.register('2.2.0');
     expect(
       await refusedWith(h.deploy({ version: '2.2.0', target: { filter: { tags_all: ['none'] } } })),
     ).toBe('deployment_empty_target');
@@ -81,7 +96,7 @@ describe('health gate and refusals', () => {
   });
 
   it('rolls back at the first evaluation past 2 % errors, every updated device told to roll back', async () => {
-    h.catalog.add({ version: '3.0.0' });
+    await h.register('3.0.0');
     const dep = await h.deploy({
       version: '3.0.0',
       target: { device_ids: ids(failing) },
@@ -125,7 +140,7 @@ describe('health gate and refusals', () => {
   });
 
   it('rolls back on the offline rate when 8 % go offline mid-update', async () => {
-    h.catalog.add({ version: '3.1.0' });
+    await h.register('3.1.0');
     const dep = await h.deploy({
       version: '3.1.0',
       target: { device_ids: ids(offline) },
@@ -151,7 +166,7 @@ describe('health gate and refusals', () => {
   });
 
   it('counts succeeded-but-never-back and silent devices as failed at their deadline', async () => {
-    h.catalog.add({ version: '3.2.0' });
+    await h.register('3.2.0');
     const dep = await h.deploy({
       version: '3.2.0',
       target: { device_ids: ids(odd) },

@@ -2,7 +2,11 @@
 // real registry, ingress and command gateway in-process, the orchestrator (in-process, or any
 // number of replicas), and simulated devices over MQTT that answer firmware.update and
 // firmware.rollback per behaviour and reconnect after a "reboot" with their new version.
+import { createHash, generateKeyPairSync, type KeyObject, sign } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import type net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { type Kysely } from 'kysely';
 import { type Subscription } from 'nats';
@@ -13,6 +17,8 @@ import {
   type Deployment,
   type DeploymentDeviceList,
   type DeviceList,
+  FIRMWARE_UPLOAD_BUCKET,
+  type Firmware,
 } from '@drover/contracts';
 import { createLogger } from '@drover/observability';
 import {
@@ -31,7 +37,23 @@ import { type DeviceRegistry, startDeviceRegistry } from '../../../device-regist
 import { type MqttIngress, startMqttIngress } from '../../../mqtt-ingress/src/app';
 import { loadIngressConfig } from '../../../mqtt-ingress/src/config';
 import { type OtaAppConfig, type OtaOrchestrator, startOtaOrchestrator } from '../../src/app';
-import { type TestCatalog, testCatalog } from './rollout.catalog';
+
+/** An ed25519 release key. */
+export interface Signer {
+  keyId: string;
+  privateKey: KeyObject;
+  publicPem: string;
+}
+
+/** A new release key. */
+export function signer(keyId: string): Signer {
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  return {
+    keyId,
+    privateKey,
+    publicPem: publicKey.export({ format: 'pem', type: 'spki' }).toString(),
+  };
+}
 
 /** Shared broker unless MQTT_URL says otherwise. */
 export const TEST_MQTT_URL = process.env.MQTT_URL ?? 'mqtt://127.0.0.1:1883';
@@ -67,7 +89,14 @@ export interface Harness {
   ns: string;
   tenant: string;
   bus: Bus;
-  catalog: TestCatalog;
+  /** The release key trusted from the start. */
+  release: Signer;
+  /** The artifact store directory of the real firmware registry. */
+  firmwareDir: string;
+  /** Rewrites the trusted key ring file (the registry re-reads it). */
+  trust(keys: Signer[]): Promise<void>;
+  /** Uploads a signed image and registers it through register_firmware. */
+  register(version: string, opts?: { by?: Signer; hardwareModels?: string[] }): Promise<Firmware>;
   /** The orchestrator's schema. */
   schema: string;
   /** Settings every orchestrator of this harness uses (tests spawn children with them). */
@@ -105,7 +134,16 @@ export async function startHarness(
   const registrySchema = `${ns}_reg`;
   const gatewaySchema = `${ns}_cmd`;
   const schema = `${ns}_ota`;
-  const catalog = testCatalog();
+  const release = signer('release-1');
+  const firmwareDir = await mkdtemp(join(tmpdir(), 'drover-rollout-'));
+  const keysFile = join(firmwareDir, 'trusted-keys.json');
+  let keysWrites = 0;
+  const trust = async (keys: Signer[]) => {
+    // A different size each time: the registry notices the change by mtime and size.
+    const ring = Object.fromEntries(keys.map((k) => [k.keyId, k.publicPem]));
+    await writeFile(keysFile, JSON.stringify(ring) + ' '.repeat(++keysWrites % 7));
+  };
+  await trust([release]);
   const registry: DeviceRegistry = await startDeviceRegistry(
     {
       NATS_URL: TEST_NATS_URL,
@@ -153,12 +191,16 @@ export async function startHarness(
     OUTBOX_POLL_MS: '50',
     ROLLOUT_TICK_MS: '200',
     ROLLOUT_LEASE_MS: '10000',
+    FIRMWARE_TRUSTED_KEYS: keysFile,
+    FIRMWARE_ARTIFACT_DIR: firmwareDir,
+    FIRMWARE_URL_SECRET: 'rollout-test-download-secret',
+    FIRMWARE_HTTP_PORT: '0',
   };
   const replicas: OtaOrchestrator[] = [];
   const startReplica = async (env: OtaEnv = {}) => {
     const o = await startOtaOrchestrator(
       { ...(otaEnv as unknown as OtaAppConfig), ...opts.env, ...env },
-      { logger: silent, firmware: catalog.module },
+      { logger: silent },
     );
     replicas.push(o);
     return o;
@@ -287,12 +329,33 @@ export async function startHarness(
 
   const rpc = <T>(op: string, body: Record<string, unknown>) =>
     rpcRequest<T>(bus, 'ota-orchestrator', op, { tenant, ...body }, { timeoutMs: 30_000 });
+  const uploads = await bus.js.views.os(bus.naming.stream(FIRMWARE_UPLOAD_BUCKET));
+  let uploaded = 0;
 
   const h: Harness = {
     ns,
     tenant,
     bus,
-    catalog,
+    release,
+    firmwareDir,
+    trust,
+    async register(version, o = {}) {
+      const by = o.by ?? release;
+      const bytes = Buffer.alloc(16 * 1024, version);
+      const name = `fw-${++uploaded}`;
+      await uploads.putBlob({ name }, bytes);
+      return rpc<Firmware>('register_firmware', {
+        version,
+        device_type: 'sensor',
+        hardware_models: o.hardwareModels ?? ['rev-b'],
+        sha256: createHash('sha256').update(bytes).digest('hex'),
+        size: bytes.length,
+        signature: sign(null, bytes, by.privateKey).toString('base64'),
+        signature_alg: 'ed25519',
+        key_id: by.keyId,
+        upload: { bucket: bus.naming.stream(FIRMWARE_UPLOAD_BUCKET), name },
+      });
+    },
     schema,
     otaEnv,
     replicas,
@@ -394,8 +457,10 @@ export async function startHarness(
         const db: Kysely<unknown> = await createTestDb(s);
         await dropTestDb(db, s);
       }
+      await uploads.destroy();
       await cleanupNamespace(ns, { bus });
       await bus.close();
+      await rm(firmwareDir, { recursive: true, force: true });
     },
   };
   return h;
