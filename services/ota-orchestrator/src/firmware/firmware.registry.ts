@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { readFile, rm } from 'node:fs/promises';
 import { type Readable } from 'node:stream';
 import { type Kysely } from 'kysely';
+import { type ObjectStore } from 'nats';
 import { type Bus } from '@drover/bus';
 import {
   FIRMWARE_UPLOAD_BUCKET,
@@ -225,14 +226,24 @@ export class FirmwareRegistry implements FirmwareCatalog {
     });
   }
 
-  private async objectStore() {
+  /**
+   * The upload bucket, or null when it does not exist: the registry never creates it (the
+   * api-gateway does, with its TTL; nats.js would create it without one).
+   */
+  private async objectStore(): Promise<ObjectStore | null> {
+    try {
+      await this.opts.bus.jsm.streams.info(`OBJ_${this.uploadBucket}`);
+    } catch (err) {
+      if ((err as Error).message === 'stream not found') return null;
+      throw err;
+    }
     return this.opts.bus.js.views.os(this.uploadBucket);
   }
 
   private async deleteUpload(name: string): Promise<void> {
     try {
       const os = await this.objectStore();
-      await os.delete(name);
+      await os?.delete(name);
     } catch (err) {
       // The upload is garbage then, not a failed registration: log it, the bucket's TTL ends it.
       this.opts.logger.warn(

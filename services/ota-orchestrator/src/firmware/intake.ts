@@ -67,8 +67,11 @@ export async function stageImage(
 }
 
 /** Reads an upload from the object store; firmware_upload_not_found when it is not there. */
-export async function openUpload(os: ObjectStore, upload: FirmwareUpload): Promise<Readable> {
-  const result = await os.get(upload.name);
+export async function openUpload(
+  os: ObjectStore | null,
+  upload: FirmwareUpload,
+): Promise<Readable> {
+  const result = os === null ? null : await os.get(upload.name);
   if (result === null) throw firmwareErrors.uploadNotFound(upload.bucket, upload.name);
   return Readable.fromWeb(result.data as unknown as WebReadableStream<Uint8Array>);
 }
