@@ -427,6 +427,10 @@ async function main() {
   const self0 = process.cpuUsage();
   const m0 = await metricsText(ports.ingest);
   const rows0 = counterValue(m0, 'drover_telemetry_rows_inserted_total');
+  let forwarded0 = 0;
+  for (const port of ingressPorts) {
+    forwarded0 += counterValue(await metricsText(port), 'drover_ingress_messages_published_total');
+  }
   const t0 = Date.now();
   const run = runPublishers(
     pubs,
@@ -436,6 +440,19 @@ async function main() {
   );
   await run.done;
   const published = run.acked();
+  // Where the backlog sits when the publishers stop: in the broker (not yet forwarded by the
+  // ingress) or in JetStream (forwarded, not yet committed).
+  const forwardedAt = async () => {
+    let n = 0;
+    for (const port of ingressPorts) {
+      const text = await metricsText(port);
+      n += counterValue(text, 'drover_ingress_messages_published_total');
+    }
+    return n;
+  };
+  const forwardedEnd = (await forwardedAt()) - forwarded0;
+  const committedEnd =
+    counterValue(await metricsText(ports.ingest), 'drover_telemetry_rows_inserted_total') - rows0;
   // Drain: wait until every published message is committed (or 60 s).
   const target = rows0 + published;
   let m1 = m0;
@@ -464,6 +481,7 @@ async function main() {
   const ceiling = Math.min(relay.rate, insertRate);
   const lines = [
     `pipeline: ${published} published (QoS 1 acked by the broker) in ${SECONDS} s, ${committed} rows committed, ${rejected} rejected`,
+    `when the publishers stopped: ${forwardedEnd} forwarded to JetStream by the ingress, ${committedEnd} committed`,
     `sustained: ${Math.round(sustained)} msg/s end to end (publish → committed row, drain included: ${elapsed.toFixed(1)} s)`,
     `latency publish → committed: p50 ${(p50 * 1000).toFixed(0)} ms, p99 ${(p99 * 1000).toFixed(0)} ms`,
     `cpu seconds: ${Object.keys(procs)
