@@ -30,6 +30,12 @@ export const SimulatorConfigSchema = Type.Object({
   SIM_COMMAND_FAILURE_RATE: Rate(0),
   SIM_MALFORMED_RATE: Rate(0),
   SIM_FLAP_RATE: Rate(0),
+  // Per-device links: mean one-way delay (±50 %), share of slow links (10× the delay, ≥ 200 ms),
+  // share of devices whose clock is off by up to SIM_MAX_CLOCK_SKEW_MS either way.
+  SIM_NETWORK_DELAY_MS: Type.Integer({ minimum: 0, maximum: 60_000, default: 0 }),
+  SIM_SLOW_LINK_RATE: Rate(0),
+  SIM_CLOCK_SKEW_RATE: Rate(0),
+  SIM_MAX_CLOCK_SKEW_MS: Type.Integer({ minimum: 0, default: 300_000 }),
   // Firmware faults: share of devices whose update fails, that vanish mid-update, that report
   // success and never return (boot loop); per target version: `2.0.0=0.1,2.1.0=1`.
   SIM_OTA_FAILURE_RATE: Rate(0),

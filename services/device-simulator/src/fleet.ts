@@ -11,7 +11,7 @@ import {
   loadOrCreatePki,
 } from '@drover/pki';
 import type { SimulatorConfig } from './config';
-import { faultDraw } from './domain/fault-profile';
+import { faultDraw, linkTraits } from './domain/fault-profile';
 import { parseVersionRates } from './domain/firmware';
 import { type SimDeviceSpec, waves } from './domain/fleet-plan';
 import { createRandom, seedOf } from './domain/random';
@@ -55,6 +55,12 @@ export function createLocalFleet(
     flapRate: config.SIM_FLAP_RATE,
   };
   const ota = otaOptions(config);
+  const link = {
+    networkDelayMs: config.SIM_NETWORK_DELAY_MS,
+    slowLinkRate: config.SIM_SLOW_LINK_RATE,
+    clockSkewRate: config.SIM_CLOCK_SKEW_RATE,
+    maxClockSkewMs: config.SIM_MAX_CLOCK_SKEW_MS,
+  };
   const devices = specs.map(
     (spec) =>
       new VirtualDevice({
@@ -69,6 +75,7 @@ export function createLocalFleet(
         runId: deps.runId,
         identity: deps.identity,
         faults: faultDraw(faults, createRandom(seedOf(spec.seed, 'faults'))),
+        link: linkTraits(link, createRandom(seedOf(spec.seed, 'link'))),
         rand: createRandom(spec.seed),
         reconnect: { minMs: config.SIM_RECONNECT_MIN_MS, maxMs: config.SIM_RECONNECT_MAX_MS },
         reannounceAfterProvisioningMs: config.SIM_REANNOUNCE_AFTER_PROVISIONING_MS,

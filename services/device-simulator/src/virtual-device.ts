@@ -16,7 +16,7 @@ import {
   readSensor,
   rebootSensor,
 } from './domain/device-model';
-import { type FaultDraw } from './domain/fault-profile';
+import { type FaultDraw, type LinkTraits } from './domain/fault-profile';
 import type { OtaFaultProfile } from './domain/firmware';
 import { type SimDeviceSpec, deviceRoot } from './domain/fleet-plan';
 import * as msg from './domain/messages';
@@ -61,6 +61,8 @@ export interface VirtualDeviceOptions {
   identity: DeviceIdentitySource;
   /** Faults drawn from the device's stream. */
   faults: FaultDraw;
+  /** Network delay and clock skew of this device. */
+  link?: LinkTraits;
   /** The device's random stream (sensor, jitter). */
   rand: Random;
   /** Reconnect back-off bounds. */
@@ -308,6 +310,7 @@ export class VirtualDevice {
 
   private async onMessage(topic: string, payload: Buffer): Promise<void> {
     try {
+      await this.linkDelay();
       if (topic === `${this.root}/cmd`) await this.onCommand(payload);
       else if (topic === `${this.root}/cert/renew/res`) this.renewal?.(parseObject(payload));
       else if (topic === `${this.root}/state/desired`) {
@@ -448,7 +451,13 @@ export class VirtualDevice {
   }
 
   private envelope() {
-    return msg.envelope(this.o.runId, this.seq++, Date.now());
+    return msg.envelope(this.o.runId, this.seq++, Date.now() + (this.o.link?.clockSkewMs ?? 0));
+  }
+
+  /** The link's one-way delay (nothing on loopback speed). */
+  private async linkDelay(): Promise<void> {
+    const ms = this.o.link?.delayMs ?? 0;
+    if (ms > 0) await sleep(ms);
   }
 
   private async publish(
@@ -457,6 +466,7 @@ export class VirtualDevice {
     opts: { retain?: boolean; encoding?: msg.Encoding; malformed?: boolean; qos?: 0 | 1 } = {},
   ): Promise<void> {
     const payload = encodePayload(body, opts.encoding ?? 'json', opts.malformed);
+    await this.linkDelay();
     await (this.client as MqttClient).publishAsync(`${this.root}/${channel}`, payload, {
       qos: opts.qos ?? 1,
       retain: opts.retain ?? false,

@@ -1,6 +1,6 @@
-// The faults the simulator injects, each a probability drawn from the device's seeded stream.
-// Only the cheap ones for now; OTA failure per firmware, boot loops, slow links and clock skew
-// come with OTA (issue 6).
+// The faults the simulator injects, each a probability drawn from the device's seeded stream,
+// and the per-device link traits (network delay, slow links, clock skew). Firmware faults are
+// in firmware.ts.
 import { type Random, chance } from './random';
 
 /** Fault rates, each 0–1. */
@@ -32,5 +32,38 @@ export function faultDraw(profile: FaultProfile, rand: Random): FaultDraw {
     failCommand: () => chance(rand, profile.commandFailureRate),
     malformed: () => chance(rand, profile.malformedRate),
     flap: () => chance(rand, profile.flapRate),
+  };
+}
+
+/** Per-device link and clock traits, fixed for the run by the device's seed. */
+export interface LinkProfile {
+  /** Mean one-way network delay of every device, ms (0 = loopback speed). */
+  networkDelayMs: number;
+  /** Share of devices on a slow link: ten times the delay, at least 200 ms. */
+  slowLinkRate: number;
+  /** Share of devices whose clock is off. */
+  clockSkewRate: number;
+  /** Largest skew of such a clock, ms (either direction). */
+  maxClockSkewMs: number;
+}
+
+/** A device's traits: its one-way delay (ms) and how far its clock is off (ms). */
+export interface LinkTraits {
+  /** One-way delay before each message in or out, ms. */
+  delayMs: number;
+  /** Added to the device's `ts`, ms. */
+  clockSkewMs: number;
+}
+
+/** Draws a device's link traits (four draws, whatever the rates, so streams stay aligned). */
+export function linkTraits(profile: LinkProfile, rand: Random): LinkTraits {
+  const jitter = 0.5 + rand.next();
+  const slow = rand.next() < profile.slowLinkRate;
+  const skewed = rand.next() < profile.clockSkewRate;
+  const direction = rand.next() * 2 - 1;
+  const base = profile.networkDelayMs * jitter;
+  return {
+    delayMs: Math.round(slow ? Math.max(200, base * 10) : base),
+    clockSkewMs: skewed ? Math.round(direction * profile.maxClockSkewMs) : 0,
   };
 }

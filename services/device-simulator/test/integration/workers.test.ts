@@ -21,6 +21,7 @@ describe('device simulator in worker threads', () => {
   const metrics = createMetrics({ service: 'device-simulator', defaultMetrics: false });
   const status = new Map<string, string>();
   const telemetry = new Set<string>();
+  const skews: number[] = [];
   const results: Record<string, unknown>[] = [];
   let observer: MqttClient;
   let sim: DeviceSimulator | undefined;
@@ -33,6 +34,10 @@ describe('device simulator in worker threads', () => {
     SIM_TENANT: tenant,
     SIM_TELEMETRY_INTERVAL_S: '0.5',
     SIM_WORKERS: '2',
+    // Links that are not loopback-only, and clocks that are off by up to an hour.
+    SIM_NETWORK_DELAY_MS: '100',
+    SIM_CLOCK_SKEW_RATE: '1',
+    SIM_MAX_CLOCK_SKEW_MS: '3600000',
   };
 
   beforeAll(async () => {
@@ -40,8 +45,14 @@ describe('device simulator in worker threads', () => {
     observer.on('message', (topic, payload) => {
       if (payload.length === 0) return;
       const id = topic.split('/')[3] as string;
-      if (topic.endsWith('/telemetry')) telemetry.add(id);
-      else if (topic.endsWith('/cmd/res')) results.push(JSON.parse(payload.toString()));
+      if (topic.endsWith('/telemetry')) {
+        telemetry.add(id);
+        // Every 5th message is CBOR; the JSON ones show the device's clock.
+        if (payload[0] === 0x7b) {
+          const ts = (JSON.parse(payload.toString()) as { ts: number | string }).ts;
+          skews.push(Math.abs(new Date(ts).getTime() - Date.now()));
+        }
+      } else if (topic.endsWith('/cmd/res')) results.push(JSON.parse(payload.toString()));
       else if (topic.endsWith('/status')) {
         status.set(id, (JSON.parse(payload.toString()) as { state: string }).state);
       }
@@ -93,7 +104,12 @@ describe('device simulator in worker threads', () => {
     expect(await sim?.checks.fleet?.()).toBe(true);
   });
 
-  it('answers commands from devices in both workers', async () => {
+  it('stamps telemetry with skewed clocks', () => {
+    expect(Math.max(...skews)).toBeGreaterThan(60_000);
+  });
+
+  it('answers commands from devices in both workers, through delayed links', async () => {
+    const sentAt = Date.now();
     for (const id of [ids[0], ids[FLEET - 1]] as string[]) {
       await observer.publishAsync(
         `${ns}/${tenant}/sensor/${id}/cmd`,
@@ -108,6 +124,8 @@ describe('device simulator in worker threads', () => {
       );
     }
     await waitFor(() => results.filter((r) => r.status === 'succeeded').length === 2);
+    // In, accepted out, succeeded out: three one-way delays of at least 50 ms each.
+    expect(Date.now() - sentAt).toBeGreaterThanOrEqual(150);
     const done = results.filter((r) => r.status === 'succeeded').map((r) => r.cmd_id);
     expect(done.sort()).toEqual([`ping-${ids[0]}`, `ping-${ids[FLEET - 1]}`].sort());
   });

@@ -13,7 +13,7 @@ import {
   readSensor,
   rebootSensor,
 } from '../../src/domain/device-model';
-import { NO_FAULTS, faultDraw } from '../../src/domain/fault-profile';
+import { NO_FAULTS, faultDraw, linkTraits } from '../../src/domain/fault-profile';
 import { HARDWARE_MODELS, deviceRoot, planFleet, waves } from '../../src/domain/fleet-plan';
 import * as msg from '../../src/domain/messages';
 import { type Random, chance, createRandom, noise, seedOf } from '../../src/domain/random';
@@ -328,5 +328,29 @@ describe('commands', () => {
     expect(memory.get('1')).toBeUndefined();
     expect(memory.get('3')).toEqual(a('3'));
     expect(new CommandMemory().get('x')).toBeUndefined();
+  });
+});
+
+describe('link traits', () => {
+  const profile = {
+    networkDelayMs: 40,
+    slowLinkRate: 0.5,
+    clockSkewRate: 0.5,
+    maxClockSkewMs: 60_000,
+  };
+
+  it('gives a jittered delay and a true clock to an ordinary device', () => {
+    // jitter draw 0.5 → ×1; slow 0.9 ≥ 0.5; skewed 0.9 ≥ 0.5.
+    expect(linkTraits(profile, fixed(0.5, 0.9, 0.9, 0))).toEqual({ delayMs: 40, clockSkewMs: 0 });
+  });
+
+  it('slows a slow link tenfold (at least 200 ms) and skews a skewed clock either way', () => {
+    expect(linkTraits(profile, fixed(0.5, 0.1, 0.1, 0))).toEqual({
+      delayMs: 400,
+      clockSkewMs: -60_000,
+    });
+    const loopback = { ...profile, networkDelayMs: 0 };
+    expect(linkTraits(loopback, fixed(0.5, 0.1, 0.9, 0.75)).delayMs).toBe(200);
+    expect(linkTraits(loopback, fixed(0.5, 0.9, 0.1, 0.75)).clockSkewMs).toBe(30_000);
   });
 });
