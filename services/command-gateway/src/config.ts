@@ -10,8 +10,9 @@ export const GatewayConfigSchema = Type.Object({
   REDIS_URL: Type.Optional(Type.String()),
   DB_SCHEMA: Type.String({ pattern: '^[a-z_][a-z0-9_]{0,62}$', default: 'command_gateway' }),
   DB_POOL_MAX: Type.Integer({ minimum: 1, maximum: 200, default: 20 }),
-  // Below the pool size: a handler holds a connection while it waits on a row lock.
-  CONSUMER_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 256, default: 8 }),
+  // Handlers per DEVICE consumer. A report holds a pool connection only for one statement at a
+  // time and never while waiting on a row lock, so this may exceed the pool size.
+  CONSUMER_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 256, default: 32 }),
   DEVICE_META_TTL_MS: Type.Integer({ minimum: 0, default: 10_000 }),
   OUTBOX_POLL_MS: Type.Integer({ minimum: 10, default: 250 }),
   // Outbox publishes awaiting their stream ack at once (1 = one after another).

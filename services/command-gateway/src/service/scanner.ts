@@ -25,7 +25,7 @@ export interface Scanner {
 }
 
 // Small batches: a due row's answer waits on the scanner's lock until the batch commits.
-const BATCH = 50;
+const BATCH = 20;
 const ms = (d: Date | string | null) => (d === null ? null : new Date(d).getTime());
 
 async function applyDue(ctx: GatewayContext): Promise<number> {

@@ -1,14 +1,20 @@
 // What devices and the ingress report: answers (`cmd_res`), broker acks (`cmd_sent`),
 // presence, and commands the ingress gave up on (its DLQ). Each runs in one transaction on a
 // locked row; a report about a command we do not know is refused (the bus DLQs it).
-import { ValidationError } from '@drover/service-kit';
+import { eventMessages, outboxRows } from '@drover/bus';
+import { UnavailableError, ValidationError } from '@drover/service-kit';
 import { applyAnswer, applySignal, type DeviceAnswer } from '../domain/command-state';
-import { findCommand, lockWaitingForDevice } from '../adapters/postgres/command.repository';
+import {
+  compareAndMove,
+  findCommand,
+  findVersioned,
+  lockWaitingForDevice,
+} from '../adapters/postgres/command.repository';
 import { upsertPresence } from '../adapters/postgres/presence.repository';
 import { type CommandRow } from '../adapters/postgres/command.table';
 import { type Executor } from '../adapters/postgres/schema';
 import { type GatewayContext } from './gateway.context';
-import { dispatch, moveTo } from './transition.service';
+import { countMove, dispatch, moveTo, movePatch, planMove } from './transition.service';
 
 /** What a handler did (metrics, logs, tests). */
 export type ReportOutcome = 'applied' | 'duplicate' | 'late' | 'stale';
@@ -37,6 +43,57 @@ function finish(ctx: GatewayContext, kind: ReportKind, outcome: ReportOutcome): 
   return outcome;
 }
 
+// A report reads the row without a lock and writes its move only if the row is unchanged
+// (compare-and-set on the row version, row and event in one statement): two round trips, no
+// connection held across them or while another transaction holds the row. Losing a race (the
+// scanner, the other report) means reading again after a short pause; past MAX_RACES the
+// message is retried by the bus.
+const MAX_RACES = 40;
+const racePauseMs = (race: number) => Math.min(5 * 2 ** race, 100);
+
+async function applyReport(
+  ctx: GatewayContext,
+  kind: ReportKind,
+  r: { tenant: string; deviceId: string; cmdId: string },
+  decide: (
+    row: CommandRow,
+    now: Date,
+  ) =>
+    | { ignore: ReportOutcome }
+    | {
+        to: Parameters<typeof planMove>[1];
+        patch: Parameters<typeof planMove>[3];
+        row?: CommandRow;
+      },
+): Promise<ReportOutcome> {
+  for (let race = 0; race < MAX_RACES; race++) {
+    const read = await findVersioned(ctx.db, r.tenant, r.cmdId);
+    if (read === undefined || read.device_id !== r.deviceId) {
+      ctx.metrics.refused.inc({ kind, reason: 'unknown_command' });
+      throw new ValidationError('unknown_command', `no command ${r.cmdId} for ${r.deviceId}`);
+    }
+    const { row_version: version, ...row } = read;
+    const now = ctx.now();
+    const d = decide(row, now);
+    if ('ignore' in d) return d.ignore;
+    const base = d.row ?? row;
+    const m = planMove(base, d.to, now, d.patch);
+    const written = await compareAndMove(
+      ctx.db,
+      row.command_id,
+      version,
+      movePatch(m.next),
+      outboxRows(eventMessages([m.event])),
+    );
+    if (written) {
+      countMove(ctx, base, m, now);
+      return 'applied';
+    }
+    await new Promise((resolve) => setTimeout(resolve, racePauseMs(race)));
+  }
+  throw new UnavailableError('command_contended', `command ${r.cmdId} kept changing`);
+}
+
 /** A device answer on `cmd/res`. */
 export async function handleAnswer(
   ctx: GatewayContext,
@@ -49,20 +106,21 @@ export async function handleAnswer(
     error?: string;
   },
 ): Promise<ReportOutcome> {
-  const outcome = await ctx.db.transaction().execute(async (trx) => {
-    const row = await lockKnown(trx, ctx, 'cmd_res', a.tenant, a.deviceId, a.cmdId);
+  const outcome = await applyReport(ctx, 'cmd_res', a, (row, now) => {
     const t = applyAnswer(row.status, a.status);
-    if (t.kind === 'ignore') return t.reason;
-    const now = ctx.now();
-    await moveTo(trx, ctx, { ...row, answered: true }, t.to, now, {
-      ...(a.result !== undefined && { result: a.result }),
-      ...(a.error !== undefined && { error: a.error }),
-      // An accepted command keeps its deadline; one answered before it was dispatched has none.
-      ...(row.deadline_at === null && {
-        deadline_at: new Date(now.getTime() + row.timeout_s * 1000),
-      }),
-    });
-    return 'applied' as const;
+    if (t.kind === 'ignore') return { ignore: t.reason };
+    return {
+      to: t.to,
+      row: { ...row, answered: true },
+      patch: {
+        ...(a.result !== undefined && { result: a.result }),
+        ...(a.error !== undefined && { error: a.error }),
+        // An accepted command keeps its deadline; one answered before it was dispatched has none.
+        ...(row.deadline_at === null && {
+          deadline_at: new Date(now.getTime() + row.timeout_s * 1000),
+        }),
+      },
+    };
   });
   return finish(ctx, 'cmd_res', outcome);
 }
@@ -72,16 +130,15 @@ export async function handleSent(
   ctx: GatewayContext,
   s: { tenant: string; deviceId: string; cmdId: string; sentAt: Date },
 ): Promise<ReportOutcome> {
-  const outcome = await ctx.db.transaction().execute(async (trx) => {
-    const row = await lockKnown(trx, ctx, 'cmd_sent', s.tenant, s.deviceId, s.cmdId);
+  let deadline: Date | null = null;
+  const outcome = await applyReport(ctx, 'cmd_sent', s, (row) => {
     const t = applySignal(row.status, 'broker_acked');
-    if (t.kind === 'ignore') return t.reason;
+    if (t.kind === 'ignore') return { ignore: t.reason };
     // The time-out runs from sending: no earlier than timeout_s after the broker had it.
-    const deadline = new Date(s.sentAt.getTime() + row.timeout_s * 1000);
-    await moveTo(trx, ctx, row, t.to, ctx.now(), { sent_at: s.sentAt, deadline_at: deadline });
-    ctx.hint(deadline);
-    return 'applied' as const;
+    deadline = new Date(s.sentAt.getTime() + row.timeout_s * 1000);
+    return { to: t.to, patch: { sent_at: s.sentAt, deadline_at: deadline } };
   });
+  if (outcome === 'applied' && deadline !== null) ctx.hint(deadline);
   return finish(ctx, 'cmd_sent', outcome);
 }
 

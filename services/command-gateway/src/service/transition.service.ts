@@ -86,15 +86,23 @@ export async function dispatch(
   if (deadline !== null) ctx.hint(new Date(deadline));
 }
 
-/** Moves a locked row to `to` with `patch`, enqueues its event, counts a final outcome. */
-export async function moveTo(
-  trx: Executor,
-  ctx: GatewayContext,
+/** A row's move to a new state, planned before it is written. */
+export interface PlannedMove {
+  /** The row as it will be. */
+  next: CommandRow;
+  /** Whether the new state is final. */
+  final: boolean;
+  /** The `command.<status>` event. */
+  event: CloudEvent<CommandEventData>;
+}
+
+/** Plans the move of `row` to `to` with `patch` (no I/O). */
+export function planMove(
   row: CommandRow,
   to: CommandStatus,
   now: Date,
   patch: Partial<Pick<CommandRow, 'result' | 'error' | 'sent_at' | 'deadline_at'>> = {},
-): Promise<CommandRow> {
+): PlannedMove {
   const final = isFinal(to);
   const sentAt = patch.sent_at !== undefined ? patch.sent_at : row.sent_at;
   // Without a broker ack report (older ingress) the hand-over time stands in for it.
@@ -108,7 +116,12 @@ export async function moveTo(
     ...(to === 'accepted' && { accepted_at: now }),
     ...(final && { completed_at: now, next_attempt_at: null, deadline_at: null, rtt_ms: rttMs }),
   };
-  await updateCommand(trx, row.command_id, {
+  return { next, final, event: commandEvent(next, now) };
+}
+
+/** The columns a move writes. */
+export function movePatch(next: CommandRow) {
+  return {
     status: next.status,
     sent_at: next.sent_at,
     accepted_at: next.accepted_at,
@@ -119,13 +132,30 @@ export async function moveTo(
     result: next.result === null ? null : JSON.stringify(next.result),
     error: next.error,
     answered: next.answered,
-  });
-  await outboxEvents(trx, [commandEvent(next, now)]);
-  if (final) {
-    const outcome = { outcome: to };
-    ctx.metrics.commands.inc(outcome);
-    ctx.metrics.roundTrip.observe(outcome, (now.getTime() - ms(row.created_at)!) / 1000);
-    if (rttMs !== null) ctx.metrics.mqttRoundTrip.observe(outcome, rttMs / 1000);
-  }
-  return next;
+  };
+}
+
+/** Counts a written move (final outcomes and their round trips). */
+export function countMove(ctx: GatewayContext, row: CommandRow, m: PlannedMove, now: Date): void {
+  if (!m.final) return;
+  const outcome = { outcome: m.next.status };
+  ctx.metrics.commands.inc(outcome);
+  ctx.metrics.roundTrip.observe(outcome, (now.getTime() - ms(row.created_at)!) / 1000);
+  if (m.next.rtt_ms !== null) ctx.metrics.mqttRoundTrip.observe(outcome, m.next.rtt_ms / 1000);
+}
+
+/** Moves a locked row to `to` with `patch`, enqueues its event, counts a final outcome. */
+export async function moveTo(
+  trx: Executor,
+  ctx: GatewayContext,
+  row: CommandRow,
+  to: CommandStatus,
+  now: Date,
+  patch: Partial<Pick<CommandRow, 'result' | 'error' | 'sent_at' | 'deadline_at'>> = {},
+): Promise<CommandRow> {
+  const m = planMove(row, to, now, patch);
+  await updateCommand(trx, row.command_id, movePatch(m.next));
+  await outboxEvents(trx, [m.event]);
+  countMove(ctx, row, m, now);
+  return m.next;
 }

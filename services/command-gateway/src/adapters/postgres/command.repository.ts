@@ -110,6 +110,80 @@ export async function findCommand(
   return q.executeTakeFirst();
 }
 
+/** A command row with its row version (`xmin`) for a compare-and-set update. */
+export type VersionedRow = CommandRow & { row_version: string };
+
+/** One command and its row version, not locked. */
+export async function findVersioned(
+  db: Executor,
+  tenant: string,
+  commandId: string,
+): Promise<VersionedRow | undefined> {
+  const r = await sql<VersionedRow>`
+    select *, xmin::text as row_version from commands
+    where tenant = ${tenant} and command_id = ${commandId}
+  `.execute(db);
+  return r.rows[0];
+}
+
+/**
+ * Writes a move read at `version` and enqueues its outbox rows, in one statement, unless the
+ * row changed since it was read or is locked right now by someone about to change it (then
+ * nothing is written and false comes back: read again). It never waits on a row lock, so a
+ * report does not hold a pool connection while the scanner works on its row.
+ */
+export async function compareAndMove(
+  db: Executor,
+  commandId: string,
+  version: string,
+  patch: {
+    status: CommandStatus;
+    sent_at: Date | string | null;
+    accepted_at: Date | string | null;
+    completed_at: Date | string | null;
+    next_attempt_at: Date | string | null;
+    deadline_at: Date | string | null;
+    rtt_ms: number | null;
+    result: string | null;
+    error: string | null;
+    answered: boolean;
+  },
+  outbox: OutboxInsertRow[],
+): Promise<boolean> {
+  const ts = (d: Date | string | null) => (d === null ? null : new Date(d));
+  const messages = JSON.stringify(outbox.map((row, k) => ({ k, ...row })));
+  const r = await sql<{ n: string }>`
+    with upd as (
+      update commands set
+        status = ${patch.status},
+        sent_at = ${ts(patch.sent_at)}::timestamptz,
+        accepted_at = ${ts(patch.accepted_at)}::timestamptz,
+        completed_at = ${ts(patch.completed_at)}::timestamptz,
+        next_attempt_at = ${ts(patch.next_attempt_at)}::timestamptz,
+        deadline_at = ${ts(patch.deadline_at)}::timestamptz,
+        rtt_ms = ${patch.rtt_ms}::int,
+        result = ${patch.result}::jsonb,
+        error = ${patch.error},
+        answered = ${patch.answered}
+      where command_id = (
+        select command_id from commands
+        where command_id = ${commandId} and xmin = ${version}::xid
+        for update skip locked
+      )
+      returning command_id
+    ), ob as (
+      insert into outbox (event_id, subject, payload, headers)
+      select m.event_id, m.subject, m.payload::jsonb, m.headers::jsonb
+      from upd, jsonb_to_recordset(${messages}::jsonb)
+        as m(k int, event_id text, subject text, payload text, headers text)
+      order by m.k
+      on conflict (event_id) do nothing
+    )
+    select count(*) as n from upd
+  `.execute(db);
+  return Number(r.rows[0]?.n ?? 0) === 1;
+}
+
 /** Updates one command. */
 export async function updateCommand(db: Executor, commandId: string, patch: Patch): Promise<void> {
   await db.updateTable('commands').set(patch).where('command_id', '=', commandId).execute();
