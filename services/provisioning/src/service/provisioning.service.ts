@@ -73,6 +73,11 @@ export async function provision(
 ): Promise<ProvisioningResponse> {
   const hardwareKey = sha256Hex(req.hardware_id);
   const resultKey = `prov:${hardwareKey}:${req.request_id}`;
+  // Both reads at once (two pooled connections), and the CSR is checked while they run. The
+  // enrollment rows are awaited below unless the request ends earlier (a replay, a refusal):
+  // then their result, or a failure to read them, no longer matters, so that branch is handled.
+  const enrollmentRows = findCandidateEnrollments(ctx.db, hardwareKey);
+  enrollmentRows.catch(() => undefined);
   const prior = await findResult(ctx.db, resultKey, ctx.resultCipher, (err) =>
     ctx.logger.warn(
       { event: 'provisioning.stored_answer_unreadable', err: err.message },
@@ -89,7 +94,7 @@ export async function provision(
     checkBootstrapIdentity(req.hardware_id, bootstrapCn);
     const csrInfo = await checkCsr(req.csr);
     const keyId = csrInfo && sha256Hex(csrInfo.publicKeyDer);
-    const rows = await findCandidateEnrollments(ctx.db, hardwareKey);
+    const rows = await enrollmentRows;
     const enrollment = matchEnrollment(await candidates(rows, req.bootstrap_cert_pem), {
       tenant: req.tenant,
       deviceType: req.device_type,
