@@ -11,7 +11,8 @@
 //     `firmware.update` it sees on the COMMANDS subjects by publishing `cmd_res` accepted,
 //     `update_status` succeeded and an online presence with the new version straight onto the
 //     DEVICE subjects (what the mqtt-ingress would publish for a real device).
-// Prints: plan time (create_deployment answered; created → first stage started), time to
+// Prints: plan time (create_deployment answered, next to what listing the devices costs the
+// registry alone; created → first stage started), time to
 // dispatch each stage (stage_started → the orchestrator's last create_command request to the
 // command gateway, and → its last firmware.update seen on the COMMANDS subjects), stage
 // evaluation time (the stage's last device report → stage_completed, soak 0), and the
@@ -21,7 +22,8 @@
 // namespace, schemas and artifact directory, all removed at the end.
 //
 // Knobs (environment): BENCH_DEVICES (50000), BENCH_STAGES (1,5,10,25,100), BENCH_RATE
-// (commands/s of the rollout, 10000), BENCH_TIMEOUT_S (900), NATS_URL, DATABASE_URL, REDIS_URL.
+// (commands/s of the rollout, 10000), BENCH_TIMEOUT_S (900), BENCH_STOP_AFTER_STAGES (0: all;
+// N: abort after N stages), NATS_URL, DATABASE_URL, REDIS_URL.
 import { fork } from 'node:child_process';
 import { createHash, createPublicKey, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -40,6 +42,9 @@ const DEVICES = num('BENCH_DEVICES', 50_000);
 const STAGES = (process.env.BENCH_STAGES ?? '1,5,10,25,100').split(',').map(Number);
 const RATE = num('BENCH_RATE', 10_000);
 const TIMEOUT_S = num('BENCH_TIMEOUT_S', 900);
+// Abort once this many stages completed (0: run to the end), to measure the plan and the first
+// stages at full size when the whole rollout would take too long on a loaded machine.
+const STOP_AFTER = num('BENCH_STOP_AFTER_STAGES', 0);
 const SERVERS = {
   NATS_URL: process.env.NATS_URL ?? 'nats://127.0.0.1:4222',
   DATABASE_URL: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
@@ -376,6 +381,22 @@ async function main() {
     })();
     const responder = startResponder(nc, ns, log);
 
+    // What resolving the target costs the registry alone: every device, in pages of 500.
+    const tList = now();
+    let listed = 0;
+    let cursor = null;
+    do {
+      const page = await rpc(nc, ns, 'device-registry', 'list_devices', {
+        tenant: TENANT,
+        device_type: TYPE,
+        limit: 500,
+        ...(cursor && { cursor }),
+      });
+      listed += page.items.length;
+      cursor = page.next_cursor;
+    } while (cursor);
+    const listMs = now() - tList;
+
     o.child.send('mark');
     const tCreate = now();
     const deployment = await rpc(nc, ns, 'ota-orchestrator', 'create_deployment', {
@@ -403,6 +424,15 @@ async function main() {
         deployment_id: id,
       });
       if (['completed', 'rolled_back', 'aborted'].includes(final.status)) break;
+      const done = events.filter((x) => x.type === 'drover.deployment.stage_completed.v1');
+      if (STOP_AFTER > 0 && done.length >= STOP_AFTER) {
+        final = await rpc(nc, ns, 'ota-orchestrator', 'abort_deployment', {
+          tenant: TENANT,
+          deployment_id: id,
+          detail: `bench: stopped after ${STOP_AFTER} stage(s)`,
+        });
+        break;
+      }
       await sleep(500);
     }
     const endAt = now();
@@ -420,7 +450,10 @@ async function main() {
         `outcome=${final.status}${final.reason ? ` (${final.reason})` : ''} ` +
         `succeeded=${final.succeeded}/${final.total_devices}`,
     );
-    console.log(`plan: create_deployment answered in ${ms(createMs)}`);
+    console.log(
+      `plan: create_deployment answered in ${ms(createMs)} ` +
+        `(the registry alone lists the ${listed} devices in ${ms(listMs)})`,
+    );
     if (started[0]) {
       console.log(`plan: created -> stage 1 started ${ms(started[0].at - tCreate)}`);
     }
