@@ -67,9 +67,25 @@ async function services() {
     DB_SCHEMA: `${ns}_cmd`,
     OUTBOX_POLL_MS: 50,
   });
+  // The services' event loop utilization, sampled for the parent's summary (a loop near 1 is
+  // CPU-bound: the round trip then measures queueing, not the path).
+  let elu = performance.eventLoopUtilization();
+  const eluSamples = [];
+  setInterval(() => {
+    const now = performance.eventLoopUtilization();
+    eluSamples.push(performance.eventLoopUtilization(now, elu).utilization);
+    elu = now;
+    if (process.env.BENCH_DEBUG) console.error(`services elu=${eluSamples.at(-1).toFixed(2)}`);
+  }, 1000).unref();
   process.send({ ready: true, ingressClients: ingress.clientIds });
   process.on('disconnect', () => process.exit(1));
   process.on('message', async (m) => {
+    if (m === 'cpu') {
+      const u = process.cpuUsage();
+      const busy = eluSamples.length === 0 ? 0 : Math.max(...eluSamples.slice(-5));
+      process.send({ cpuUs: u.user + u.system, elu: busy });
+      return;
+    }
     if (m !== 'stop') return;
     await gateway.stop();
     await ingress.stop();
@@ -150,7 +166,20 @@ async function floor(ns, count) {
   return quantiles(rtts);
 }
 
-async function run(ns, nc, deviceIds, telemetryRate) {
+function askCpu(child) {
+  return new Promise((resolve) => {
+    const on = (m) => {
+      if (m.cpuUs === undefined) return;
+      child.off('message', on);
+      resolve(m);
+    };
+    child.on('message', on);
+    child.send('cpu');
+  });
+}
+
+async function run(ns, nc, deviceIds, telemetryRate, child) {
+  const cpu0 = await askCpu(child);
   const started = new Map();
   const rtts = [];
   let failed = 0;
@@ -224,6 +253,8 @@ async function run(ns, nc, deviceIds, telemetryRate) {
         .catch(() => errors++),
     );
   }
+  // The rate the generator held (open loop: sends do not wait for answers).
+  const offered = total / ((now() - t0) / 1000);
   await Promise.all(inflight);
   const deadline = now() + 35_000;
   while (started.size > 0 && now() < deadline) await new Promise((r) => setTimeout(r, 200));
@@ -233,12 +264,15 @@ async function run(ns, nc, deviceIds, telemetryRate) {
   }
   sub.unsubscribe();
   const lost = started.size;
+  const cpu1 = await askCpu(child);
   return {
+    // CPU of the services process (registry, ingress, gateway) per command, all of it.
+    cpuMsPerCommand: (cpu1.cpuUs - cpu0.cpuUs) / 1000 / total,
     q: quantiles(rtts),
     failedRatio: (failed + lost + errors) / total,
     errors,
     lost,
-    achieved: total / ((now() - t0) / 1000),
+    achieved: offered,
   };
 }
 
@@ -279,14 +313,14 @@ async function main() {
   console.log(
     `floor (bare MQTT QoS 1 round trip): ${fmt(await floor(ns, Math.min(RATE * 10, 10000)))}`,
   );
-  const idle = await run(ns, nc, deviceIds, 0);
+  const idle = await run(ns, nc, deviceIds, 0, child);
   console.log(
-    `idle:      ${fmt(idle.q)} failed=${(idle.failedRatio * 100).toFixed(3)} % achieved=${idle.achieved.toFixed(0)}/s`,
+    `idle:      ${fmt(idle.q)} failed=${(idle.failedRatio * 100).toFixed(3)} % achieved=${idle.achieved.toFixed(0)}/s services_cpu=${idle.cpuMsPerCommand.toFixed(2)} ms/command`,
   );
   if (TELEMETRY_RATE > 0) {
-    const busy = await run(ns, nc, deviceIds, TELEMETRY_RATE);
+    const busy = await run(ns, nc, deviceIds, TELEMETRY_RATE, child);
     console.log(
-      `telemetry ${TELEMETRY_RATE}/s: ${fmt(busy.q)} failed=${(busy.failedRatio * 100).toFixed(3)} % achieved=${busy.achieved.toFixed(0)}/s`,
+      `telemetry ${TELEMETRY_RATE}/s: ${fmt(busy.q)} failed=${(busy.failedRatio * 100).toFixed(3)} % achieved=${busy.achieved.toFixed(0)}/s services_cpu=${busy.cpuMsPerCommand.toFixed(2)} ms/command`,
     );
   }
   // Clean up: devices, retained status, services, schemas, streams.
