@@ -5,7 +5,7 @@
 // Flags: --no-install, --no-build (skip those steps; e.g. while iterating on one service).
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { ensureDevKeys } from './lib/dev-keys.mjs';
+import { ensureDevKeys, ensureDevSecret, ensureFirmwareDevKey } from './lib/dev-keys.mjs';
 import { createLogFormatter, useColor } from './lib/log-format.mjs';
 import { portAccepts, probeHttp, waitForOk } from './lib/readiness.mjs';
 import { DEFAULT_URLS, checkServers, formatServerReport } from './lib/servers.mjs';
@@ -72,6 +72,15 @@ if (!flags['no-build']) {
 
 const { paths: keys, created } = ensureDevKeys(root);
 say(`${created ? 'created' : 'using'} the development JWT key pair in ${keys.dir}`);
+// Firmware signed on this machine (drover firmware sign/upload/demo) verifies out of the box:
+// the orchestrator trusts the development signing key, the simulator checks images with it,
+// and download URLs stay valid across restarts of the orchestrator.
+const firmwareKey = ensureFirmwareDevKey(root);
+const firmwareUrlSecret = ensureDevSecret(root, 'firmware-url-secret');
+const otaEnv = {
+  FIRMWARE_TRUSTED_KEYS: process.env.FIRMWARE_TRUSTED_KEYS ?? firmwareKey.paths.trustedKeys,
+  FIRMWARE_URL_SECRET: process.env.FIRMWARE_URL_SECRET ?? firmwareUrlSecret,
+};
 
 const urls = Object.fromEntries(
   Object.entries(DEFAULT_URLS).map(([name, fallback]) => [name, process.env[name] || fallback]),
@@ -143,7 +152,10 @@ const supervisor = createSupervisor(
       env: {
         ...serviceEnv(s, { env: process.env, urls, apiPort, jwksFile: keys.jwks }),
         ...(s.name === 'mqtt-ingress' ? ingressEnv : {}),
-        ...(s.name === 'device-simulator' ? simulatorEnv : {}),
+        ...(s.name === 'ota-orchestrator' ? otaEnv : {}),
+        ...(s.name === 'device-simulator'
+          ? { SIM_FIRMWARE_SIGNING_KEY: firmwareKey.publicPem, ...simulatorEnv }
+          : {}),
       },
     })),
   ],
@@ -203,11 +215,12 @@ function printGuide(ready) {
     `  API docs  ${api}/docs`,
     `  metrics   http://127.0.0.1:<ops port>/metrics (ports above)`,
     '',
-    'Get a development token and try the CLI:',
-    '  npx drover token --tenant acme --scope "devices:read devices:write"',
-    '  export DROVER_TOKEN=<the token>',
-    '  npx drover devices create --device-type sensor --hardware-id hw-0001 --tag lab',
-    '  npx drover devices list --tag lab',
+    `A simulated fleet of ${process.env.FLEET_SIZE ?? 200} devices (tenant acme, type sensor) is coming online.`,
+    'In another terminal, get a development token and try the CLI:',
+    '  export DROVER_TOKEN=$(npx drover token --tenant acme --scope admin)',
+    '  npx drover devices list --connectivity online',
+    '  npx drover commands send sim-acme-0001 ping --wait',
+    '  npx drover demo          # a staged rollout with live progress, then a bad one rolled back',
     `  curl -H "Authorization: Bearer $DROVER_TOKEN" ${api}/api/v1/devices`,
     '',
     'Ctrl-C stops everything. Docs: docs/getting-started.md, docs/cli.md',

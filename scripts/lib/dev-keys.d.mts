@@ -32,3 +32,6 @@ export function ensureFirmwareDevKey(root: string): {
   publicPem: string;
   created: boolean;
 };
+
+/** A random development secret in `.drover/dev/<name>` (created once, mode 0600). */
+export function ensureDevSecret(root: string, name: string): string;

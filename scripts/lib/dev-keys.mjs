@@ -1,7 +1,13 @@
 // The development JWT key pair under .drover/dev/, created once with node:crypto (no deps).
 // Same format as packages/cli/src/dev-keys.ts: the private key is one JWK with kid (RFC 7638
 // thumbprint), alg ES256, use sig, mode 0600; jwks.json holds its public half for the gateway.
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:crypto';
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  randomBytes,
+} from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -85,4 +91,17 @@ export function ensureFirmwareDevKey(root) {
   const publicPem = publicKey.export({ format: 'pem', type: 'spki' });
   writeFileSync(paths.trustedKeys, `${JSON.stringify({ [keyId]: publicPem }, null, 2)}\n`);
   return { paths, keyId, publicPem, created };
+}
+
+/**
+ * A random development secret under .drover/dev/<name> (hex, mode 0600), created once, so a
+ * value that must outlive a restart (the firmware download URL key) stays the same.
+ */
+export function ensureDevSecret(root, name) {
+  const dir = join(root, '.drover', 'dev');
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const file = join(dir, name);
+  if (!existsSync(file))
+    writeFileSync(file, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
+  return readFileSync(file, 'utf8').trim();
 }
