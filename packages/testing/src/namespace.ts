@@ -61,7 +61,7 @@ export interface CleanupOptions {
   redisUrl?: string | null;
 }
 
-/** Deletes every stream named under `ns` and every Redis key with its prefix (SCAN + DEL). */
+/** Deletes every stream (incl. object stores, KV) named under `ns` and every Redis key with its prefix (SCAN + DEL). */
 export async function cleanupNamespace(ns: string, opts: CleanupOptions = {}): Promise<void> {
   const naming = namespace(ns);
   const bus =
@@ -69,9 +69,11 @@ export async function cleanupNamespace(ns: string, opts: CleanupOptions = {}): P
     (await withTestBus(ns, { url: opts.natsUrl, ensureStreams: false, name: `cleanup-${ns}` }));
   try {
     const prefix = naming.stream('');
+    // Object stores and KV buckets named under the namespace live in OBJ_/KV_ streams.
+    const prefixes = prefix === '' ? [] : [prefix, `OBJ_${prefix}`, `KV_${prefix}`];
     const names: string[] = [];
     for await (const name of bus.jsm.streams.names()) {
-      if (prefix !== '' && name.startsWith(prefix)) names.push(name);
+      if (prefixes.some((p) => name.startsWith(p))) names.push(name);
     }
     for (const name of names) await bus.jsm.streams.delete(name);
   } finally {

@@ -22,10 +22,13 @@ describe('cleanupNamespace', () => {
       const mine = namespace(ns);
       for (let i = 0; i < 30; i++) await redis.set(mine.redisKey('device', `d${i}`), '1');
       await redis.set(namespace(other).redisKey('device', 'd1'), '1');
+      const store = await bus.js.views.os(mine.stream('UPLOADS'));
+      await store.putBlob({ name: 'image' }, new Uint8Array([1, 2, 3]));
       await cleanupNamespace(ns, { redis });
       const streams: string[] = [];
       for await (const n of bus.jsm.streams.names()) streams.push(n);
-      expect(streams.filter((n) => n.startsWith(`${ns.toUpperCase()}_`))).toEqual([]);
+      const left = streams.filter((n) => n.replace(/^OBJ_/, '').startsWith(`${ns.toUpperCase()}_`));
+      expect(left).toEqual([]);
       expect(await redis.keys(`${ns}:*`)).toEqual([]);
       expect(await redis.get(namespace(other).redisKey('device', 'd1'))).toBe('1');
     } finally {
