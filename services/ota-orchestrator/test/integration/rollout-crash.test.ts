@@ -33,7 +33,7 @@ describe('replicas and crashes', () => {
   });
 
   async function twoReplicas(fleet: SimDevice[]) {
-    h.catalog.add();
+    await h.register('2.0.0');
     const dep = await h.deploy({
       target: { device_ids: fleet.map((d) => d.id) },
       rollout_config: {
@@ -67,14 +67,13 @@ describe('replicas and crashes', () => {
 
   it('kill -9 mid-stage, restart: the rollout finishes and no device got the update twice', async () => {
     const fleet = await h.fleet(30, () => 'healthy', 'k');
-    const fw = h.catalog.add({ version: '2.5.0' });
     const env = {
       ...h.otaEnv,
-      OTA_TEST_FIRMWARE: JSON.stringify([fw]),
       // A slow dispatch so the kill lands while a stage is half sent.
       ROLLOUT_DISPATCH_RATE_PER_S: '2',
     };
     child = await spawnOta(env);
+    await h.register('2.5.0');
     const dep = await h.deploy({
       version: '2.5.0',
       target: { device_ids: fleet.map((d) => d.id) },
