@@ -30,6 +30,7 @@ import { type OtaHandlerMap, startOtaRpc } from './rpc/ota.rpc-server';
 import { type OtaContext, SERVICE_NAME } from './service/ota.context';
 import { startRolloutConsumers } from './rollout/device-traffic.consumer';
 import { deploymentEndpoints } from './rollout/deployment.rpc';
+import { rehearsalEndpoints } from './rpc/rehearsal.handlers';
 import { type Driver, startDriver } from './rollout/driver';
 import { registryDirectory } from './rollout/registry.directory';
 import { type RolloutContext } from './rollout/rollout.context';
@@ -170,7 +171,11 @@ export async function startOtaOrchestrator(
   };
   const consumers: Consumer[] = await startRolloutConsumers(bus, ctx, config.CONSUMER_CONCURRENCY);
   driver = startDriver(ctx);
-  const rpc: RpcServer = await startOtaRpc(bus, [firmware.endpoints, deploymentEndpoints(ctx)]);
+  const rpc: RpcServer = await startOtaRpc(bus, [
+    firmware.endpoints,
+    deploymentEndpoints(ctx),
+    rehearsalEndpoints(ctx),
+  ]);
 
   let intakeStopped: Promise<void> | null = null;
   let flushed: Promise<void> | null = null;

@@ -330,3 +330,113 @@ export const DeploymentRpc = {
   [DeploymentOps.abortDeployment]: { request: DeploymentControlRequest, response: Deployment },
   [DeploymentOps.rollbackDeployment]: { request: DeploymentControlRequest, response: Deployment },
 } as const;
+
+// ---- Rollout rehearsal (dry run): same target resolution and firmware checks as create, then a
+// seeded simulation of the rollout against virtual copies of the eligible devices. Writes nothing.
+
+/** Operation name of the rehearsal (served next to the deployment operations). */
+export const RehearsalOps = { rehearseDeployment: 'rehearse_deployment' } as const;
+
+const FaultRateFields = {
+  failure_rate: Type.Optional(Rate('share of devices that report failed')),
+  offline_rate: Type.Optional(Rate('share that go offline during the update and stay away')),
+  never_returns_rate: Type.Optional(
+    Rate('share that report succeeded, reboot and never come back (counted offline)'),
+  ),
+};
+
+/** Injected faults of a rehearsal (each 0 when omitted; their sum at most 1). */
+export const RehearsalFaultsInput = Type.Object({
+  ...FaultRateFields,
+  by_model: Type.Optional(
+    Type.Record(Type.String({ minLength: 1, maxLength: 128 }), Type.Object(FaultRateFields), {
+      description: 'per hardware model, rates that replace the global ones',
+    }),
+  ),
+});
+/** Injected faults. */
+export type RehearsalFaultsInput = Static<typeof RehearsalFaultsInput>;
+
+/** `rehearse_deployment` request: a create request plus faults and a seed. */
+export const RehearseDeploymentRequest = Type.Object({
+  tenant: Id('the caller token tenant'),
+  version: FirmwareVersion,
+  device_type: Id('device type'),
+  target: DeploymentTarget,
+  rollout_config: Type.Optional(RolloutConfigInput),
+  allow_downgrade: Type.Optional(Type.Boolean({ default: false })),
+  faults: Type.Optional(RehearsalFaultsInput),
+  seed: Type.Optional(
+    Type.Integer({ minimum: 0, maximum: 4_294_967_295, description: 'PRNG seed (default 1)' }),
+  ),
+});
+/** `rehearse_deployment` request. */
+export type RehearseDeploymentRequest = Static<typeof RehearseDeploymentRequest>;
+
+const Count = Type.Integer({ minimum: 0 });
+
+/** One stage as the rehearsal saw it. */
+export const RehearsalStage = Type.Object(
+  {
+    index: Type.Integer({ minimum: 0 }),
+    percent: Type.Number(),
+    devices: Count,
+    succeeded: Count,
+    failed: Count,
+    offline: Count,
+    updating: Count,
+    started_at_minute: Nullable(Type.Number({ description: 'virtual minutes from the start' })),
+    completed_at_minute: Nullable(Type.Number({ description: 'judged healthy after its soak' })),
+  },
+  { additionalProperties: false },
+);
+
+/** `rehearse_deployment` response (REST `POST /api/v1/firmware/deploy` with `dry_run: true`). */
+export const RehearsalReport = Type.Object(
+  {
+    dry_run: Type.Literal(true),
+    version: FirmwareVersion,
+    device_type: Id('device type'),
+    rollout_config: RolloutConfig,
+    seed: Type.Integer({ minimum: 0 }),
+    outcome: Type.Union([Type.Literal('completed'), Type.Literal('rolled_back')]),
+    reason: Nullable(Type.Union([Type.Literal('error_rate'), Type.Literal('offline_rate')])),
+    stage: Type.Integer({ minimum: 0, description: 'where the gate tripped, or the last stage' }),
+    total_devices: Count,
+    hardware_mix: Type.Record(Type.String(), Count, {
+      description: 'eligible devices per hardware model ("unknown" when none)',
+    }),
+    excluded: Type.Record(Type.String(), Count, { description: 'left out, by reason' }),
+    error_rate: Type.Number({ minimum: 0, maximum: 1 }),
+    offline_rate: Type.Number({ minimum: 0, maximum: 1 }),
+    blast_radius: Type.Object(
+      {
+        touched: Type.Integer({ minimum: 0, description: 'devices sent the update' }),
+        fraction: Type.Number({ minimum: 0, maximum: 1 }),
+        succeeded: Count,
+        failed: Count,
+        offline: Count,
+        updating: Count,
+        by_hardware_model: Type.Record(Type.String(), Count),
+      },
+      { additionalProperties: false },
+    ),
+    stages: Type.Array(RehearsalStage),
+    duration_minutes: Type.Number({ minimum: 0, description: 'virtual time to the outcome' }),
+    faults_drawn: Type.Object(
+      { fail: Count, offline: Count, never_returns: Count },
+      { additionalProperties: false },
+    ),
+  },
+  { additionalProperties: false },
+);
+/** A rehearsal's report. */
+export type RehearsalReport = Static<typeof RehearsalReport>;
+
+/** Request and response schema of the rehearsal operation. */
+export const RehearsalRpc = {
+  [RehearsalOps.rehearseDeployment]: {
+    request: RehearseDeploymentRequest,
+    response: RehearsalReport,
+  },
+} as const;
