@@ -18,6 +18,7 @@ import {
 import { type IngressConfig } from './config';
 import { createTokenBucket } from './domain/rate-limit';
 import { createDeviceMetaCache } from './adapters/registry/device-meta.cache';
+import { startDeviceEvents } from './adapters/nats/device-events.consumer';
 import { createIngressPublisher } from './adapters/nats/ingress.publisher';
 import { startCommandForwarders } from './adapters/nats/command.forwarder';
 import { createCommandSentReporter } from './adapters/nats/command-sent.reporter';
@@ -77,8 +78,17 @@ export async function startMqttIngress(
   }
   const meta = createDeviceMetaCache(bus, {
     ttlMs: config.META_CACHE_TTL_MS,
+    negativeTtlMs: config.META_CACHE_NEGATIVE_TTL_MS,
+    staleMaxMs: config.META_CACHE_STALE_MAX_MS,
     max: config.META_CACHE_MAX,
+    onRefreshError: (err, tenant, deviceId) =>
+      logger.warn(
+        { event: 'meta_cache.refresh_failed', tenant, device_id: deviceId, err: String(err) },
+        'serving the last device meta',
+      ),
   });
+  // Device and provisioning events drop or update entries at once (registration, decommission).
+  const metaEvents = startDeviceEvents(bus, meta, logger);
   let stopping = false;
   const handler = createMessageHandler({
     prefix: config.MQTT_TOPIC_PREFIX,
@@ -166,6 +176,7 @@ export async function startMqttIngress(
       await provisioning.stop();
       await provisioningClient.endAsync();
       await Promise.all(forwarders.map((f) => f.stop()));
+      metaEvents.stop();
       await egress.close();
       await ops?.close();
       await bus.drain();

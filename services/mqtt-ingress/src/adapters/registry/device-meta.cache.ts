@@ -1,5 +1,16 @@
-// The hot path must not call Redis (let alone Postgres) per message: an in-process LRU with a
-// short TTL sits in front of the registry's Redis-cached `get_device_meta` RPC.
+// The hot path must not call Redis (let alone Postgres) per message: an in-process LRU sits in
+// front of the registry's Redis-cached `get_device_meta` RPC.
+//
+// - Stale-while-revalidate: a known device whose entry is older than `ttlMs` is served from the
+//   entry while one background lookup refreshes it, so no message waits for the registry on an
+//   expiry. While the registry is unreachable the last answer keeps serving, for at most
+//   `staleMaxMs` past its fetch; after that the lookup's error surfaces (the handler retries).
+// - Single flight: concurrent lookups of one key share one RPC.
+// - Negative answers ("unknown in this tenant") live `negativeTtlMs` only and are never served
+//   stale: a device registered a moment ago is not refused for long even without events.
+// - Events (adapters/nats/device-events.consumer.ts) drop an entry at once (`invalidate`), or
+//   mark a device decommissioned straight from the event (`markDecommissioned`), and a lookup
+//   that was in flight when the event came is not stored: its waiters look up again.
 import { LRUCache } from 'lru-cache';
 import { type Bus, rpcRequest } from '@drover/bus';
 import { NotFoundError } from '@drover/service-kit';
@@ -7,10 +18,21 @@ import { type DeviceMeta } from '../../domain/device-check';
 
 /** Looks device metadata up; `null` = unknown in that tenant. */
 export interface DeviceMetaLookup {
-  /** Cached meta, fetched once per TTL; rejects only when the registry is unreachable. */
+  /** Cached meta; rejects only when the registry is unreachable and no usable entry exists. */
   get(tenant: string, deviceId: string): Promise<DeviceMeta | null>;
-  /** Forgets one device (e.g. after a decommission event). */
+  /** Forgets one device (after a device or provisioning event): the next message looks up. */
   invalidate(tenant: string, deviceId: string): void;
+}
+
+/** The cache with the hooks the event consumer and tests use. */
+export interface DeviceMetaCache extends DeviceMetaLookup {
+  /** Records a decommission from its event (no registry round trip; refused at once). */
+  markDecommissioned(tenant: string, deviceId: string): void;
+  /** Treats every entry as expired (events may have been missed): positives revalidate in the
+   * background, negatives are dropped. */
+  expireAll(): void;
+  /** Entries held. */
+  size(): number;
 }
 
 interface MetaResponse {
@@ -22,55 +44,153 @@ interface MetaResponse {
 
 /** Options of `createDeviceMetaCache`. */
 export interface DeviceMetaCacheOptions {
-  /** Time to live of an entry (a negative answer included). */
+  /** Age after which a positive entry is revalidated (served meanwhile). */
   ttlMs: number;
+  /** Time to live of a negative ("unknown device") entry; 0 = not cached. */
+  negativeTtlMs?: number;
+  /** Longest a positive entry is served past its fetch while lookups fail. */
+  staleMaxMs?: number;
   /** Entries kept. */
   max: number;
   /** RPC timeout. */
   timeoutMs?: number;
+  /** Called when a background refresh fails (the entry keeps serving). */
+  onRefreshError?: (err: unknown, tenant: string, deviceId: string) => void;
+  /** Clock (tests). */
+  now?: () => number;
 }
 
-/** An LRU in front of `device-registry.get_device_meta`; concurrent misses share one call. */
-export function createDeviceMetaCache(bus: Bus, opts: DeviceMetaCacheOptions): DeviceMetaLookup {
-  const cache = new LRUCache<string, { meta: DeviceMeta | null }>({
-    max: opts.max,
-    ttl: Math.max(opts.ttlMs, 1),
-    // While the registry is down, a known device keeps flowing on its last answer.
-    allowStaleOnFetchRejection: true,
-    noDeleteOnFetchRejection: true,
-    fetchMethod: async (key) => {
-      const sep = key.indexOf('/');
-      const tenant = key.slice(0, sep);
-      const deviceId = key.slice(sep + 1);
-      try {
-        const res = await rpcRequest<MetaResponse>(
-          bus,
-          'device-registry',
-          'get_device_meta',
-          { tenant, device_id: deviceId },
-          { timeoutMs: opts.timeoutMs ?? 5000 },
-        );
-        return {
-          meta: {
-            deviceId: res.device_id,
-            tenant: res.tenant,
-            deviceType: res.device_type,
-            status: res.status,
-          },
-        };
-      } catch (err) {
-        if (err instanceof NotFoundError) return { meta: null };
+interface Entry {
+  meta: DeviceMeta | null;
+  fetchedAt: number;
+  /** Value of `epoch` when fetched: an older one is expired by `expireAll`. */
+  epoch: number;
+}
+
+interface Flight {
+  promise: Promise<DeviceMeta | null>;
+  /** Set when an event arrived while in flight: the answer may predate it. */
+  superseded: boolean;
+}
+
+/** An LRU in front of `device-registry.get_device_meta`. */
+export function createDeviceMetaCache(bus: Bus, opts: DeviceMetaCacheOptions): DeviceMetaCache {
+  const now = opts.now ?? Date.now;
+  const ttlMs = Math.max(opts.ttlMs, 0);
+  const negativeTtlMs = Math.max(opts.negativeTtlMs ?? Math.min(1000, ttlMs), 0);
+  const staleMaxMs = Math.max(opts.staleMaxMs ?? 300_000, ttlMs);
+  const entries = new LRUCache<string, Entry>({ max: opts.max });
+  const flights = new Map<string, Flight>();
+  let epoch = 0;
+
+  async function lookup(tenant: string, deviceId: string): Promise<DeviceMeta | null> {
+    try {
+      const res = await rpcRequest<MetaResponse>(
+        bus,
+        'device-registry',
+        'get_device_meta',
+        { tenant, device_id: deviceId },
+        { timeoutMs: opts.timeoutMs ?? 5000 },
+      );
+      return {
+        deviceId: res.device_id,
+        tenant: res.tenant,
+        deviceType: res.device_type,
+        status: res.status,
+      };
+    } catch (err) {
+      if (err instanceof NotFoundError) return null;
+      throw err;
+    }
+  }
+
+  /** Joins the key's lookup in flight or starts one; a settled lookup stores its answer. */
+  function fly(key: string, tenant: string, deviceId: string): Flight {
+    const running = flights.get(key);
+    if (running) return running;
+    const flight: Flight = { superseded: false, promise: Promise.resolve(null) };
+    const epochAtStart = epoch;
+    flight.promise = lookup(tenant, deviceId).then(
+      (meta) => {
+        if (flights.get(key) === flight) flights.delete(key);
+        if (!flight.superseded && (meta !== null || negativeTtlMs > 0)) {
+          entries.set(key, { meta, fetchedAt: now(), epoch: epochAtStart });
+        }
+        return meta;
+      },
+      (err: unknown) => {
+        if (flights.get(key) === flight) flights.delete(key);
         throw err;
-      }
-    },
-  });
+      },
+    );
+    flights.set(key, flight);
+    return flight;
+  }
+
+  function supersede(key: string): void {
+    const flight = flights.get(key);
+    if (flight) {
+      flight.superseded = true;
+      flights.delete(key);
+    }
+  }
+
   return {
     async get(tenant, deviceId) {
-      const entry = await cache.fetch(`${tenant}/${deviceId}`);
-      return entry?.meta ?? null;
+      const key = `${tenant}/${deviceId}`;
+      const entry = entries.get(key);
+      if (entry) {
+        const age = now() - entry.fetchedAt;
+        const current = entry.epoch === epoch;
+        if (entry.meta === null) {
+          if (current && age < negativeTtlMs) return null;
+        } else if (current && age < ttlMs) {
+          return entry.meta;
+        } else if (age < staleMaxMs) {
+          // Stale: serve it, refresh once in the background; a failure keeps the entry.
+          if (!flights.has(key)) {
+            fly(key, tenant, deviceId).promise.catch((err: unknown) =>
+              opts.onRefreshError?.(err, tenant, deviceId),
+            );
+          }
+          return entry.meta;
+        }
+        entries.delete(key);
+      }
+      // A miss: wait for the (shared) lookup; one overtaken by an event is repeated.
+      for (let attempt = 0; ; attempt += 1) {
+        const flight = fly(key, tenant, deviceId);
+        const meta = await flight.promise;
+        if (!flight.superseded || attempt >= 2) return meta;
+      }
     },
     invalidate(tenant, deviceId) {
-      cache.delete(`${tenant}/${deviceId}`);
+      const key = `${tenant}/${deviceId}`;
+      entries.delete(key);
+      supersede(key);
+    },
+    markDecommissioned(tenant, deviceId) {
+      const key = `${tenant}/${deviceId}`;
+      const entry = entries.get(key);
+      supersede(key);
+      if (entry?.meta) {
+        // Written from the event itself: the registry's own cache may lag its event by a moment.
+        entries.set(key, {
+          meta: { ...entry.meta, status: 'decommissioned' },
+          fetchedAt: now(),
+          epoch,
+        });
+      } else {
+        entries.delete(key);
+      }
+    },
+    expireAll() {
+      epoch += 1;
+      for (const flight of flights.values()) flight.superseded = true;
+      flights.clear();
+    },
+    size() {
+      return entries.size;
     },
   };
 }
