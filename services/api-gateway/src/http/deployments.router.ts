@@ -13,6 +13,9 @@ import {
   DeploymentOps,
   ListDeploymentDevicesRequest,
   ListDeploymentsRequest,
+  RehearsalOps,
+  RehearsalReport,
+  RehearseDeploymentRequest,
 } from '@drover/contracts';
 import { principalOf } from '../auth/auth.hook';
 import { type ContextRouter } from './router.types';
@@ -30,6 +33,10 @@ export const CreateDeploymentBody = Type.Omit(
   ['tenant', 'idempotency_key', 'created_by'],
   { additionalProperties: false },
 );
+/** `POST /firmware/rehearse` body: the deploy body plus `faults` and `seed`. */
+export const RehearseDeploymentBody = Type.Omit(RehearseDeploymentRequest, ['tenant'], {
+  additionalProperties: false,
+});
 /** 201 answer of `POST /firmware/deploy`. */
 export const DeploymentCreated = Type.Object(
   {
@@ -124,6 +131,34 @@ export const deploymentsRouter: ContextRouter = {
           .code(201)
           .header('location', `/api/v1/deployments/${d.deployment_id}`)
           .send({ deployment_id: d.deployment_id, status: d.status, deployment: d });
+      },
+    );
+
+    app.post(
+      '/firmware/rehearse',
+      {
+        config: write,
+        schema: {
+          tags,
+          summary: 'Rehearse a rollout (dry run): simulate it with injected faults, touch nothing',
+          description:
+            'Same body as `POST /firmware/deploy` plus `faults` and `seed`. The target is ' +
+            'resolved and the firmware checked exactly as a deploy would, then the rollout ' +
+            'config is played against virtual copies of the eligible devices (same size and ' +
+            'hardware mix) with the given fault rates. Answers the outcome (completed, or ' +
+            'rolled_back with reason and stage) and the blast radius; writes no deployment and ' +
+            'sends no command. Deterministic for a seed.',
+          body: RehearseDeploymentBody,
+          response: responses({ 200: RehearsalReport }, [404]),
+        },
+      },
+      async (request) => {
+        const { tenant } = principalOf(request);
+        return call<RehearsalReport>(
+          RehearsalOps.rehearseDeployment,
+          { ...request.body, tenant },
+          request.id,
+        );
       },
     );
 
