@@ -34,6 +34,7 @@ import { rehearsalEndpoints } from './rpc/rehearsal.handlers';
 import { type Driver, startDriver } from './rollout/driver';
 import { registryDirectory } from './rollout/registry.directory';
 import { type RolloutContext } from './rollout/rollout.context';
+import { rolloutMetrics } from './rollout/rollout.metrics';
 
 /** The required settings plus any of the optional ones (defaults from the config schema). */
 export type OtaAppConfig = Pick<OtaConfig, 'NATS_URL' | 'DATABASE_URL'> & Partial<OtaConfig>;
@@ -168,6 +169,7 @@ export async function startOtaOrchestrator(
     },
     owner: `${hostname()}-${process.pid}-${ulid()}`,
     hint: () => driver?.hint(),
+    metrics: rolloutMetrics(metrics),
   };
   const consumers: Consumer[] = await startRolloutConsumers(bus, ctx, config.CONSUMER_CONCURRENCY);
   driver = startDriver(ctx);

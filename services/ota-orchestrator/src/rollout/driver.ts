@@ -98,10 +98,26 @@ async function step(
 ): Promise<Date | null> {
   const status = claimed.status as DeploymentStatus;
   if (isFinished(status)) return null;
-  const now = ctx.now();
-  await expireDeadlines(ctx, claimed, now);
-  if (status === 'rolling_back') return rollbackStep(ctx, claimed, now);
+  const started = performance.now();
+  let kind = 'rollback_step';
+  try {
+    const now = ctx.now();
+    await expireDeadlines(ctx, claimed, now);
+    if (status === 'rolling_back') return await rollbackStep(ctx, claimed, now);
+    const d = await decide(ctx, claimed, status, now);
+    kind = d.kind;
+    return await act(ctx, claimed, status, d, now, firmwareOf);
+  } finally {
+    ctx.metrics.steps.observe({ decision: kind }, (performance.now() - started) / 1000);
+  }
+}
 
+async function decide(
+  ctx: RolloutContext,
+  claimed: DeploymentRow,
+  status: DeploymentStatus,
+  now: Date,
+) {
   const cfg = configOf(claimed);
   const counts = await loadCounts(ctx.db, claimed.deployment_id);
   const stages = stagesOf(claimed);
@@ -126,7 +142,18 @@ async function step(
     now,
     soakMs: cfg.soak_duration_minutes * 60_000,
   });
+  return { ...decision, counts, cur };
+}
 
+async function act(
+  ctx: RolloutContext,
+  claimed: DeploymentRow,
+  status: DeploymentStatus,
+  decision: Awaited<ReturnType<typeof decide>>,
+  now: Date,
+  firmwareOf: (dep: DeploymentRow) => Promise<FirmwareRecord>,
+): Promise<Date | null> {
+  const { counts, cur } = decision;
   switch (decision.kind) {
     case 'rollback':
       await startRollback(ctx, claimed, decision.reason, now);
@@ -524,10 +551,13 @@ async function sendCommands(
           idempotency_key: `${dep.deployment_id}:${row.device_id}:${kind}`,
         });
         sent.push({ deviceId: row.device_id, commandId });
+        ctx.metrics.commands.inc({ kind, outcome: 'sent' });
       } catch (err) {
         if (err instanceof DomainError && err.status < 500) {
           refused.push({ deviceId: row.device_id, error: `${err.code}: ${err.detail}` });
+          ctx.metrics.commands.inc({ kind, outcome: 'refused' });
         } else {
+          ctx.metrics.commands.inc({ kind, outcome: 'retry' });
           // Transient: the row stays unsent and the next step tries again with the same key.
           ctx.logger.warn(
             { err, deployment_id: dep.deployment_id, device_id: row.device_id },

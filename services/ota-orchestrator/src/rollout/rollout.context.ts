@@ -3,6 +3,7 @@
 import { type CreateCommandRequest, type DeploymentTarget } from '@drover/contracts';
 import { type CandidateDevice } from '../domain/rollout-plan';
 import { type OtaContext } from '../service/ota.context';
+import { type RolloutMetrics } from './rollout.metrics';
 
 /** Tunables of the engine (from the config). */
 export interface RolloutSettings {
@@ -42,4 +43,6 @@ export interface RolloutContext extends OtaContext {
   owner: string;
   /** Wakes the local driver (a deployment became due). */
   hint(): void;
+  /** The engine's series. */
+  metrics: RolloutMetrics;
 }

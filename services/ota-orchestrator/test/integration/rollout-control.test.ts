@@ -53,6 +53,13 @@ describe('operator control', () => {
       expect(d.version).toBe('1.0.0');
     }
     await expect(control('resume', dep.deployment_id)).rejects.toBeInstanceOf(DomainError);
+    const sent = await h.replicas[0]!.metrics.registry.getSingleMetric(
+      'drover_rollout_commands_total',
+    )!.get();
+    const count = (kind: string) =>
+      sent.values.find((v) => v.labels.kind === kind && v.labels.outcome === 'sent')?.value;
+    expect(count('update')).toBe(updated.length);
+    expect(count('rollback')).toBe(updated.length);
     await expect(control('pause', 'no-such-deployment')).rejects.toMatchObject({
       code: 'deployment_not_found',
     });
