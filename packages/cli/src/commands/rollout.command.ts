@@ -182,6 +182,124 @@ const listColumns = [
 ];
 
 /** `drover rollout create|list|get|devices|pause|resume|abort|rollback|watch`. */
+interface RehearseOptions extends CreateOptions {
+  failRate?: number;
+  offlineRate?: number;
+  neverReturnsRate?: number;
+  modelFaults?: string;
+  seed?: number;
+}
+
+/** The `POST /firmware/rehearse` body of `rollout rehearse`: the deploy body, faults and seed. */
+export function buildRehearseBody(opts: RehearseOptions): Record<string, unknown> {
+  const faults: Record<string, unknown> = {
+    failure_rate: opts.failRate,
+    offline_rate: opts.offlineRate,
+    never_returns_rate: opts.neverReturnsRate,
+  };
+  if (opts.modelFaults !== undefined) {
+    let byModel: unknown;
+    try {
+      byModel = JSON.parse(opts.modelFaults);
+    } catch (err) {
+      throw new CliError(`--model-faults must be JSON: ${(err as Error).message}`);
+    }
+    if (byModel === null || typeof byModel !== 'object' || Array.isArray(byModel)) {
+      throw new CliError('--model-faults must be a JSON object, e.g. {"rev-b":{"failure_rate":1}}');
+    }
+    faults.by_model = byModel;
+  }
+  const given = Object.fromEntries(Object.entries(faults).filter(([, v]) => v !== undefined));
+  return {
+    ...buildDeployBody(opts),
+    ...(Object.keys(given).length > 0 && { faults: given }),
+    ...(opts.seed !== undefined && { seed: opts.seed }),
+  };
+}
+
+function parseSeed(input: string): number {
+  const n = Number(input);
+  if (!Number.isSafeInteger(n) || n < 0 || n > 4_294_967_295) {
+    throw new InvalidArgumentError('expected an integer from 0 to 4294967295');
+  }
+  return n;
+}
+
+/** The answer of `POST /firmware/rehearse` as the CLI shows it. */
+export interface RehearsalView {
+  version: string;
+  device_type: string;
+  seed: number;
+  outcome: string;
+  reason: string | null;
+  stage: number;
+  total_devices: number;
+  hardware_mix: Record<string, number>;
+  error_rate: number;
+  offline_rate: number;
+  rollout_config: { max_error_rate: number; max_offline_rate: number; min_sample: number };
+  blast_radius: {
+    touched: number;
+    fraction: number;
+    succeeded: number;
+    failed: number;
+    offline: number;
+    updating: number;
+    by_hardware_model: Record<string, number>;
+  };
+  stages: {
+    index: number;
+    percent: number;
+    devices: number;
+    succeeded: number;
+    failed: number;
+    offline: number;
+    updating: number;
+  }[];
+  duration_minutes: number;
+}
+
+const pct = (r: number) => `${(r * 100).toFixed(1)} %`;
+const mix = (m: Record<string, number>) =>
+  Object.entries(m)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ') || '-';
+
+/** Outcome, blast radius and stages of a rehearsal, as text. */
+export function renderRehearsal(r: RehearsalView): string {
+  const cfg = r.rollout_config;
+  const b = r.blast_radius;
+  const outcome =
+    r.outcome === 'rolled_back'
+      ? `ROLLED BACK at stage ${r.stage + 1} of ${r.stages.length} (${r.reason})`
+      : `COMPLETED (all ${r.stages.length} stages)`;
+  const lines = [
+    `rehearsal of ${r.device_type} ${r.version} (dry run, seed ${r.seed}): nothing was sent`,
+    `outcome:      ${outcome} after ${r.duration_minutes.toFixed(1)} simulated minutes`,
+    `target:       ${r.total_devices} devices (${mix(r.hardware_mix)})`,
+    `blast radius: ${b.touched} devices touched (${pct(b.fraction)}): ${b.succeeded} succeeded, ` +
+      `${b.failed} failed, ${b.offline} offline, ${b.updating} still updating`,
+    `              by model: ${mix(b.by_hardware_model)}`,
+    `error rate:   ${pct(r.error_rate)} (limit ${pct(cfg.max_error_rate)})`,
+    `offline rate: ${pct(r.offline_rate)} (limit ${pct(cfg.max_offline_rate)}); ` +
+      `judged after ${cfg.min_sample} finished devices`,
+    '',
+    'stage  percent  devices  succeeded  failed  offline  updating',
+    ...r.stages.map((s) =>
+      [
+        String(s.index + 1).padEnd(5),
+        `${s.percent} %`.padStart(7),
+        String(s.devices).padStart(8),
+        String(s.succeeded).padStart(10),
+        String(s.failed).padStart(7),
+        String(s.offline).padStart(8),
+        String(s.updating).padStart(9),
+      ].join('  '),
+    ),
+  ];
+  return lines.join('\n') + '\n';
+}
+
 export function registerRolloutCommand(program: Command, io: CliIo, run: ActionRunner): void {
   const rollout = program
     .command('rollout')
@@ -342,5 +460,39 @@ export function registerRolloutCommand(program: Command, io: CliIo, run: ActionR
     finish(
       await watchDeployment(client, io, id, watchOptions(common, opts.interval, opts.timeout)),
     );
+  });
+
+  const rehearse = rollout
+    .command('rehearse')
+    .description(
+      'dry run: simulate the rollout over a copy of the target with injected faults ' +
+        '(POST /firmware/rehearse); prints the outcome and blast radius, touches no device',
+    )
+    .requiredOption('--version <semver>', 'firmware version to rehearse')
+    .requiredOption('--device-type <type>', 'device type')
+    .option('--device <id>', 'target device (repeat or comma-separate)', collectTags)
+    .option('--group <id>', 'target group (static or dynamic)')
+    .option('--filter <json>', 'target filter, e.g. {"tags":["lab"]}')
+    .option('--stages <list>', 'cumulative percentages (default 1,5,10,25,100)', parseStages)
+    .option('--soak <minutes>', 'soak after each stage (default 30)', parseNumber)
+    .option('--max-error-rate <r>', 'roll back above this failed ÷ attempted (0.02)', parseRate)
+    .option('--max-offline-rate <r>', 'roll back above this offline ÷ attempted (0.05)', parseRate)
+    .option('--min-devices-per-stage <n>', 'smallest stage', parseCount)
+    .option('--device-timeout <minutes>', 'a device not done by then failed', parseNumber)
+    .option('--min-sample <n>', 'finished devices before the rates are judged (10)', parseCount)
+    .option('--rate <n>', 'update commands per second', parseCount)
+    .option('--allow-downgrade', 'allow devices running a newer version')
+    .option('--fail-rate <r>', 'share of devices that report failed (0)', parseRate)
+    .option('--offline-rate <r>', 'share that drop offline during the update (0)', parseRate)
+    .option('--never-returns-rate <r>', 'share that report success, never come back (0)', parseRate)
+    .option('--model-faults <json>', 'per hardware model, e.g. {"rev-b":{"failure_rate":0.2}}')
+    .option('--seed <n>', 'seed of the simulation (default 1)', parseSeed);
+  run(rehearse, async (client, common) => {
+    const report = await client.request<RehearsalView>({
+      method: 'POST',
+      path: '/api/v1/firmware/rehearse',
+      body: buildRehearseBody(rehearse.opts<RehearseOptions>()),
+    });
+    io.stdout(common.json ? renderJson(report) : renderRehearsal(report));
   });
 }

@@ -187,6 +187,7 @@ describe('drover rollout', () => {
       'abort',
       'rollback',
       'watch',
+      'rehearse',
     ]);
     const firmware = program.commands.find((c) => c.name() === 'firmware');
     expect(firmware?.commands.map((c) => c.name())).toEqual(['sign', 'upload', 'list', 'get']);
