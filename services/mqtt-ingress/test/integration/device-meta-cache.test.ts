@@ -3,7 +3,7 @@
 // concurrent misses share one RPC, and a registry outage keeps known devices flowing for a
 // bounded time.
 import { type Bus, rpcRequest } from '@drover/bus';
-import { type DeviceTopic, eventFilter, rpcSubject } from '@drover/contracts';
+import { type DeviceTopic, deviceSubject, eventFilter, rpcSubject } from '@drover/contracts';
 import { createLogger } from '@drover/observability';
 import {
   TEST_DATABASE_URL,
@@ -27,6 +27,7 @@ import {
   startDeviceEvents,
 } from '../../src/adapters/nats/device-events.consumer';
 import { checkDevice } from '../../src/domain/device-check';
+import { type Pipeline, startPipeline } from './pipeline.harness';
 
 jest.setTimeout(120_000);
 
@@ -212,5 +213,94 @@ describe('device-meta cache with the real registry', () => {
     // Past the bound, the outage surfaces.
     clock += 60_000;
     await expect(cache.get(tenant, 'out1')).rejects.toThrow(/device-registry/);
+  });
+});
+
+describe('the ingress and device events (whole pipeline)', () => {
+  let p: Pipeline;
+
+  beforeAll(async () => {
+    // Entries that would outlive the test: only the events can change the ingress' answers.
+    p = await startPipeline({
+      label: 'metaevt',
+      devices: 1,
+      ingestEnv: false,
+      ingressEnv: { META_CACHE_TTL_MS: '600000', META_CACHE_NEGATIVE_TTL_MS: '600000' },
+    });
+  });
+  afterAll(async () => {
+    await p?.stop();
+  });
+
+  const rejectedBy = async (reason: string): Promise<number> => {
+    const metric = p.ingress.metrics.registry.getSingleMetric(
+      'drover_ingress_messages_rejected_total',
+    );
+    const values = metric ? (await metric.get()).values : [];
+    return values.filter((v) => v.labels.reason === reason).reduce((a, v) => a + v.value, 0);
+  };
+  const status = (n: number) =>
+    JSON.stringify({
+      msg_id: `s${n}`,
+      ts: Date.now(),
+      schema_version: 1,
+      state: 'online',
+      firmware_version: '1.0.0',
+    });
+  const presenceOf = async (deviceId: string) => {
+    const subject = deviceSubject(p.bus.naming, 'presence', p.tenant, deviceId);
+    const info = await p.bus.jsm.streams.info(p.bus.naming.stream('DEVICE'), {
+      subjects_filter: subject,
+    });
+    return info.state.subjects?.[subject] ?? 0;
+  };
+
+  it("accepts a new device's status right after its registration, refused just before", async () => {
+    const device = await p.connectDevice('fresh1');
+    await device.publishAsync(p.topic('fresh1', 'status'), status(0), { qos: 1 });
+    await waitFor(async () => (await rejectedBy('unknown_device')) >= 1, { timeoutMs: 20_000 });
+    expect(await presenceOf('fresh1')).toBe(0);
+
+    await rpcRequest(p.bus, 'device-registry', 'create_device', {
+      tenant: p.tenant,
+      device_id: 'fresh1',
+      device_type: 'sensor',
+      hardware_id: 'hw-fresh1',
+    });
+    // The device retries as a real one would; accepted once the event reached the ingress
+    // (the negative answer would otherwise be kept for 10 minutes).
+    let n = 1;
+    await waitFor(
+      async () => {
+        await device.publishAsync(p.topic('fresh1', 'status'), status(n), { qos: 1 });
+        n += 1;
+        return (await presenceOf('fresh1')) > 0;
+      },
+      { timeoutMs: 20_000, intervalMs: 200 },
+    );
+    expect(await presenceOf('fresh1')).toBeGreaterThan(0);
+    expect(await rejectedBy('schema')).toBe(0);
+  });
+
+  it('refuses a decommissioned device right after its decommission', async () => {
+    const device = await p.connectDevice('d0');
+    await device.publishAsync(p.topic('d0', 'status'), status(100), { qos: 1 });
+    await waitFor(async () => (await presenceOf('d0')) > 0, { timeoutMs: 20_000 });
+
+    await rpcRequest(p.bus, 'device-registry', 'decommission_device', {
+      tenant: p.tenant,
+      device_id: 'd0',
+    });
+    let n = 101;
+    await waitFor(
+      async () => {
+        await device.publishAsync(p.topic('d0', 'status'), status(n), { qos: 1 });
+        n += 1;
+        return (await rejectedBy('decommissioned')) > 0;
+      },
+      { timeoutMs: 20_000, intervalMs: 200 },
+    );
+    expect(await rejectedBy('decommissioned')).toBeGreaterThan(0);
+    expect(await rejectedBy('schema')).toBe(0);
   });
 });
