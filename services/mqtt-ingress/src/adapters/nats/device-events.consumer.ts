@@ -5,7 +5,7 @@
 // subscribers too, and there is no consumer state to keep. Events missed while disconnected
 // cannot be replayed, so after a reconnect every entry is revalidated.
 import { type Bus } from '@drover/bus';
-import { DeviceDecommissionedV1, eventFilter, parseEventSubject } from '@drover/contracts';
+import { eventFilter, parseEventSubject } from '@drover/contracts';
 import { type Logger } from '@drover/observability';
 import { Events, type Subscription } from 'nats';
 import { type DeviceMetaCache } from '../registry/device-meta.cache';
@@ -18,13 +18,21 @@ export interface DeviceEventsConsumer {
   stop(): void;
 }
 
+/** The events that change what the ingress checks (presence events such as device.connected
+ * do not: they would only cost lookups). */
+const APPLIED_EVENTS: [string, string][] = [
+  ['device', 'registered'],
+  ['device', 'updated'],
+  ['device', 'decommissioned'],
+  ['provisioning', 'completed'],
+];
+
 interface EventFields {
-  type?: unknown;
   subject?: unknown;
   data?: { device_id?: unknown } | null;
 }
 
-/** Subscribes to `iot.evt.*.device.*` and `iot.evt.*.provisioning.completed`. */
+/** Subscribes to `iot.evt.*.<aggregate>.<event>` for each of `APPLIED_EVENTS`. */
 export function startDeviceEvents(
   bus: Bus,
   cache: DeviceMetaCache,
@@ -54,16 +62,15 @@ export function startDeviceEvents(
       return;
     }
     applied += 1;
-    if (fields?.type === DeviceDecommissionedV1.type) {
+    if (parsed.aggregate === 'device' && parsed.event === 'decommissioned') {
       cache.markDecommissioned(parsed.tenant, deviceId);
     } else {
       cache.invalidate(parsed.tenant, deviceId);
     }
   };
-  const subs: Subscription[] = [
-    eventFilter(bus.naming, { aggregate: 'device' }),
-    eventFilter(bus.naming, { aggregate: 'provisioning', event: 'completed' }),
-  ].map((filter) =>
+  const subs: Subscription[] = APPLIED_EVENTS.map(([aggregate, event]) =>
+    eventFilter(bus.naming, { aggregate, event }),
+  ).map((filter) =>
     bus.nc.subscribe(filter, { callback: (err, msg) => onEvent(err, msg.subject, msg.data) }),
   );
   void (async () => {
