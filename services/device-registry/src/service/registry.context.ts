@@ -50,8 +50,10 @@ export async function unitOfWork<T>(
     },
   };
   const result = await ctx.db.transaction().execute((trx) => work(trx, after));
-  if (wroteOutbox) ctx.notifyOutbox();
+  // Cache first, then wake the relay: a consumer that reacts to the event by reading the
+  // device (the ingress' meta cache) must not find the old entry still in Redis.
   await ctx.cache.invalidate(keys);
+  if (wroteOutbox) ctx.notifyOutbox();
   return result;
 }
 
