@@ -169,12 +169,14 @@ export async function startHarness(
     },
     async register(ids) {
       const create = (id: string) =>
-        rpcRequest(bus, 'device-registry', 'create_device', {
-          tenant,
-          device_id: id,
-          device_type: 'sensor',
-          hardware_id: `hw-${id}`,
-        });
+        rpcRequest(
+          bus,
+          'device-registry',
+          'create_device',
+          { tenant, device_id: id, device_type: 'sensor', hardware_id: `hw-${id}` },
+          // A loaded CI machine can hold a registry write back for seconds.
+          { timeoutMs: 30_000 },
+        );
       const [first, ...rest] = ids;
       // The registry's RPC subscription reaches the server asynchronously: the first call waits.
       if (first !== undefined) await waitFor(() => create(first), { timeoutMs: 10_000 });
