@@ -35,6 +35,11 @@ export function registerOpenApi(app: FastifyInstance): void {
         { name: 'state', description: 'desired and reported device state' },
         { name: 'groups', description: 'static and dynamic device groups' },
         { name: 'events', description: 'domain events as Server-Sent Events' },
+        { name: 'telemetry', description: 'stored and latest device telemetry' },
+        { name: 'commands', description: 'commands to devices and groups, acked and timed' },
+        { name: 'provisioning', description: 'enrollments, provisioning and device certificates' },
+        { name: 'firmware', description: 'signed firmware images' },
+        { name: 'deployments', description: 'staged firmware rollouts and rehearsals' },
       ],
     },
     // Named components instead of `def-0`: the error schema shows up as ErrorResponse.
