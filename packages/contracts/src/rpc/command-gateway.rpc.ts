@@ -16,6 +16,7 @@ export const CommandGatewayOps = {
   listCommands: 'list_commands',
   createGroupCommands: 'create_group_commands',
   getFanout: 'get_fanout',
+  createCommands: 'create_commands',
 } as const;
 /** One of the command-gateway operation names. */
 export type CommandGatewayOp = (typeof CommandGatewayOps)[keyof typeof CommandGatewayOps];
@@ -25,6 +26,8 @@ export const COMMAND_LIMITS = {
   timeoutS: { min: 1, max: 86_400, default: 30 },
   expiresInS: { min: 1, max: 30 * 86_400, default: 3_600 },
   groupRatePerS: { min: 1, max: 10_000, default: 100 },
+  /** Commands per `create_commands` call. */
+  batch: { min: 1, max: 500 },
 } as const;
 
 const Id = (description: string) => Type.String({ pattern: ID_PATTERN.source, description });
@@ -165,6 +168,67 @@ export const GetFanoutRequest = Type.Object({ tenant: Id('tenant'), fanout_id: I
 /** `get_fanout` request. */
 export type GetFanoutRequest = Static<typeof GetFanoutRequest>;
 
+/** One command of a `create_commands` batch. */
+export const BatchCommandItem = Type.Object({
+  device_id: Id('device id'),
+  ...commandFields,
+  // Required in a batch: a retried batch must never create a command twice.
+  idempotency_key: IdempotencyKey,
+  device_type: Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 64,
+      description:
+        'device type as the caller (an internal service that already resolved the device in ' +
+        'the registry) knows it; trusted, no registry lookup; omitted: looked up',
+    }),
+  ),
+});
+/** One command of a batch. */
+export type BatchCommandItem = Static<typeof BatchCommandItem>;
+
+/** `create_commands` request: up to 500 commands of one tenant in one call. */
+export const CreateCommandsRequest = Type.Object({
+  tenant: Id('the caller token tenant'),
+  commands: Type.Array(BatchCommandItem, {
+    minItems: COMMAND_LIMITS.batch.min,
+    maxItems: COMMAND_LIMITS.batch.max,
+  }),
+});
+/** `create_commands` request. */
+export type CreateCommandsRequest = Static<typeof CreateCommandsRequest>;
+
+/** The outcome of one batch item: its command (created now or before), or why it was refused. */
+export const BatchCommandResult = Type.Object(
+  {
+    device_id: Id('device id'),
+    idempotency_key: IdempotencyKey,
+    created: Type.Boolean({ description: 'created by this call' }),
+    command: Nullable(Command),
+    error: Nullable(
+      Type.Object(
+        {
+          code: Type.String(),
+          status: Type.Integer({ description: 'the HTTP status the error maps to' }),
+          detail: Type.String(),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+/** One batch result. */
+export type BatchCommandResult = Static<typeof BatchCommandResult>;
+
+/** `create_commands` response: one result per request item, in request order. */
+export const CreateCommandsResponse = Type.Object(
+  { results: Type.Array(BatchCommandResult) },
+  { additionalProperties: false },
+);
+/** `create_commands` response. */
+export type CreateCommandsResponse = Static<typeof CreateCommandsResponse>;
+
 /** Request and response schema of every operation. */
 export const CommandGatewayRpc = {
   [CommandGatewayOps.createCommand]: {
@@ -178,4 +242,8 @@ export const CommandGatewayRpc = {
     response: Fanout,
   },
   [CommandGatewayOps.getFanout]: { request: GetFanoutRequest, response: Fanout },
+  [CommandGatewayOps.createCommands]: {
+    request: CreateCommandsRequest,
+    response: CreateCommandsResponse,
+  },
 } as const;

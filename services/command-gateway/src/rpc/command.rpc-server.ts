@@ -4,6 +4,7 @@ import {
   CommandGatewayOps as Ops,
   CommandGatewayRpc,
   type CreateCommandRequest,
+  type CreateCommandsRequest,
   type CreateGroupCommandsRequest,
   type GetCommandRequest,
   type GetFanoutRequest,
@@ -27,6 +28,7 @@ const handlers: Record<keyof typeof CommandGatewayRpc, Handler> = {
     commands.createGroupCommands(ctx, req),
   [Ops.getFanout]: (ctx, req: GetFanoutRequest) =>
     commands.getFanout(ctx, req.tenant, req.fanout_id),
+  [Ops.createCommands]: (ctx, req: CreateCommandsRequest) => commands.createCommands(ctx, req),
 };
 
 /** Serves every operation with its request schema from @drover/contracts. */

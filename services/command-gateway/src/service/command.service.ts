@@ -6,19 +6,25 @@ import {
   type CommandList,
   type CreateCommandRequest,
   type CreateCommandResponse,
+  type BatchCommandResult,
+  type CreateCommandsRequest,
+  type CreateCommandsResponse,
   type CreateGroupCommandsRequest,
   type Fanout,
   type ListCommandsRequest,
 } from '@drover/contracts';
-import { ConflictError, NotFoundError, ValidationError } from '@drover/service-kit';
+import { ConflictError, DomainError, NotFoundError, ValidationError } from '@drover/service-kit';
 import { eventMessages, outboxRows } from '@drover/bus';
 import { resendDelayMs } from '../domain/backoff';
 import { decodeCursor, encodeCursor } from '../domain/cursor';
 import { fanoutSlotMs, summarize } from '../domain/fanout';
 import {
   countFanout,
+  type BatchRow,
   findByIdempotencyKey,
+  findByIdempotencyKeys,
   findCommand,
+  insertCreatedBatch,
   insertCommands,
   insertCreated,
   listCommands,
@@ -125,6 +131,135 @@ export async function createCommand(
   ctx.notifyOutbox();
   ctx.hint(new Date(result.expires_at));
   return { command: toCommand(result), created: true };
+}
+
+// Registry lookups of one batch in flight at once (only for items without a trusted type).
+const META_CONCURRENCY = 16;
+
+/** The device type of each item: trusted from the caller, else one registry lookup per device. */
+async function batchDeviceTypes(
+  ctx: GatewayContext,
+  req: CreateCommandsRequest,
+  items: CreateCommandsRequest['commands'],
+): Promise<Map<string, string | DomainError>> {
+  const out = new Map<string, string | DomainError>();
+  const lookup: string[] = [];
+  for (const c of items) {
+    if (c.device_type !== undefined) out.set(c.device_id, c.device_type);
+    else if (!lookup.includes(c.device_id)) lookup.push(c.device_id);
+  }
+  let next = 0;
+  const worker = async () => {
+    while (next < lookup.length) {
+      const id = lookup[next++]!;
+      try {
+        out.set(id, await activeDeviceType(ctx, req.tenant, id));
+      } catch (err) {
+        if (!(err instanceof DomainError) || err.status >= 500) throw err;
+        out.set(id, err);
+      }
+    }
+  };
+  await Promise.all(
+    Array.from({ length: Math.min(META_CONCURRENCY, lookup.length) }, () => worker()),
+  );
+  return out;
+}
+
+/**
+ * Creates up to 500 commands of one tenant in one transaction-free statement (see
+ * `insertCreatedBatch`): keys already used return their command (`created: false`), an unknown
+ * or decommissioned device is that item's error, the rest are created, each sent at once when
+ * its device is online. Results come in request order. An item carrying `device_type` is
+ * trusted (an internal caller that already resolved the device, e.g. the OTA orchestrator);
+ * without it the gateway looks the device up as `create_command` does.
+ */
+export async function createCommands(
+  ctx: GatewayContext,
+  req: CreateCommandsRequest,
+): Promise<CreateCommandsResponse> {
+  const keys = req.commands.map((c) => c.idempotency_key);
+  if (new Set(keys).size !== keys.length) {
+    throw new ValidationError('duplicate_idempotency_key', 'idempotency keys repeat in the batch');
+  }
+  const existing = new Map(
+    (await findByIdempotencyKeys(ctx.db, req.tenant, keys)).map((r) => [r.idempotency_key!, r]),
+  );
+  const fresh = req.commands.filter((c) => !existing.has(c.idempotency_key));
+  const types = await batchDeviceTypes(ctx, req, fresh);
+  const now = ctx.now();
+  const batch: BatchRow[] = [];
+  const refused = new Map<string, DomainError>();
+  for (const c of fresh) {
+    const type = types.get(c.device_id)!;
+    if (type instanceof DomainError) {
+      refused.set(c.idempotency_key, type);
+      continue;
+    }
+    const item = { ...c, tenant: req.tenant };
+    const row = newRow(ctx, item, c.device_id, type, now, { idempotency_key: c.idempotency_key });
+    const queued = {
+      ...unsentDefaults,
+      ...row,
+      params: c.params ?? {},
+      fanout_id: null,
+    } as CommandRow;
+    const [event, message] = outboxRows([
+      ...eventMessages([commandEvent(queued, now)]),
+      commandMessage(ctx, queued, 1, now),
+    ]);
+    batch.push({
+      row,
+      plan: {
+        nextAttemptAt: new Date(now.getTime() + resendDelayMs(ctx.backoff, 1, ctx.random())),
+        deadlineAt: new Date(now.getTime() + queued.timeout_s * 1000),
+      },
+      outbox: { event: event!, dispatch: message! },
+    });
+  }
+  const inserted = new Map(
+    (await insertCreatedBatch(ctx.db, req.tenant, batch)).map((r) => [r.idempotency_key!, r]),
+  );
+  // Keys a concurrent call took between the read and the insert: its commands are the answer.
+  const lost = batch.map((b) => b.row.idempotency_key!).filter((k) => !inserted.has(k));
+  for (const r of await findByIdempotencyKeys(ctx.db, req.tenant, lost)) {
+    existing.set(r.idempotency_key!, r);
+  }
+  // The scanner needs only the earliest timer of the batch to wake in time.
+  const plans = new Map(batch.map((b) => [b.row.command_id, b.plan]));
+  const timers: Date[] = [];
+  for (const r of inserted.values()) {
+    const plan = plans.get(r.command_id)!;
+    if (r.attempts === 1) {
+      ctx.metrics.dispatches.inc({ kind: 'send' });
+      timers.push(plan.nextAttemptAt, plan.deadlineAt);
+    }
+    timers.push(new Date(r.expires_at));
+  }
+  if (timers.length > 0) ctx.hint(new Date(Math.min(...timers.map((t) => t.getTime()))));
+  if (inserted.size > 0) ctx.notifyOutbox();
+  const results: BatchCommandResult[] = req.commands.map((c) => {
+    const base = { device_id: c.device_id, idempotency_key: c.idempotency_key };
+    const mine = inserted.get(c.idempotency_key);
+    if (mine !== undefined)
+      return { ...base, created: true, command: toCommand(mine), error: null };
+    const before = existing.get(c.idempotency_key);
+    if (before !== undefined) {
+      return { ...base, created: false, command: toCommand(before), error: null };
+    }
+    const err = refused.get(c.idempotency_key);
+    return {
+      ...base,
+      created: false,
+      command: null,
+      error: {
+        code: err?.code ?? 'command_not_created',
+        status: err?.status ?? 503,
+        detail: err?.detail ?? 'not created; retry with the same key',
+      },
+    };
+  });
+  return { results };
 }
 
 /** One command of the tenant. */

@@ -290,3 +290,107 @@ export async function fanoutPace(
     .executeTakeFirstOrThrow();
   return { ratePerS: fanout.rate_per_s, recent: Number(n) };
 }
+
+/** One row of a batch create with what it becomes if its device is online. */
+export interface BatchRow {
+  /** The row (its idempotency key set). */
+  row: NewCommandRow;
+  /** Dispatch timers if online. */
+  plan: DispatchPlan;
+  /** Its `command.queued` event and its COMMANDS message. */
+  outbox: { event: OutboxInsertRow; dispatch: OutboxInsertRow };
+}
+
+/**
+ * Creates many commands of one tenant in one statement: a multi-row insert that skips keys the
+ * tenant already used (`on conflict (tenant, idempotency_key) do nothing`), each inserted row
+ * dispatched at once when its device is online by the stored presence (else parked), and the
+ * inserted rows' events and dispatch messages written to the outbox in the same statement
+ * (atomic). Returns the rows inserted now; a row whose key existed is not among them.
+ */
+export async function insertCreatedBatch(
+  db: Executor,
+  tenant: string,
+  batch: BatchRow[],
+): Promise<CommandRow[]> {
+  if (batch.length === 0) return [];
+  const rows = JSON.stringify(
+    batch.map((b, i) => ({
+      i,
+      command_id: b.row.command_id,
+      device_id: b.row.device_id,
+      device_type: b.row.device_type,
+      name: b.row.name,
+      params: b.row.params,
+      created_at: new Date(b.row.created_at as Date).toISOString(),
+      expires_at: new Date(b.row.expires_at as Date).toISOString(),
+      timeout_s: b.row.timeout_s,
+      idempotency_key: b.row.idempotency_key,
+      next_attempt_at: b.plan.nextAttemptAt.toISOString(),
+      deadline_at: b.plan.deadlineAt.toISOString(),
+    })),
+  );
+  const messages = JSON.stringify(
+    batch.flatMap((b) => [
+      { command_id: b.row.command_id, k: 0, ...b.outbox.event },
+      { command_id: b.row.command_id, k: 1, ...b.outbox.dispatch },
+    ]),
+  );
+  const r = await sql<CommandRow>`
+    with input as (
+      select r.*, exists (
+        select 1 from device_presence p
+        where p.tenant = ${tenant} and p.device_id = r.device_id and p.online
+      ) as online
+      from jsonb_to_recordset(${rows}::jsonb) as r(
+        i int, command_id text, device_id text, device_type text, name text, params text,
+        created_at timestamptz, expires_at timestamptz, timeout_s int, idempotency_key text,
+        next_attempt_at timestamptz, deadline_at timestamptz
+      )
+    ), ins as (
+      insert into commands (
+        command_id, tenant, device_id, device_type, name, params, status, created_at, expires_at,
+        timeout_s, idempotency_key, fanout_id, attempts, dispatched_at, next_attempt_at,
+        deadline_at
+      )
+      select command_id, ${tenant}, device_id, device_type, name, params::jsonb, 'queued',
+        created_at, expires_at, timeout_s, idempotency_key, null,
+        case when online then 1 else 0 end,
+        case when online then created_at end,
+        case when online then next_attempt_at end,
+        case when online then deadline_at else expires_at end
+      from input
+      order by i
+      on conflict (tenant, idempotency_key) do nothing
+      returning *
+    ), ob as (
+      insert into outbox (event_id, subject, payload, headers)
+      select m.event_id, m.subject, m.payload::jsonb, m.headers::jsonb
+      from ins
+        join input on input.command_id = ins.command_id
+        join jsonb_to_recordset(${messages}::jsonb)
+          as m(command_id text, k int, event_id text, subject text, payload text, headers text)
+          on m.command_id = ins.command_id
+      where m.k = 0 or input.online
+      order by input.i, m.k
+      on conflict (event_id) do nothing
+    )
+    select * from ins
+  `.execute(db);
+  return r.rows;
+}
+
+/** The commands a tenant created with any of `keys`. */
+export async function findByIdempotencyKeys(
+  db: Executor,
+  tenant: string,
+  keys: string[],
+): Promise<CommandRow[]> {
+  if (keys.length === 0) return [];
+  return db
+    .selectFrom('commands')
+    .selectAll()
+    .where('tenant', '=', tenant)
+    .where('idempotency_key', 'in', keys)
+    .execute();
+}
