@@ -230,7 +230,7 @@ describe('the Drover story, end to end', () => {
     );
     deviceIds = online.map((d) => d.device_id);
     expect(online.every((d) => d.firmware_version === '1.0.0')).toBe(true);
-    // The registry keeps a digest of each hardware id, never the id itself.
+    // Provisioned devices carry a digest of their hardware id (h-…), never the id itself.
     expect(new Set(online.map((d) => d.hardware_id)).size).toBe(FLEET);
     // Ids come from provisioning, not from the simulator's plan.
     expect(new Set(deviceIds).size).toBe(FLEET);
