@@ -9,15 +9,9 @@ import {
   connectBus,
   type Consumer,
   ensureStreams,
-  rpcRequest,
   type RpcServer,
   startOutboxRelay,
 } from '@drover/bus';
-import {
-  COMMAND_GATEWAY_SERVICE,
-  CommandGatewayOps,
-  type CreateCommandResponse,
-} from '@drover/contracts';
 import { createDb, migrate } from '@drover/db';
 import { createLogger, createMetrics, type Logger, type Metrics } from '@drover/observability';
 import { loadConfig } from '@drover/service-kit';
@@ -32,6 +26,7 @@ import { startRolloutConsumers } from './rollout/device-traffic.consumer';
 import { deploymentEndpoints } from './rollout/deployment.rpc';
 import { rehearsalEndpoints } from './rpc/rehearsal.handlers';
 import { type Driver, startDriver } from './rollout/driver';
+import { gatewaySender } from './rollout/gateway.sender';
 import { registryDirectory } from './rollout/registry.directory';
 import { type RolloutContext } from './rollout/rollout.context';
 import { rolloutMetrics } from './rollout/rollout.metrics';
@@ -155,18 +150,7 @@ export async function startOtaOrchestrator(
       downloadTtlS: config.ROLLOUT_DOWNLOAD_URL_TTL_S,
     },
     directory: registryDirectory(bus),
-    commands: {
-      send: async (req) => {
-        const res = await rpcRequest<CreateCommandResponse>(
-          bus,
-          COMMAND_GATEWAY_SERVICE,
-          CommandGatewayOps.createCommand,
-          req,
-          { timeoutMs: 15_000 },
-        );
-        return res.command.command_id;
-      },
-    },
+    commands: gatewaySender(bus),
     owner: `${hostname()}-${process.pid}-${ulid()}`,
     hint: () => driver?.hint(),
     metrics: rolloutMetrics(metrics),

@@ -508,8 +508,12 @@ async function dispatchUpdates(
 }
 
 const COMMAND_NAMES = { update: 'firmware.update', rollback: 'firmware.rollback' } as const;
+/** Commands per create_commands call (the gateway's maximum). */
+const BATCH = COMMAND_LIMITS.batch.max;
+/** create_commands calls of one dispatch in flight at once. */
+const BATCHES_IN_FLIGHT = 4;
 
-/** Creates one command per row (bounded concurrency) and records the command ids. */
+/** Creates one command per row (in batches, or bounded single calls) and records the ids. */
 async function sendCommands(
   ctx: RolloutContext,
   dep: DeploymentRow,
@@ -524,52 +528,98 @@ async function sendCommands(
   );
   const sent: { deviceId: string; commandId: string }[] = [];
   const refused: { deviceId: string; error: string }[] = [];
-  let next = 0;
-  const worker = async () => {
-    while (next < rows.length) {
-      const row = rows[next++]!;
-      try {
-        const params =
-          kind === 'update'
-            ? {
-                deployment_id: dep.deployment_id,
-                firmware_version: dep.firmware_version,
-                url: await ctx.catalog.downloadUrl(fw!, row.device_id, ctx.settings.downloadTtlS),
-                sha256: fw!.sha256,
-                size: fw!.size,
-                signature: fw!.signature,
-                signature_alg: fw!.signature_alg,
-              }
-            : { deployment_id: dep.deployment_id, firmware_version: row.previous_version! };
-        const commandId = await ctx.commands.send({
-          tenant: dep.tenant,
-          device_id: row.device_id,
-          name: COMMAND_NAMES[kind],
-          params,
-          timeout_s: timeoutS,
-          expires_in_s: timeoutS,
-          idempotency_key: `${dep.deployment_id}:${row.device_id}:${kind}`,
-        });
-        sent.push({ deviceId: row.device_id, commandId });
-        ctx.metrics.commands.inc({ kind, outcome: 'sent' });
-      } catch (err) {
-        if (err instanceof DomainError && err.status < 500) {
-          refused.push({ deviceId: row.device_id, error: `${err.code}: ${err.detail}` });
-          ctx.metrics.commands.inc({ kind, outcome: 'refused' });
-        } else {
-          ctx.metrics.commands.inc({ kind, outcome: 'retry' });
-          // Transient: the row stays unsent and the next step tries again with the same key.
-          ctx.logger.warn(
-            { err, deployment_id: dep.deployment_id, device_id: row.device_id },
-            `${kind} not sent yet`,
-          );
-        }
-      }
+  const request = async (row: DeviceRow) => {
+    const params =
+      kind === 'update'
+        ? {
+            deployment_id: dep.deployment_id,
+            firmware_version: dep.firmware_version,
+            url: await ctx.catalog.downloadUrl(fw!, row.device_id, ctx.settings.downloadTtlS),
+            sha256: fw!.sha256,
+            size: fw!.size,
+            signature: fw!.signature,
+            signature_alg: fw!.signature_alg,
+          }
+        : { deployment_id: dep.deployment_id, firmware_version: row.previous_version! };
+    return {
+      device_id: row.device_id,
+      name: COMMAND_NAMES[kind],
+      params,
+      timeout_s: timeoutS,
+      expires_in_s: timeoutS,
+      idempotency_key: `${dep.deployment_id}:${row.device_id}:${kind}`,
+    };
+  };
+  const failed = (row: DeviceRow, err: unknown) => {
+    if (err instanceof DomainError && err.status < 500) {
+      refused.push({ deviceId: row.device_id, error: `${err.code}: ${err.detail}` });
+      ctx.metrics.commands.inc({ kind, outcome: 'refused' });
+    } else {
+      ctx.metrics.commands.inc({ kind, outcome: 'retry' });
+      // Transient: the row stays unsent and the next step tries again with the same key.
+      ctx.logger.warn(
+        { err, deployment_id: dep.deployment_id, device_id: row.device_id },
+        `${kind} not sent yet`,
+      );
     }
   };
-  await Promise.all(
-    Array.from({ length: Math.min(ctx.settings.dispatchConcurrency, rows.length) }, worker),
-  );
+  const sendOne = async (row: DeviceRow) => {
+    try {
+      const commandId = await ctx.commands.send({ tenant: dep.tenant, ...(await request(row)) });
+      sent.push({ deviceId: row.device_id, commandId });
+      ctx.metrics.commands.inc({ kind, outcome: 'sent' });
+    } catch (err) {
+      failed(row, err);
+    }
+  };
+  const sendBatch = async (batch: DeviceRow[]) => {
+    const sendMany = ctx.commands.sendMany!.bind(ctx.commands);
+    let outcomes: Awaited<ReturnType<typeof sendMany>>;
+    try {
+      const items = await Promise.all(batch.map(request));
+      // The deployment resolved these devices in the registry (type, not decommissioned).
+      outcomes = await sendMany(
+        dep.tenant,
+        items.map((item) => ({ ...item, device_type: dep.device_type })),
+      );
+    } catch (err) {
+      if (err instanceof DomainError && err.status < 500) {
+        // The batch as a whole refused (e.g. a gateway without create_commands): one by one.
+        ctx.logger.warn({ err, deployment_id: dep.deployment_id }, 'batch refused; sending singly');
+        for (const row of batch) await sendOne(row);
+      } else {
+        for (const row of batch) failed(row, err);
+      }
+      return;
+    }
+    batch.forEach((row, i) => {
+      const o = outcomes[i]!;
+      if ('commandId' in o) {
+        sent.push({ deviceId: row.device_id, commandId: o.commandId });
+        ctx.metrics.commands.inc({ kind, outcome: 'sent' });
+      } else if (o.error.status < 500) {
+        refused.push({ deviceId: row.device_id, error: `${o.error.code}: ${o.error.detail}` });
+        ctx.metrics.commands.inc({ kind, outcome: 'refused' });
+      } else {
+        failed(row, new Error(`${o.error.code}: ${o.error.detail}`));
+      }
+    });
+  };
+  // Batches of BATCH (a few in flight) when the sender can; else bounded single calls.
+  const units: DeviceRow[][] = [];
+  const size = ctx.commands.sendMany !== undefined ? BATCH : 1;
+  for (let i = 0; i < rows.length; i += size) units.push(rows.slice(i, i + size));
+  const parallel =
+    size > 1 ? BATCHES_IN_FLIGHT : Math.min(ctx.settings.dispatchConcurrency, rows.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < units.length) {
+      const unit = units[next++]!;
+      if (size > 1) await sendBatch(unit);
+      else await sendOne(unit[0]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(parallel, units.length) }, worker));
   const now = ctx.now();
   const column = kind === 'update' ? 'update_command_id' : 'rollback_command_id';
   await ctx.db.transaction().execute(async (trx) => {

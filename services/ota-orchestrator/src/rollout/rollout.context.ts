@@ -1,6 +1,10 @@
 // What the rollout engine needs besides the shared context: its settings, the device registry
 // (target resolution) and the command gateway (dispatch), both over RPC in production.
-import { type CreateCommandRequest, type DeploymentTarget } from '@drover/contracts';
+import {
+  type BatchCommandItem,
+  type CreateCommandRequest,
+  type DeploymentTarget,
+} from '@drover/contracts';
 import { type CandidateDevice } from '../domain/rollout-plan';
 import { type OtaContext } from '../service/ota.context';
 import { type RolloutMetrics } from './rollout.metrics';
@@ -29,6 +33,17 @@ export interface DeviceDirectory {
 export interface CommandSender {
   /** Creates the command (or finds the one with the same key); returns its id. */
   send(req: CreateCommandRequest): Promise<string>;
+  /**
+   * Creates up to 500 commands of one tenant in one call (`create_commands`); one outcome per
+   * item in order: its command id, or the refusal of that item. Optional: without it every
+   * command is sent alone.
+   */
+  sendMany?(
+    tenant: string,
+    commands: BatchCommandItem[],
+  ): Promise<
+    ({ commandId: string } | { error: { code: string; status: number; detail: string } })[]
+  >;
 }
 
 /** The engine's context. */
