@@ -34,6 +34,8 @@ import { outboxEvents } from '../adapters/postgres/outbox';
 import { type GatewayContext } from './gateway.context';
 import { toCommand } from './command.mapper';
 import { commandEvent, commandMessage } from './transition.service';
+import { releaseDevice } from './traffic.service';
+import { onlineDevices } from '../adapters/postgres/presence.repository';
 
 // Monotonic: ids made in the same millisecond still sort in creation order (device order).
 const ulid = monotonicFactory();
@@ -130,7 +132,23 @@ export async function createCommand(
   }
   ctx.notifyOutbox();
   ctx.hint(new Date(result.expires_at));
+  if (result.attempts === 0) await releaseIfCameOnline(ctx, req.tenant, [req.device_id]);
   return { command: toCommand(result), created: true };
+}
+
+/**
+ * The create statement read the device offline and parked the command. An `online` stored
+ * while the statement ran released the device before this row was committed, so it did not
+ * see the row: read presence again now that the row is visible, and release it if needed
+ * (a later `online` release sees the row by itself).
+ */
+async function releaseIfCameOnline(
+  ctx: GatewayContext,
+  tenant: string,
+  deviceIds: string[],
+): Promise<void> {
+  const online = await onlineDevices(ctx.db, tenant, deviceIds);
+  for (const deviceId of online) await releaseDevice(ctx, tenant, deviceId);
 }
 
 // Registry lookups of one batch in flight at once (only for items without a trusted type).
