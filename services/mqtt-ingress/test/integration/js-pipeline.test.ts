@@ -47,7 +47,9 @@ describe('JetStream pipeline', () => {
   });
 
   it('fails a publish no stream takes with no_responders', async () => {
-    const pipe = createJsPipeline(bus.nc);
+    // A long ack time-out: on a loaded machine the 503 can take seconds, and only its absence
+    // (not its lateness) may fail this test.
+    const pipe = createJsPipeline(bus.nc, { timeoutMs: 40_000 });
     const err = await pipe.publish(`${ns}.nowhere.x`, data(1), 'x1').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(PipelinedPublishError);
     expect((err as PipelinedPublishError).code).toBe('no_responders');
