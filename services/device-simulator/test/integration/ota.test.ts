@@ -176,6 +176,8 @@ describe('device simulator firmware (OTA) over MQTT', () => {
 
   it('updates: downloads, verifies, installs, reboots and comes back with the new version', async () => {
     const id = device('none', 0);
+    // The fleet is up once it published; the platform's copy of the status arrives a moment later.
+    await waitFor(() => lastStatus(id) !== undefined, { timeoutMs: 20_000 });
     expect(lastStatus(id)).toMatchObject({ state: 'online', firmware_version: '1.0.0' });
     const cmdId = await send(id, 'firmware.update', {
       deployment_id: 'dep-1',
