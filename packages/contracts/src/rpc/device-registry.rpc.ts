@@ -23,6 +23,7 @@ export const DeviceRegistryOps = {
   getGroup: 'get_group',
   listGroupDevices: 'list_group_devices',
   getDeviceMeta: 'get_device_meta',
+  listDeviceTargets: 'list_device_targets',
 } as const;
 /** One of the device-registry operation names. */
 export type DeviceRegistryOp = (typeof DeviceRegistryOps)[keyof typeof DeviceRegistryOps];
@@ -305,6 +306,54 @@ export const DeviceMeta = Type.Object(
 /** Hot-path device metadata. */
 export type DeviceMeta = Static<typeof DeviceMeta>;
 
+/** Page size bounds of `list_device_targets` (compact rows, so pages are larger). */
+export const DEVICE_TARGETS_LIMIT = { min: 1, max: 5000, default: 1000 } as const;
+
+/**
+ * `list_device_targets` request: the compact listing a rollout planner resolves its target
+ * with; keyset pages in device_id order. Without `group`/`filter` every device (any status,
+ * optionally of `device_type`); `group`: the group's active members; `filter`: the active devices
+ * matching a dynamic-group filter.
+ */
+export const ListDeviceTargetsRequest = Type.Object({
+  ...TenantScoped,
+  limit: Type.Optional(
+    Type.Integer({
+      minimum: DEVICE_TARGETS_LIMIT.min,
+      maximum: DEVICE_TARGETS_LIMIT.max,
+      default: DEVICE_TARGETS_LIMIT.default,
+    }),
+  ),
+  cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 512 })),
+  device_type: Type.Optional(Id('device type')),
+  group: Type.Optional(Id('group id')),
+  filter: Type.Optional(GroupFilter),
+});
+/** `list_device_targets` request. */
+export type ListDeviceTargetsRequest = Static<typeof ListDeviceTargetsRequest>;
+
+/** One compact device row of a target listing. */
+export const DeviceTarget = Type.Object(
+  {
+    device_id: Id('device id'),
+    device_type: Id('device type'),
+    hardware_model: Nullable(Type.String()),
+    firmware_version: Nullable(Type.String()),
+    status: DeviceStatus,
+  },
+  { additionalProperties: false },
+);
+/** A compact device row. */
+export type DeviceTarget = Static<typeof DeviceTarget>;
+
+/** A page of compact device rows. */
+export const DeviceTargetList = Type.Object(
+  { items: Type.Array(DeviceTarget), next_cursor: Nullable(Type.String()) },
+  { additionalProperties: false },
+);
+/** A page of compact device rows. */
+export type DeviceTargetList = Static<typeof DeviceTargetList>;
+
 /** Request and response schema of every operation (for route schemas, OpenAPI and tests). */
 export const DeviceRegistryRpc = {
   [DeviceRegistryOps.createDevice]: { request: CreateDeviceRequest, response: Device },
@@ -319,4 +368,8 @@ export const DeviceRegistryRpc = {
   [DeviceRegistryOps.getGroup]: { request: GetGroupRequest, response: Group },
   [DeviceRegistryOps.listGroupDevices]: { request: ListGroupDevicesRequest, response: DeviceList },
   [DeviceRegistryOps.getDeviceMeta]: { request: GetDeviceMetaRequest, response: DeviceMeta },
+  [DeviceRegistryOps.listDeviceTargets]: {
+    request: ListDeviceTargetsRequest,
+    response: DeviceTargetList,
+  },
 } as const;

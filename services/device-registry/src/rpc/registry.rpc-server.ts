@@ -9,6 +9,7 @@ import { isTransientDbError } from '@drover/db';
 import { type Logger, runWithContext } from '@drover/observability';
 import { DomainError, UnavailableError } from '@drover/service-kit';
 import * as deviceService from '../service/device.service';
+import { listDeviceTargets } from '../service/device-targets.service';
 import * as groupService from '../service/group.service';
 import * as stateService from '../service/state.service';
 import { type RegistryContext } from '../service/registry.context';
@@ -28,6 +29,7 @@ const handlers: Record<keyof typeof DeviceRegistryRpc, Handler> = {
   [Ops.getGroup]: groupService.getGroup,
   [Ops.listGroupDevices]: groupService.listGroupDevices,
   [Ops.getDeviceMeta]: deviceService.getDeviceMeta,
+  [Ops.listDeviceTargets]: listDeviceTargets,
 };
 
 /** Hooks around every call (metrics). */

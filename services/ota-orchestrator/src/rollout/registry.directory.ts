@@ -7,6 +7,9 @@ import {
   type Device,
   type DeviceList,
   DeviceRegistryOps,
+  DEVICE_TARGETS_LIMIT,
+  type DeviceTarget,
+  type DeviceTargetList,
   type GroupFilter,
 } from '@drover/contracts';
 import { NotFoundError } from '@drover/service-kit';
@@ -24,6 +27,21 @@ function candidate(d: Device): CandidateDevice {
     hardwareModel: d.hardware_model,
     firmwareVersion: d.firmware_version,
   };
+}
+
+function targetCandidate(d: DeviceTarget): CandidateDevice {
+  return {
+    deviceId: d.device_id,
+    deviceType: d.device_type,
+    status: d.status,
+    hardwareModel: d.hardware_model,
+    firmwareVersion: d.firmware_version,
+  };
+}
+
+// A filter the compact listing can apply without the full device (no tags/attributes/presence).
+function compactFilter(f: GroupFilter): boolean {
+  return f.connectivity === undefined && f.tags_all === undefined && f.attributes === undefined;
 }
 
 function matches(d: Device, f: GroupFilter): boolean {
@@ -55,11 +73,26 @@ export function registryDirectory(bus: Bus): DeviceDirectory {
     return out;
   };
 
+  // The compact listing (list_device_targets): 5,000 small rows a page.
+  const targets = async (body: Record<string, unknown>): Promise<DeviceTarget[]> => {
+    const out: DeviceTarget[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: DeviceTargetList = await call<DeviceTargetList>(
+        DeviceRegistryOps.listDeviceTargets,
+        { ...body, limit: DEVICE_TARGETS_LIMIT.max, ...(cursor !== null && { cursor }) },
+      );
+      for (const d of page.items) out.push(d);
+      cursor = page.next_cursor;
+    } while (cursor !== null);
+    return out;
+  };
+
   return {
     async resolve(tenant, deviceType, target) {
       if (target.device_ids !== undefined) {
         const ids = [...new Set(target.device_ids)];
-        let found: Device[];
+        let found: CandidateDevice[];
         if (ids.length <= 200) {
           found = [];
           for (let i = 0; i < ids.length; i += 25) {
@@ -73,15 +106,15 @@ export function registryDirectory(bus: Bus): DeviceDirectory {
                 ),
               ),
             );
-            for (const d of batch) if (d !== null) found.push(d);
+            for (const d of batch) if (d !== null) found.push(candidate(d));
           }
         } else {
           const wanted = new Set(ids);
-          found = (await pages(DeviceRegistryOps.listDevices, { tenant })).filter((d) =>
-            wanted.has(d.device_id),
-          );
+          found = (await targets({ tenant }))
+            .filter((d) => wanted.has(d.device_id))
+            .map(targetCandidate);
         }
-        const known = new Set(found.map((d) => d.device_id));
+        const known = new Set(found.map((d) => d.deviceId));
         const missing = ids.filter((id) => !known.has(id));
         if (missing.length > 0) {
           throw new NotFoundError(
@@ -89,16 +122,24 @@ export function registryDirectory(bus: Bus): DeviceDirectory {
             `unknown device ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', ...' : ''}`,
           );
         }
-        return found.map(candidate);
+        return found;
       }
       if (target.group !== undefined) {
-        const devices = await pages(DeviceRegistryOps.listGroupDevices, {
-          tenant,
-          group_id: target.group,
-        });
-        return devices.filter((d) => d.device_type === deviceType).map(candidate);
+        const devices = await targets({ tenant, group: target.group, device_type: deviceType });
+        return devices.map(targetCandidate);
       }
       const f: GroupFilter = target.filter ?? {};
+      if (compactFilter(f)) {
+        // Every status, as the full listing gives, so the plan can say why a device is left out.
+        const devices = await targets({ tenant, device_type: f.device_type ?? deviceType });
+        return devices
+          .filter(
+            (d) =>
+              (f.hardware_model === undefined || d.hardware_model === f.hardware_model) &&
+              (f.firmware_version === undefined || d.firmware_version === f.firmware_version),
+          )
+          .map(targetCandidate);
+      }
       const devices = await pages(DeviceRegistryOps.listDevices, {
         tenant,
         device_type: f.device_type ?? deviceType,
