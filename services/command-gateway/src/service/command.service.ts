@@ -256,6 +256,8 @@ export async function createCommands(
   }
   if (timers.length > 0) ctx.hint(new Date(Math.min(...timers.map((t) => t.getTime()))));
   if (inserted.size > 0) ctx.notifyOutbox();
+  const parked = [...inserted.values()].filter((r) => r.attempts === 0).map((r) => r.device_id);
+  if (parked.length > 0) await releaseIfCameOnline(ctx, req.tenant, [...new Set(parked)]);
   const results: BatchCommandResult[] = req.commands.map((c) => {
     const base = { device_id: c.device_id, idempotency_key: c.idempotency_key };
     const mine = inserted.get(c.idempotency_key);
