@@ -300,12 +300,18 @@ describe('the Drover story, end to end', () => {
     const done = await finished(id);
     expect(done).toMatchObject({ status: 'rolled_back', reason: 'error_rate' });
     expect(done.failed).toBeGreaterThanOrEqual(1);
-    // Nobody stays on the bad version: the fleet is back on the good one.
-    await waitFor(async () => (await onVersion(GOOD)) === FLEET, {
-      timeoutMs: 90_000,
-      intervalMs: 250,
-      description: `every device back on ${GOOD}`,
-    });
+    // Nobody is left on the bad version: every device that took it was rolled back.
+    const left = await api<{ items: { device_id: string; status: string }[] }>(
+      'GET',
+      `/deployments/${id}/devices?limit=100`,
+    );
+    expect(left.status).toBe(200);
+    const statuses = left.body.items.map((d) => d.status);
+    expect(statuses).toHaveLength(FLEET);
+    expect(statuses.filter((st) => ['succeeded', 'updating', 'rolling_back'].includes(st))).toEqual(
+      [],
+    );
+    expect(statuses).toContain('rolled_back');
     expect(await onVersion(BAD)).toBe(0);
   });
 });
