@@ -1,5 +1,6 @@
-// Connectivity from presence messages. Device clocks order the messages (the ingress may
-// deliver them out of order across replicas), and last_seen writes are coalesced because
+// Connectivity from presence messages. The ingress's receipt time orders the messages (they
+// may arrive out of order across replicas; a last will carries no device time, and device
+// clocks skew), and last_seen writes are coalesced because
 // presence and reports arrive far more often than anyone needs last_seen to move.
 
 /** Connectivity of a device. */

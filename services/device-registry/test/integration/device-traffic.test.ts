@@ -127,6 +127,19 @@ describe('presence', () => {
     expect(await device('p1')).toMatchObject({ connectivity: 'online', firmware_version: '1.1.0' });
   });
 
+  it('orders by receipt: a quick reboot whose online has an older device time than the will', async () => {
+    // The ingress stamps the will (no device time) with its receipt; the device's `online`
+    // right after its reboot carries its own, earlier clock but is received later.
+    await presence('p1', 'offline', t0 + 12_000);
+    await h.waitEvent('drover.device.disconnected.v1', 'p1', 2);
+    await presence('p1', 'online', t0 + 11_500, {
+      firmware_version: '1.2.0',
+      received_at: new Date(t0 + 12_500).toISOString(),
+    });
+    await h.waitEvent('drover.device.connected.v1', 'p1', 3);
+    expect(await device('p1')).toMatchObject({ connectivity: 'online', firmware_version: '1.2.0' });
+  });
+
   it('a presence of an unknown device is dead-lettered with a reason, and the consumer goes on', async () => {
     await presence('ghost', 'online', t0, { firmware_version: '1.0.0' });
     const rec = (await waitFor(() =>

@@ -81,7 +81,10 @@ export async function startDeviceTrafficConsumers(opts: DeviceTrafficOptions): P
       await runWithContext({ tenant, deviceId }, async () => {
         const outcome = await handlePresence(ctx, tenant, deviceId, {
           state: body.state,
-          tsMs: timestampMs(body.ts, body.received_at),
+          // Ordered by the ingress's receipt, as the command gateway does: a last will has no
+          // device time (the ingress stamps its own), so comparing it with the device clock of
+          // the `online` that follows a quick reboot dropped that `online` for good.
+          tsMs: timestampMs(body.received_at, body.received_at),
           ...(body.firmware_version !== undefined && { firmwareVersion: body.firmware_version }),
           ...(body.hardware_model !== undefined && { hardwareModel: body.hardware_model }),
         });
