@@ -13,7 +13,7 @@
 //     DEVICE subjects (what the mqtt-ingress would publish for a real device).
 // Prints: plan time (create_deployment answered, next to what listing the devices costs the
 // registry alone; created → first stage started), time to
-// dispatch each stage (stage_started → the orchestrator's last create_command request to the
+// dispatch each stage (stage_started → the orchestrator's last create_command(s) request to the
 // command gateway, and → its last firmware.update seen on the COMMANDS subjects), stage
 // evaluation time (the stage's last device report → stage_completed, soak 0), and the
 // orchestrator's CPU time and peak RSS. Goals (issue 5): plan < 2 s, the 100 % stage
@@ -269,16 +269,21 @@ async function registerFirmware(nc, ns, key, keyId) {
  * cmd_res accepted, update_status succeeded, presence online on the new version.
  */
 function startResponder(nc, ns, log) {
-  // The orchestrator's create_command requests (a copy: the gateway's queue group answers).
+  // The orchestrator's create_command / create_commands (batch) requests (a copy: the gateway's
+  // queue group answers); one entry per firmware.update asked for.
   const keys = new Set();
+  const note = (body) => {
+    if (body?.name !== 'firmware.update' || keys.has(body.idempotency_key)) return;
+    keys.add(body.idempotency_key);
+    log.requests.push(now());
+  };
   const asked = nc.subscribe(`${ns}.iot.rpc.command-gateway.create_command`);
   (async () => {
-    for await (const m of asked) {
-      const body = jc.decode(m.data);
-      if (body?.name !== 'firmware.update' || keys.has(body.idempotency_key)) continue;
-      keys.add(body.idempotency_key);
-      log.requests.push(now());
-    }
+    for await (const m of asked) note(jc.decode(m.data));
+  })();
+  const askedMany = nc.subscribe(`${ns}.iot.rpc.command-gateway.create_commands`);
+  (async () => {
+    for await (const m of askedMany) for (const c of jc.decode(m.data)?.commands ?? []) note(c);
   })();
   const seen = new Set();
   const sub = nc.subscribe(`${ns}.iot.cmd.${TENANT}.>`);
@@ -322,6 +327,7 @@ function startResponder(nc, ns, log) {
     unsubscribe() {
       sub.unsubscribe();
       asked.unsubscribe();
+      askedMany.unsubscribe();
     },
   };
 }
@@ -381,15 +387,16 @@ async function main() {
     })();
     const responder = startResponder(nc, ns, log);
 
-    // What resolving the target costs the registry alone: every device, in pages of 500.
+    // What resolving the target costs the registry alone: every device, in the compact listing
+    // the planner uses (list_device_targets, pages of 5,000).
     const tList = now();
     let listed = 0;
     let cursor = null;
     do {
-      const page = await rpc(nc, ns, 'device-registry', 'list_devices', {
+      const page = await rpc(nc, ns, 'device-registry', 'list_device_targets', {
         tenant: TENANT,
         device_type: TYPE,
-        limit: 500,
+        limit: 5000,
         ...(cursor && { cursor }),
       });
       listed += page.items.length;
@@ -470,7 +477,7 @@ async function main() {
       const asked = log.requests.filter((c) => c >= s.at - 1000 && c < next);
       console.log(
         `stage ${stage + 1} (${s.e.data.percent ?? STAGES[stage]}%, ` +
-          `${s.e.data.devices ?? cmds.length} devices): ${asked.length} create_command sent in ` +
+          `${s.e.data.devices ?? cmds.length} devices): ${asked.length} firmware.update asked of the gateway in ` +
           `${ms(asked.length ? asked.at(-1) - s.at : NaN)}, ${cmds.length} on COMMANDS in ` +
           `${ms(lastCmd === undefined ? NaN : lastCmd - s.at)}; evaluated ` +
           `${ms(evalMs)} after its last report`,
