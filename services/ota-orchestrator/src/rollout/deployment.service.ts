@@ -33,7 +33,7 @@ import { toDeployment, toDeploymentDevice } from './deployment.mapper';
 import { type RolloutContext } from './rollout.context';
 import { deploymentEvent } from './rollout.events';
 
-const INSERT_CHUNK = 1000;
+const INSERT_CHUNK = 10_000;
 
 function notFound(id: string): NotFoundError {
   return new NotFoundError('deployment_not_found', `no deployment ${id}`);
@@ -151,23 +151,23 @@ export async function createDeployment(
           updated_at: now,
         })
         .execute();
+      // Column arrays unnested server-side: a few parameters per chunk instead of nine a row.
       for (let i = 0; i < split.eligible.length; i += INSERT_CHUNK) {
-        await trx
-          .insertInto('deployment_devices')
-          .values(
-            split.eligible.slice(i, i + INSERT_CHUNK).map((d) => ({
-              deployment_id: deploymentId,
-              device_id: d.deviceId,
-              tenant,
-              order_key: orderKey(deploymentId, d.deviceId),
-              status: 'pending',
-              hardware_model: d.hardwareModel,
-              previous_version: d.firmwareVersion,
-              running_version: d.firmwareVersion,
-              updated_at: now,
-            })),
+        const chunk = split.eligible.slice(i, i + INSERT_CHUNK);
+        await sql`
+          insert into deployment_devices (
+            deployment_id, device_id, tenant, order_key, status, hardware_model,
+            previous_version, running_version, updated_at
           )
-          .execute();
+          select ${deploymentId}, d.device_id, ${tenant}, d.order_key, 'pending', d.hardware_model,
+            d.firmware_version, d.firmware_version, ${now}::timestamptz
+          from unnest(
+            ${chunk.map((d) => d.deviceId)}::text[],
+            ${chunk.map((d) => orderKey(deploymentId, d.deviceId))}::text[],
+            ${chunk.map((d) => d.hardwareModel)}::text[],
+            ${chunk.map((d) => d.firmwareVersion)}::text[]
+          ) as d(device_id, order_key, hardware_model, firmware_version)
+        `.execute(trx);
       }
       await outboxEvents(trx, [
         deploymentEvent(
