@@ -63,24 +63,20 @@ function isUniqueViolation(err: unknown): boolean {
   return (err as { code?: string }).code === '23505';
 }
 
-/** create_deployment. */
-export async function createDeployment(
-  ctx: RolloutContext,
-  req: CreateDeploymentRequest,
-): Promise<Deployment> {
-  const { tenant } = req;
-  const byKey = async () =>
-    req.idempotency_key === undefined
-      ? undefined
-      : ctx.db
-          .selectFrom('deployments')
-          .selectAll()
-          .where('tenant', '=', tenant)
-          .where('idempotency_key', '=', req.idempotency_key)
-          .executeTakeFirst();
-  const earlier = await byKey();
-  if (earlier !== undefined) return view(ctx.db, earlier);
+/** What create_deployment and rehearse_deployment both ask for. */
+export type DeploymentPlanRequest = Pick<
+  CreateDeploymentRequest,
+  'tenant' | 'device_type' | 'version' | 'target' | 'rollout_config' | 'allow_downgrade'
+>;
 
+/**
+ * The checks a deployment passes before any device is told anything (shared with the
+ * rehearsal, so a rehearsal refuses exactly what a deployment would): one target, the rollout
+ * config, the firmware found and every registry check run again, the target resolved and split
+ * into eligible and excluded devices.
+ */
+export async function checkDeploymentPlan(ctx: RolloutContext, req: DeploymentPlanRequest) {
+  const { tenant } = req;
   const given = ['device_ids', 'group', 'filter'].filter(
     (k) => req.target[k as keyof typeof req.target] !== undefined,
   );
@@ -93,7 +89,6 @@ export async function createDeployment(
   const rollout = resolveRolloutConfig(req.rollout_config);
   const allowDowngrade = req.allow_downgrade ?? false;
 
-  // Every registry check runs again before any device is told anything.
   const firmware = await ctx.catalog.findByVersion(tenant, req.device_type, req.version);
   if (firmware === null) {
     throw new NotFoundError(
@@ -115,6 +110,29 @@ export async function createDeployment(
   );
   const refused = refusal(split, req.target.device_ids !== undefined);
   if (refused !== null) throw new ValidationError(refused.code, refused.detail);
+
+  return { rollout, allowDowngrade, firmware, split };
+}
+
+/** create_deployment. */
+export async function createDeployment(
+  ctx: RolloutContext,
+  req: CreateDeploymentRequest,
+): Promise<Deployment> {
+  const { tenant } = req;
+  const byKey = async () =>
+    req.idempotency_key === undefined
+      ? undefined
+      : ctx.db
+          .selectFrom('deployments')
+          .selectAll()
+          .where('tenant', '=', tenant)
+          .where('idempotency_key', '=', req.idempotency_key)
+          .executeTakeFirst();
+  const earlier = await byKey();
+  if (earlier !== undefined) return view(ctx.db, earlier);
+
+  const { rollout, allowDowngrade, firmware, split } = await checkDeploymentPlan(ctx, req);
 
   const now = ctx.now();
   const deploymentId = ulid();

@@ -7,9 +7,8 @@ import {
   RehearsalRpc,
   type RehearseDeploymentRequest,
 } from '@drover/contracts';
-import { NotFoundError, ValidationError } from '@drover/service-kit';
 import { rehearse } from '../domain/rehearsal';
-import { refusal, resolveRolloutConfig, splitEligible } from '../domain/rollout-plan';
+import { checkDeploymentPlan } from '../rollout/deployment.service';
 import { type RolloutContext } from '../rollout/rollout.context';
 import { type OtaHandlerMap } from './ota.rpc-server';
 
@@ -18,40 +17,8 @@ export async function rehearseDeployment(
   ctx: RolloutContext,
   req: RehearseDeploymentRequest,
 ): Promise<RehearsalReport> {
-  const { tenant } = req;
-  const given = ['device_ids', 'group', 'filter'].filter(
-    (k) => req.target[k as keyof typeof req.target] !== undefined,
-  );
-  if (given.length !== 1) {
-    throw new ValidationError(
-      'deployment_bad_target',
-      'target needs exactly one of device_ids, group or filter',
-    );
-  }
-  const config = resolveRolloutConfig(req.rollout_config);
-  const allowDowngrade = req.allow_downgrade ?? false;
-
-  const firmware = await ctx.catalog.findByVersion(tenant, req.device_type, req.version);
-  if (firmware === null) {
-    throw new NotFoundError(
-      'firmware_not_found',
-      `no firmware ${req.version} registered for device type ${req.device_type}`,
-    );
-  }
-  await ctx.catalog.reverify(firmware);
-
-  const candidates = await ctx.directory.resolve(tenant, req.device_type, req.target);
-  const split = splitEligible(
-    candidates,
-    {
-      deviceType: req.device_type,
-      version: firmware.version,
-      hardwareModels: firmware.hardware_models,
-    },
-    allowDowngrade,
-  );
-  const refused = refusal(split, req.target.device_ids !== undefined);
-  if (refused !== null) throw new ValidationError(refused.code, refused.detail);
+  // Exactly the checks of create_deployment, so a rehearsal refuses what a deployment would.
+  const { rollout: config, firmware, split } = await checkDeploymentPlan(ctx, req);
 
   const hardwareModels = split.eligible.map((d) => d.hardwareModel);
   const mix: Record<string, number> = {};
