@@ -312,6 +312,12 @@ describe('the Drover story, end to end', () => {
       [],
     );
     expect(statuses).toContain('rolled_back');
-    expect(await onVersion(BAD)).toBe(0);
+    // The registry learns each device's version from its `online` after the rollback reboot,
+    // a moment after the orchestrator counted it: wait for the last one.
+    await waitFor(async () => (await onVersion(BAD)) === 0, {
+      timeoutMs: 60_000,
+      intervalMs: 500,
+      description: 'no device online on the bad version',
+    });
   });
 });
