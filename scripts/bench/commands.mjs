@@ -4,19 +4,27 @@
 // ingress → DEVICE → gateway → `command.succeeded` event), open loop at BENCH_RATE commands/s
 // for BENCH_SECONDS over BENCH_DEVICES connected mqtt.js devices; once idle and once with
 // BENCH_TELEMETRY_RATE telemetry msg/s flowing. In the same run, the floor: the bare MQTT QoS 1
-// round trip between two mqtt.js clients through the same broker. Prints p50/p95/p99 and the
-// failed ratio. Built code (run `pnpm exec turbo run build` first); the services run in one
-// child process so the load generator does not share their event loop. Shared servers, a
-// throw-away namespace, schema and topic prefix, cleaned up.
+// round trip between two mqtt.js clients through the same broker. Prints p50/p95/p99, the
+// failed ratio, and where the CPU went (each service process, Postgres, NATS, the broker, the
+// load generator) per command. Built code (run `pnpm exec turbo run build` first); registry,
+// ingress and gateway run in their own processes, as deployed. The broker is a private
+// Mosquitto on a free port tuned as deploy/mosquitto/mosquitto.conf is (Nagle off, raised
+// in-flight window); BENCH_BROKER=shared uses MQTT_URL instead. Shared NATS, Postgres and Redis
+// with a throw-away namespace, schemas and topic prefix, cleaned up.
 //
 // Knobs (environment): BENCH_DEVICES (2000), BENCH_RATE (1000), BENCH_SECONDS (60),
-// BENCH_TELEMETRY_RATE (10000; 0 skips the second run), MQTT_URL, NATS_URL, DATABASE_URL,
-// REDIS_URL.
-import { fork } from 'node:child_process';
+// BENCH_TELEMETRY_RATE (10000; 0 skips the second run), BENCH_BROKER (private | shared),
+// BENCH_DEBUG (prints each service's event-loop utilization every second), BENCH_CPU_PROF_DIR
+// (writes a CPU profile of each service there), MQTT_URL (shared
+// broker), MOSQUITTO_BIN, NATS_URL, DATABASE_URL, REDIS_URL.
+import { fork, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import os from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cpuByCommand, cpuDelta, freePort, processCpuSeconds, waitPort } from './lib/proc.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const req = createRequire(join(root, 'services', 'command-gateway', 'package.json'));
@@ -29,67 +37,72 @@ const DEVICES = num('BENCH_DEVICES', 2000);
 const RATE = num('BENCH_RATE', 1000);
 const SECONDS = num('BENCH_SECONDS', 60);
 const TELEMETRY_RATE = num('BENCH_TELEMETRY_RATE', 10000);
+const PRIVATE_BROKER = (process.env.BENCH_BROKER ?? 'private') !== 'shared';
 const SERVERS = {
   NATS_URL: process.env.NATS_URL ?? 'nats://127.0.0.1:4222',
   DATABASE_URL: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
   REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
 };
-const MQTT_URL = process.env.MQTT_URL ?? 'mqtt://127.0.0.1:1883';
+let MQTT_URL = process.env.MQTT_URL ?? 'mqtt://127.0.0.1:1883';
 const TENANT = 'bench';
 const jc = JSONCodec();
 
-// ---------------------------------------------------------------- child: the services
+// ---------------------------------------------------------------- children: one service each
 
-async function services() {
+async function service(role) {
   const ns = process.env.BENCH_NS;
   const quiet = { LOG_LEVEL: 'warn', DROVER_NAMESPACE: ns, OPS_PORT: '0' };
-  const { startDeviceRegistry } = req(join(root, 'services/device-registry/dist/app.js'));
-  const { startMqttIngress, loadIngressConfig } = req(dist('mqtt-ingress'));
-  const { startCommandGateway } = req(dist('command-gateway'));
-  const registry = await startDeviceRegistry(
-    { ...SERVERS, ...quiet, DB_SCHEMA: `${ns}_reg` },
-    { ensureStreams: true },
-  );
-  const ingress = await startMqttIngress(
-    loadIngressConfig({
+  let svc;
+  let ingressClients = [];
+  if (role === 'registry') {
+    const { startDeviceRegistry } = req(join(root, 'services/device-registry/dist/app.js'));
+    svc = await startDeviceRegistry(
+      { ...SERVERS, ...quiet, DB_SCHEMA: `${ns}_reg` },
+      { ensureStreams: true },
+    );
+  } else if (role === 'ingress') {
+    const { startMqttIngress, loadIngressConfig } = req(dist('mqtt-ingress'));
+    svc = await startMqttIngress(
+      loadIngressConfig({
+        ...SERVERS,
+        ...quiet,
+        MQTT_URL: process.env.BENCH_MQTT_URL,
+        MQTT_TOPIC_PREFIX: ns,
+        MQTT_CLIENT_ID: `${ns}-ingress`,
+        ENSURE_STREAMS: 'false',
+      }),
+      { opsServer: false },
+    );
+    ingressClients = svc.clientIds;
+  } else {
+    const { startCommandGateway } = req(dist('command-gateway'));
+    svc = await startCommandGateway({
       ...SERVERS,
       ...quiet,
-      MQTT_URL,
-      MQTT_TOPIC_PREFIX: ns,
-      MQTT_CLIENT_ID: `${ns}-ingress`,
-      ENSURE_STREAMS: 'false',
-    }),
-    { opsServer: false },
-  );
-  const gateway = await startCommandGateway({
-    ...SERVERS,
-    ...quiet,
-    DB_SCHEMA: `${ns}_cmd`,
-    OUTBOX_POLL_MS: 50,
-  });
-  // The services' event loop utilization, sampled for the parent's summary (a loop near 1 is
-  // CPU-bound: the round trip then measures queueing, not the path).
+      DB_SCHEMA: `${ns}_cmd`,
+      OUTBOX_POLL_MS: 50,
+    });
+  }
+  // Event loop utilization, sampled for the parent's summary (a loop near 1 is CPU-bound: the
+  // round trip then measures queueing, not the path).
   let elu = performance.eventLoopUtilization();
   const eluSamples = [];
   setInterval(() => {
     const now = performance.eventLoopUtilization();
     eluSamples.push(performance.eventLoopUtilization(now, elu).utilization);
     elu = now;
-    if (process.env.BENCH_DEBUG) console.error(`services elu=${eluSamples.at(-1).toFixed(2)}`);
+    if (process.env.BENCH_DEBUG) console.error(`${role} elu=${eluSamples.at(-1).toFixed(2)}`);
   }, 1000).unref();
-  process.send({ ready: true, ingressClients: ingress.clientIds });
+  process.send({ ready: true, ingressClients });
   process.on('disconnect', () => process.exit(1));
   process.on('message', async (m) => {
-    if (m === 'cpu') {
-      const u = process.cpuUsage();
+    if (m === 'elu') {
       const busy = eluSamples.length === 0 ? 0 : Math.max(...eluSamples.slice(-5));
-      process.send({ cpuUs: u.user + u.system, elu: busy });
+      process.send({ elu: busy });
       return;
     }
     if (m !== 'stop') return;
-    await gateway.stop();
-    await ingress.stop();
-    await registry.stop();
+    await svc.stop();
     process.send({ stopped: true });
     process.exit(0);
   });
@@ -166,20 +179,51 @@ async function floor(ns, count) {
   return quantiles(rtts);
 }
 
-function askCpu(child) {
+function askElu(child) {
   return new Promise((resolve) => {
     const on = (m) => {
-      if (m.cpuUs === undefined) return;
+      if (m.elu === undefined) return;
       child.off('message', on);
-      resolve(m);
+      resolve(m.elu);
     };
     child.on('message', on);
-    child.send('cpu');
+    child.send('elu');
   });
 }
 
-async function run(ns, nc, deviceIds, telemetryRate, child) {
-  const cpu0 = await askCpu(child);
+// Where the CPU goes: each service process by pid, the servers by command name (Postgres sums
+// its backends; on a shared machine that includes other clients' queries), and this process.
+const SERVER_NAMES = ['postgres', 'nats-server', 'mosquitto'];
+let privateBrokerPid = null;
+function cpuSnapshot(services) {
+  const u = process.cpuUsage();
+  const pids = Object.entries(services).map(([role, c]) => [role, c.pid]);
+  if (privateBrokerPid !== null) pids.push(['mosquitto', privateBrokerPid]);
+  const servers = cpuByCommand();
+  if (privateBrokerPid !== null) servers.delete('mosquitto'); // the shared one is not in the path
+  return {
+    services: Object.fromEntries(pids.map(([role, pid]) => [role, processCpuSeconds(pid)])),
+    servers,
+    generator: (u.user + u.system) / 1e6,
+  };
+}
+function cpuPerCommand(before, after, total) {
+  const ms = (sec) => (sec * 1000) / total;
+  const out = {};
+  for (const role of Object.keys(before.services))
+    out[role] = ms(after.services[role] - before.services[role]);
+  for (const [name, sec] of Object.entries(cpuDelta(before.servers, after.servers, SERVER_NAMES)))
+    out[name] = ms(sec);
+  out.generator = ms(after.generator - before.generator);
+  return out;
+}
+const fmtCpu = (c) =>
+  Object.entries(c)
+    .map(([k, v]) => `${k} ${v.toFixed(2)}`)
+    .join(', ');
+
+async function run(ns, nc, deviceIds, telemetryRate, services) {
+  const cpu0 = cpuSnapshot(services);
   const started = new Map();
   const rtts = [];
   let failed = 0;
@@ -264,10 +308,13 @@ async function run(ns, nc, deviceIds, telemetryRate, child) {
   }
   sub.unsubscribe();
   const lost = started.size;
-  const cpu1 = await askCpu(child);
+  const cpu1 = cpuSnapshot(services);
+  const elu = {};
+  for (const [role, c] of Object.entries(services)) elu[role] = await askElu(c);
   return {
-    // CPU of the services process (registry, ingress, gateway) per command, all of it.
-    cpuMsPerCommand: (cpu1.cpuUs - cpu0.cpuUs) / 1000 / total,
+    // CPU per command of each service process, the servers and the generator, all of it.
+    cpu: cpuPerCommand(cpu0, cpu1, total),
+    elu,
     q: quantiles(rtts),
     failedRatio: (failed + lost + errors) / total,
     errors,
@@ -276,13 +323,78 @@ async function run(ns, nc, deviceIds, telemetryRate, child) {
   };
 }
 
+// A private broker tuned as deploy/mosquitto/mosquitto.conf (Nagle off: without it every QoS 1
+// round trip waits on delayed ACKs; in-flight window and queue raised for 2,000 busy devices).
+async function startBroker(dir) {
+  const port = await freePort();
+  const conf = join(dir, 'mosquitto.conf');
+  await writeFile(
+    conf,
+    [
+      `listener ${port} 127.0.0.1`,
+      'allow_anonymous true',
+      'persistence false',
+      'max_inflight_messages 1000',
+      'max_queued_messages 100000',
+      'set_tcp_nodelay true',
+      process.getuid?.() === 0 ? 'user root' : '',
+      '',
+    ].join('\n'),
+  );
+  const broker = spawn(process.env.MOSQUITTO_BIN ?? '/usr/sbin/mosquitto', ['-c', conf], {
+    stdio: 'ignore',
+  });
+  await waitPort(port);
+  return { broker, url: `mqtt://127.0.0.1:${port}` };
+}
+
+function startService(role, ns) {
+  const prof = process.env.BENCH_CPU_PROF_DIR;
+  const child = fork(fileURLToPath(import.meta.url), [`--role=${role}`], {
+    env: { ...process.env, BENCH_NS: ns, BENCH_MQTT_URL: MQTT_URL },
+    execArgv: prof
+      ? ['--cpu-prof', '--cpu-prof-dir', prof, '--cpu-prof-name', `${role}.cpuprofile`]
+      : [],
+  });
+  return new Promise((resolve, reject) => {
+    child.on('message', (m) => m.ready && resolve({ child, ingressClients: m.ingressClients }));
+    child.once('exit', (code) => reject(new Error(`${role} exited (${code}) before it was ready`)));
+  });
+}
+
+async function stopService(child) {
+  child.send('stop');
+  await new Promise((r) => child.on('exit', r));
+}
+
+function printRun(label, r) {
+  console.log(
+    `${label} ${fmt(r.q)} failed=${(r.failedRatio * 100).toFixed(3)} % achieved=${r.achieved.toFixed(0)}/s`,
+  );
+  console.log(`  cpu ms/command: ${fmtCpu(r.cpu)}`);
+  console.log(
+    `  event-loop utilization (max of the last 5 s): ${Object.entries(r.elu)
+      .map(([k, v]) => `${k} ${v.toFixed(2)}`)
+      .join(', ')}`,
+  );
+}
+
 async function main() {
   const ns = `bench_${randomBytes(4).toString('hex')}`;
-  const child = fork(fileURLToPath(import.meta.url), ['--services'], {
-    env: { ...process.env, BENCH_NS: ns },
-  });
-  const ready = await new Promise((r) => child.on('message', (m) => m.ready && r(m)));
-  console.error('services ready');
+  const dir = await mkdtemp(join(os.tmpdir(), 'drover-bench-commands-'));
+  let broker = null;
+  if (PRIVATE_BROKER) {
+    ({ broker, url: MQTT_URL } = await startBroker(dir));
+    privateBrokerPid = broker.pid;
+  }
+  // The registry creates the streams; ingress and gateway start once they exist.
+  const registry = await startService('registry', ns);
+  const [ingress, gateway] = await Promise.all([
+    startService('ingress', ns),
+    startService('gateway', ns),
+  ]);
+  const services = { registry: registry.child, ingress: ingress.child, gateway: gateway.child };
+  console.error(`services ready (broker ${MQTT_URL})`);
   const nc = await natsConnect({ servers: SERVERS.NATS_URL });
   const deviceIds = Array.from({ length: DEVICES }, (_, i) => `b${i}`);
   for (let i = 0; i < deviceIds.length; i += 50) {
@@ -313,14 +425,11 @@ async function main() {
   console.log(
     `floor (bare MQTT QoS 1 round trip): ${fmt(await floor(ns, Math.min(RATE * 10, 10000)))}`,
   );
-  const idle = await run(ns, nc, deviceIds, 0, child);
-  console.log(
-    `idle:      ${fmt(idle.q)} failed=${(idle.failedRatio * 100).toFixed(3)} % achieved=${idle.achieved.toFixed(0)}/s services_cpu=${idle.cpuMsPerCommand.toFixed(2)} ms/command`,
-  );
+  printRun('idle:', await run(ns, nc, deviceIds, 0, services));
   if (TELEMETRY_RATE > 0) {
-    const busy = await run(ns, nc, deviceIds, TELEMETRY_RATE, child);
-    console.log(
-      `telemetry ${TELEMETRY_RATE}/s: ${fmt(busy.q)} failed=${(busy.failedRatio * 100).toFixed(3)} % achieved=${busy.achieved.toFixed(0)}/s services_cpu=${busy.cpuMsPerCommand.toFixed(2)} ms/command`,
+    printRun(
+      `telemetry ${TELEMETRY_RATE}/s:`,
+      await run(ns, nc, deviceIds, TELEMETRY_RATE, services),
     );
   }
   // Clean up: devices, retained status, services, schemas, streams.
@@ -329,10 +438,16 @@ async function main() {
     cleaner.publish(`${ns}/${TENANT}/sensor/${id}/status`, '', { qos: 1, retain: true });
   await Promise.all(devices.map((d) => d.endAsync(true)));
   await cleaner.endAsync();
-  child.send('stop');
-  await new Promise((r) => child.on('exit', r));
-  for (const id of ready.ingressClients)
-    await (await mqtt.connectAsync(MQTT_URL, { clientId: id, clean: true })).endAsync();
+  await Promise.all([stopService(gateway.child), stopService(ingress.child)]);
+  await stopService(registry.child);
+  if (broker) {
+    broker.kill('SIGTERM');
+    await new Promise((r) => broker.on('exit', r));
+  } else {
+    for (const id of ingress.ingressClients)
+      await (await mqtt.connectAsync(MQTT_URL, { clientId: id, clean: true })).endAsync();
+  }
+  await rm(dir, { recursive: true, force: true });
   const pg = req('pg');
   const client = new pg.Client({ connectionString: SERVERS.DATABASE_URL });
   await client.connect();
@@ -346,5 +461,6 @@ async function main() {
 }
 
 // Last: the helpers above must be initialized before either role runs.
-if (process.argv.includes('--services')) await services();
+const role = process.argv.find((a) => a.startsWith('--role='))?.slice('--role='.length);
+if (role) await service(role);
 else await main();

@@ -1,0 +1,68 @@
+// Helpers shared by the benchmarks: free ports, waiting for a port, and CPU seconds of processes
+// read from /proc (Linux), so a benchmark can say where the machine's CPU went during a run.
+import { readFileSync, readdirSync } from 'node:fs';
+import net from 'node:net';
+
+/** A free TCP port on 127.0.0.1. */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
+
+/** Resolves once something accepts connections on 127.0.0.1:`port`. */
+export async function waitPort(port, timeoutMs = 15_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await new Promise((resolve) => {
+      const s = net.connect(port, '127.0.0.1', () => s.end(() => resolve(true)));
+      s.on('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`port ${port} never opened`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const TICKS_PER_S = 100;
+
+/** CPU seconds (user + system) of one process, or 0 once it is gone. */
+export function processCpuSeconds(pid) {
+  try {
+    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / TICKS_PER_S;
+  } catch (err) {
+    void err; // the process ended between listing and reading: it used no more CPU
+    return 0;
+  }
+}
+
+/** CPU seconds of every process by command name (`postgres` sums all its backends). */
+export function cpuByCommand() {
+  const out = new Map();
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    let s;
+    try {
+      s = readFileSync(`/proc/${d}/stat`, 'utf8');
+    } catch (err) {
+      void err; // gone meanwhile
+      continue;
+    }
+    const name = s.slice(s.indexOf('(') + 1, s.lastIndexOf(')'));
+    const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+    out.set(name, (out.get(name) ?? 0) + (Number(f[11]) + Number(f[12])) / TICKS_PER_S);
+  }
+  return out;
+}
+
+/** The difference of two {@link cpuByCommand} snapshots for the given names. */
+export function cpuDelta(before, after, names) {
+  return Object.fromEntries(names.map((n) => [n, (after.get(n) ?? 0) - (before.get(n) ?? 0)]));
+}
