@@ -27,6 +27,7 @@ import { startTrafficConsumers } from './adapters/nats/device-traffic.consumer';
 import { commandMetrics } from './command.metrics';
 import { startCommandRpc } from './rpc/command.rpc-server';
 import { type GatewayContext, SERVICE_NAME } from './service/gateway.context';
+import { ReportBatcher } from './service/report-batcher';
 import { type Scanner, startScanner } from './service/scanner';
 
 /** The required settings plus any of the optional ones (defaults from the config schema). */
@@ -61,6 +62,8 @@ export interface CommandGateway {
   ctx: GatewayContext;
   /** The scanner (tests). */
   scanner: Scanner;
+  /** The device report batcher (tests: counters and hooks). */
+  reports: ReportBatcher;
 }
 
 function resolveConfig(config: GatewayAppConfig): GatewayConfig {
@@ -159,7 +162,15 @@ export async function startCommandGateway(
     },
     metrics: commandMetrics(metrics),
   };
-  const consumers: Consumer[] = await startTrafficConsumers(bus, ctx, config.CONSUMER_CONCURRENCY);
+  const reports = new ReportBatcher(ctx, {
+    maxBatch: config.REPORT_BATCH_MAX,
+    waitMs: config.REPORT_BATCH_WAIT_MS,
+    maxInFlight: config.REPORT_BATCH_CONCURRENCY,
+  });
+  const consumers: Consumer[] = await startTrafficConsumers(bus, ctx, reports, {
+    concurrency: config.CONSUMER_CONCURRENCY,
+    reportConcurrency: config.REPORT_CONSUMER_CONCURRENCY,
+  });
   scanner = startScanner(ctx, config.SCAN_MAX_SLEEP_MS);
   const rpc: RpcServer = await startCommandRpc(bus, ctx);
 
@@ -203,5 +214,6 @@ export async function startCommandGateway(
     metrics,
     ctx,
     scanner,
+    reports,
   };
 }

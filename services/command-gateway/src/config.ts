@@ -13,6 +13,16 @@ export const GatewayConfigSchema = Type.Object({
   // Handlers per DEVICE consumer. A report holds a pool connection only for one statement at a
   // time and never while waiting on a row lock, so this may exceed the pool size.
   CONSUMER_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 256, default: 32 }),
+  // Handlers of the `cmd_res` and `cmd_sent` consumers each. A handler waits for its report's
+  // batch and holds no connection, so many of them let batches fill (the consumer pulls only as
+  // many messages as it has free handlers).
+  REPORT_CONSUMER_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 4096, default: 256 }),
+  // Reports applied per batch at most (one read and one write statement per batch).
+  REPORT_BATCH_MAX: Type.Integer({ minimum: 1, maximum: 10_000, default: 256 }),
+  // Extra wait before a batch that is not full is flushed (0: at the end of the event-loop turn).
+  REPORT_BATCH_WAIT_MS: Type.Integer({ minimum: 0, maximum: 1000, default: 0 }),
+  // Batches reading or writing at once (one pool connection each at a time; keep < DB_POOL_MAX).
+  REPORT_BATCH_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 64, default: 4 }),
   DEVICE_META_TTL_MS: Type.Integer({ minimum: 0, default: 10_000 }),
   OUTBOX_POLL_MS: Type.Integer({ minimum: 10, default: 250 }),
   // Outbox publishes awaiting their stream ack at once (1 = one after another).

@@ -1,23 +1,19 @@
 // What devices and the ingress report: answers (`cmd_res`), broker acks (`cmd_sent`),
-// presence, and commands the ingress gave up on (its DLQ). Each runs in one transaction on a
-// locked row; a report about a command we do not know is refused (the bus DLQs it).
-import { eventMessages, outboxRows } from '@drover/bus';
-import { UnavailableError, ValidationError } from '@drover/service-kit';
+// presence, and commands the ingress gave up on (its DLQ). Answers and broker acks are applied
+// in batches (ReportBatcher: one read and one compare-and-set write per batch); a dead letter
+// runs in one transaction on a locked row. A report about a command we do not know is refused
+// (the bus DLQs it).
+import { ValidationError } from '@drover/service-kit';
 import { applyAnswer, applySignal, type DeviceAnswer } from '../domain/command-state';
-import {
-  compareAndMove,
-  findCommand,
-  findVersioned,
-  lockWaitingForDevice,
-} from '../adapters/postgres/command.repository';
+import { findCommand, lockWaitingForDevice } from '../adapters/postgres/command.repository';
 import { upsertPresence } from '../adapters/postgres/presence.repository';
 import { type CommandRow } from '../adapters/postgres/command.table';
 import { type Executor } from '../adapters/postgres/schema';
 import { type GatewayContext } from './gateway.context';
-import { countMove, dispatch, moveTo, movePatch, planMove } from './transition.service';
+import { type ReportBatcher, type ReportOutcome } from './report-batcher';
+import { dispatch, moveTo } from './transition.service';
 
-/** What a handler did (metrics, logs, tests). */
-export type ReportOutcome = 'applied' | 'duplicate' | 'late' | 'stale';
+export type { ReportOutcome } from './report-batcher';
 
 type ReportKind = 'cmd_res' | 'cmd_sent' | 'dlq';
 
@@ -43,60 +39,10 @@ function finish(ctx: GatewayContext, kind: ReportKind, outcome: ReportOutcome): 
   return outcome;
 }
 
-// A report reads the row without a lock and writes its move only if the row is unchanged
-// (compare-and-set on the row version, row and event in one statement): two round trips, no
-// connection held across them or while another transaction holds the row. Losing a race (the
-// scanner, the other report) means reading again after a short pause; past MAX_RACES the
-// message is retried by the bus.
-const MAX_RACES = 40;
-const racePauseMs = (race: number) => Math.min(5 * 2 ** race, 100);
-
-async function applyReport(
-  ctx: GatewayContext,
-  kind: ReportKind,
-  r: { tenant: string; deviceId: string; cmdId: string },
-  decide: (
-    row: CommandRow,
-    now: Date,
-  ) =>
-    | { ignore: ReportOutcome }
-    | {
-        to: Parameters<typeof planMove>[1];
-        patch: Parameters<typeof planMove>[3];
-        row?: CommandRow;
-      },
-): Promise<ReportOutcome> {
-  for (let race = 0; race < MAX_RACES; race++) {
-    const read = await findVersioned(ctx.db, r.tenant, r.cmdId);
-    if (read === undefined || read.device_id !== r.deviceId) {
-      ctx.metrics.refused.inc({ kind, reason: 'unknown_command' });
-      throw new ValidationError('unknown_command', `no command ${r.cmdId} for ${r.deviceId}`);
-    }
-    const { row_version: version, ...row } = read;
-    const now = ctx.now();
-    const d = decide(row, now);
-    if ('ignore' in d) return d.ignore;
-    const base = d.row ?? row;
-    const m = planMove(base, d.to, now, d.patch);
-    const written = await compareAndMove(
-      ctx.db,
-      row.command_id,
-      version,
-      movePatch(m.next),
-      outboxRows(eventMessages([m.event])),
-    );
-    if (written) {
-      countMove(ctx, base, m, now);
-      return 'applied';
-    }
-    await new Promise((resolve) => setTimeout(resolve, racePauseMs(race)));
-  }
-  throw new UnavailableError('command_contended', `command ${r.cmdId} kept changing`);
-}
-
-/** A device answer on `cmd/res`. */
+/** A device answer on `cmd/res`, applied with the next batch of `reports`. */
 export async function handleAnswer(
   ctx: GatewayContext,
+  reports: ReportBatcher,
   a: {
     tenant: string;
     deviceId: string;
@@ -106,37 +52,51 @@ export async function handleAnswer(
     error?: string;
   },
 ): Promise<ReportOutcome> {
-  const outcome = await applyReport(ctx, 'cmd_res', a, (row, now) => {
-    const t = applyAnswer(row.status, a.status);
-    if (t.kind === 'ignore') return { ignore: t.reason };
-    return {
-      to: t.to,
-      row: { ...row, answered: true },
-      patch: {
-        ...(a.result !== undefined && { result: a.result }),
-        ...(a.error !== undefined && { error: a.error }),
-        // An accepted command keeps its deadline; one answered before it was dispatched has none.
-        ...(row.deadline_at === null && {
-          deadline_at: new Date(now.getTime() + row.timeout_s * 1000),
-        }),
-      },
-    };
+  const outcome = await reports.submit({
+    kind: 'cmd_res',
+    tenant: a.tenant,
+    deviceId: a.deviceId,
+    cmdId: a.cmdId,
+    decide: (row, now) => {
+      const t = applyAnswer(row.status, a.status);
+      if (t.kind === 'ignore') return { ignore: t.reason };
+      return {
+        to: t.to,
+        row: { ...row, answered: true },
+        patch: {
+          ...(a.result !== undefined && { result: a.result }),
+          ...(a.error !== undefined && { error: a.error }),
+          // An accepted command keeps its deadline; one answered before it was dispatched has
+          // none.
+          ...(row.deadline_at === null && {
+            deadline_at: new Date(now.getTime() + row.timeout_s * 1000),
+          }),
+        },
+      };
+    },
   });
   return finish(ctx, 'cmd_res', outcome);
 }
 
-/** The ingress's report that the broker acknowledged the command (PUBACK). */
+/** The ingress's report that the broker acknowledged the command (PUBACK), batched. */
 export async function handleSent(
   ctx: GatewayContext,
+  reports: ReportBatcher,
   s: { tenant: string; deviceId: string; cmdId: string; sentAt: Date },
 ): Promise<ReportOutcome> {
   let deadline: Date | null = null;
-  const outcome = await applyReport(ctx, 'cmd_sent', s, (row) => {
-    const t = applySignal(row.status, 'broker_acked');
-    if (t.kind === 'ignore') return { ignore: t.reason };
-    // The time-out runs from sending: no earlier than timeout_s after the broker had it.
-    deadline = new Date(s.sentAt.getTime() + row.timeout_s * 1000);
-    return { to: t.to, patch: { sent_at: s.sentAt, deadline_at: deadline } };
+  const outcome = await reports.submit({
+    kind: 'cmd_sent',
+    tenant: s.tenant,
+    deviceId: s.deviceId,
+    cmdId: s.cmdId,
+    decide: (row) => {
+      const t = applySignal(row.status, 'broker_acked');
+      if (t.kind === 'ignore') return { ignore: t.reason };
+      // The time-out runs from sending: no earlier than timeout_s after the broker had it.
+      deadline = new Date(s.sentAt.getTime() + row.timeout_s * 1000);
+      return { to: t.to, patch: { sent_at: s.sentAt, deadline_at: deadline } };
+    },
   });
   if (outcome === 'applied' && deadline !== null) ctx.hint(deadline);
   return finish(ctx, 'cmd_sent', outcome);

@@ -24,9 +24,11 @@ const spec: FoldSpec<Row, Report, string> = {
   },
 };
 
+const fold = (rows: Row[], reports: Report[]) => foldReports(rows, reports, spec);
+
 describe('foldReports', () => {
   it('folds several reports of one command in arrival order into one write', () => {
-    const f = foldReports(
+    const f = fold(
       [{ id: 'a', device: 'd', status: 'sent' }],
       [
         { id: 'a', device: 'd', answer: 'accepted' },
@@ -34,7 +36,6 @@ describe('foldReports', () => {
         { id: 'a', device: 'd', answer: 'succeeded' },
         { id: 'a', device: 'd', answer: 'succeeded' },
       ],
-      spec,
     );
     expect(f.verdicts).toEqual([
       { kind: 'moved', effect: 'a:accepted' },
@@ -53,7 +54,7 @@ describe('foldReports', () => {
   });
 
   it('refuses reports about a missing row or another device; other rows still fold', () => {
-    const f = foldReports(
+    const f = fold(
       [
         { id: 'b', device: 'd', status: 'accepted' },
         { id: 'a', device: 'd', status: 'sent' },
@@ -64,7 +65,6 @@ describe('foldReports', () => {
         { id: 'a', device: 'd', answer: 'failed' },
         { id: 'b', device: 'd', answer: 'succeeded' },
       ],
-      spec,
     );
     expect(f.verdicts.map((v) => v.kind)).toEqual(['unknown', 'unknown', 'moved', 'moved']);
     expect(f.writes.map((w) => [w.read.id, w.final.status, w.reports])).toEqual([
@@ -74,7 +74,7 @@ describe('foldReports', () => {
   });
 
   it('an ignore before the first move is final and not tied to any write', () => {
-    const f = foldReports(
+    const f = fold(
       [
         { id: 'a', device: 'd', status: 'succeeded' },
         { id: 'b', device: 'd', status: 'accepted' },
@@ -84,7 +84,6 @@ describe('foldReports', () => {
         { id: 'b', device: 'd', answer: 'accepted' },
         { id: 'b', device: 'd', answer: 'rejected' },
       ],
-      spec,
     );
     expect(f.verdicts).toEqual([
       { kind: 'ignored', reason: 'late' },
@@ -96,6 +95,6 @@ describe('foldReports', () => {
   });
 
   it('an empty batch writes nothing', () => {
-    expect(foldReports([], [], spec)).toEqual({ verdicts: [], writes: [] });
+    expect(fold([], [])).toEqual({ verdicts: [], writes: [] });
   });
 });

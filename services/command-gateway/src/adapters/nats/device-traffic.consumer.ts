@@ -1,6 +1,7 @@
 // DEVICE stream consumers (answers, broker acks, presence) and the DLQ consumer for commands
-// the ingress gave up on. One durable each, filtered on the server. A bad message or a report
-// about an unknown command is a permanent failure: the bus terms it with a DLQ record.
+// the ingress gave up on. One durable each, filtered on the server. Answers and broker acks go
+// through one shared ReportBatcher (each handler awaits its own report). A bad message or a
+// report about an unknown command is a permanent failure: the bus terms it with a DLQ record.
 import {
   busMessageCheckers,
   type Checker,
@@ -16,6 +17,7 @@ import { runWithContext } from '@drover/observability';
 import { ValidationError } from '@drover/service-kit';
 import { type Static, type TSchema } from '@sinclair/typebox';
 import { type GatewayContext } from '../../service/gateway.context';
+import { type ReportBatcher } from '../../service/report-batcher';
 import {
   handleAnswer,
   handleDeadLetter,
@@ -60,23 +62,32 @@ function time(value: unknown): Date {
   return new Date(t);
 }
 
+/** Handlers per consumer. */
+export interface TrafficConcurrency {
+  /** Presence and DLQ consumers. */
+  concurrency: number;
+  /** `cmd_res` and `cmd_sent` consumers (their handlers wait for a batch, holding nothing). */
+  reportConcurrency: number;
+}
+
 /** Starts every consumer; `stop()` on each drains its in-flight handlers. */
 export async function startTrafficConsumers(
   bus: Bus,
   ctx: GatewayContext,
-  concurrency: number,
+  reports: ReportBatcher,
+  { concurrency, reportConcurrency }: TrafficConcurrency,
 ): Promise<Consumer[]> {
   const { logger } = ctx;
   const results = await consume(bus, {
     stream: 'DEVICE',
     durable: RESULTS_CONSUMER,
     filterSubjects: [deviceFilter(bus.naming, 'cmd_res')],
-    concurrency,
+    concurrency: reportConcurrency,
     logger,
     handler: async (msg) => {
       const { tenant, deviceId, body } = decode(bus, msg, busMessageCheckers.CommandResultMessage);
       await runWithContext({ tenant, deviceId }, () =>
-        handleAnswer(ctx, {
+        handleAnswer(ctx, reports, {
           tenant,
           deviceId,
           cmdId: body.cmd_id,
@@ -91,11 +102,16 @@ export async function startTrafficConsumers(
     stream: 'DEVICE',
     durable: SENT_CONSUMER,
     filterSubjects: [deviceFilter(bus.naming, 'cmd_sent')],
-    concurrency,
+    concurrency: reportConcurrency,
     logger,
     handler: async (msg) => {
       const { tenant, deviceId, body } = decode(bus, msg, busMessageCheckers.CommandSentMessage);
-      await handleSent(ctx, { tenant, deviceId, cmdId: body.cmd_id, sentAt: time(body.sent_at) });
+      await handleSent(ctx, reports, {
+        tenant,
+        deviceId,
+        cmdId: body.cmd_id,
+        sentAt: time(body.sent_at),
+      });
     },
   });
   const presence = await consume(bus, {

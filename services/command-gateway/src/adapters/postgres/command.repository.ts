@@ -113,75 +113,118 @@ export async function findCommand(
 /** A command row with its row version (`xmin`) for a compare-and-set update. */
 export type VersionedRow = CommandRow & { row_version: string };
 
-/** One command and its row version, not locked. */
-export async function findVersioned(
+/** The commands `commandIds` with their row versions, not locked (any tenant: check per report). */
+export async function findVersionedMany(
   db: Executor,
-  tenant: string,
-  commandId: string,
-): Promise<VersionedRow | undefined> {
+  commandIds: string[],
+): Promise<VersionedRow[]> {
+  if (commandIds.length === 0) return [];
   const r = await sql<VersionedRow>`
-    select *, xmin::text as row_version from commands
-    where tenant = ${tenant} and command_id = ${commandId}
+    select *, xmin::text as row_version from commands where command_id = any(${commandIds})
   `.execute(db);
-  return r.rows[0];
+  return r.rows;
+}
+
+/** The columns a move writes (see `movePatch`). */
+export interface MovePatch {
+  status: CommandStatus;
+  sent_at: Date | string | null;
+  accepted_at: Date | string | null;
+  completed_at: Date | string | null;
+  next_attempt_at: Date | string | null;
+  deadline_at: Date | string | null;
+  rtt_ms: number | null;
+  /** JSON text. */
+  result: string | null;
+  error: string | null;
+  answered: boolean;
+}
+
+/** One row of {@link compareAndMoveMany}: the move read at `version` and its outbox rows. */
+export interface VersionedMove {
+  /** The command. */
+  commandId: string;
+  /** Its row version (`xmin`) when read. */
+  version: string;
+  /** The columns to write. */
+  patch: MovePatch;
+  /** Its outbox rows, in order. */
+  outbox: OutboxInsertRow[];
 }
 
 /**
- * Writes a move read at `version` and enqueues its outbox rows, in one statement, unless the
- * row changed since it was read or is locked right now by someone about to change it (then
- * nothing is written and false comes back: read again). It never waits on a row lock, so a
- * report does not hold a pool connection while the scanner works on its row.
+ * Writes many moves read at their versions and enqueues their outbox rows, in one statement
+ * (one round trip, one commit): a row is written only if it is unchanged since it was read and
+ * not locked right now by someone about to change it (it never waits on a row lock, so a batch
+ * does not hold a pool connection while the scanner works on its rows). The outbox rows of the
+ * rows written are inserted in the order given (across rows). Returns the ids written; the
+ * others changed since they were read: read them again.
  */
-export async function compareAndMove(
+export async function compareAndMoveMany(
   db: Executor,
-  commandId: string,
-  version: string,
-  patch: {
-    status: CommandStatus;
-    sent_at: Date | string | null;
-    accepted_at: Date | string | null;
-    completed_at: Date | string | null;
-    next_attempt_at: Date | string | null;
-    deadline_at: Date | string | null;
-    rtt_ms: number | null;
-    result: string | null;
-    error: string | null;
-    answered: boolean;
-  },
-  outbox: OutboxInsertRow[],
-): Promise<boolean> {
-  const ts = (d: Date | string | null) => (d === null ? null : new Date(d));
-  const messages = JSON.stringify(outbox.map((row, k) => ({ k, ...row })));
-  const r = await sql<{ n: string }>`
-    with upd as (
-      update commands set
-        status = ${patch.status},
-        sent_at = ${ts(patch.sent_at)}::timestamptz,
-        accepted_at = ${ts(patch.accepted_at)}::timestamptz,
-        completed_at = ${ts(patch.completed_at)}::timestamptz,
-        next_attempt_at = ${ts(patch.next_attempt_at)}::timestamptz,
-        deadline_at = ${ts(patch.deadline_at)}::timestamptz,
-        rtt_ms = ${patch.rtt_ms}::int,
-        result = ${patch.result}::jsonb,
-        error = ${patch.error},
-        answered = ${patch.answered}
-      where command_id = (
-        select command_id from commands
-        where command_id = ${commandId} and xmin = ${version}::xid
-        for update skip locked
+  moves: VersionedMove[],
+): Promise<Set<string>> {
+  if (moves.length === 0) return new Set();
+  const iso = (d: Date | string | null) => (d === null ? null : new Date(d).toISOString());
+  const rows = JSON.stringify(
+    moves.map(({ commandId, version, patch: p }) => ({
+      command_id: commandId,
+      version,
+      status: p.status,
+      sent_at: iso(p.sent_at),
+      accepted_at: iso(p.accepted_at),
+      completed_at: iso(p.completed_at),
+      next_attempt_at: iso(p.next_attempt_at),
+      deadline_at: iso(p.deadline_at),
+      rtt_ms: p.rtt_ms,
+      result: p.result,
+      error: p.error,
+      answered: p.answered,
+    })),
+  );
+  const messages = JSON.stringify(
+    moves
+      .flatMap((m) => m.outbox.map((row) => ({ command_id: m.commandId, ...row })))
+      .map((row, k) => ({ k, ...row })),
+  );
+  const r = await sql<{ command_id: string }>`
+    with v as (
+      select * from jsonb_to_recordset(${rows}::jsonb) as v(
+        command_id text, version text, status text, sent_at timestamptz, accepted_at timestamptz,
+        completed_at timestamptz, next_attempt_at timestamptz, deadline_at timestamptz,
+        rtt_ms int, result text, error text, answered boolean
       )
-      returning command_id
+    ), locked as (
+      select c.command_id from commands c
+      join v on v.command_id = c.command_id and c.xmin = v.version::xid
+      for update of c skip locked
+    ), upd as (
+      update commands c set
+        status = v.status,
+        sent_at = v.sent_at,
+        accepted_at = v.accepted_at,
+        completed_at = v.completed_at,
+        next_attempt_at = v.next_attempt_at,
+        deadline_at = v.deadline_at,
+        rtt_ms = v.rtt_ms,
+        result = v.result::jsonb,
+        error = v.error,
+        answered = v.answered
+      from v join locked on locked.command_id = v.command_id
+      where c.command_id = v.command_id
+      returning c.command_id
     ), ob as (
       insert into outbox (event_id, subject, payload, headers)
       select m.event_id, m.subject, m.payload::jsonb, m.headers::jsonb
-      from upd, jsonb_to_recordset(${messages}::jsonb)
-        as m(k int, event_id text, subject text, payload text, headers text)
+      from upd join jsonb_to_recordset(${messages}::jsonb)
+        as m(k int, command_id text, event_id text, subject text, payload text, headers text)
+        on m.command_id = upd.command_id
       order by m.k
       on conflict (event_id) do nothing
     )
-    select count(*) as n from upd
+    select command_id from upd
   `.execute(db);
-  return Number(r.rows[0]?.n ?? 0) === 1;
+  return new Set(r.rows.map((row) => row.command_id));
 }
 
 /** Updates one command. */

@@ -1,0 +1,249 @@
+// Applies device reports (`cmd_res`, `cmd_sent`) in batches: the reports submitted in one
+// event-loop turn (or up to REPORT_BATCH_MAX) are read with one statement, decided in memory in
+// arrival order (foldReports) and written with one compare-and-set statement that also inserts
+// their events (one commit per batch instead of two round trips and a commit per report). Each
+// submitter awaits its own report's outcome, so acks, naks and DLQ stay per message. One batcher
+// serves both kinds: a command's broker ack and its answers often arrive together and then fold
+// into one write instead of racing each other.
+import { AsyncResource } from 'node:async_hooks';
+import { eventMessages, type OutboxInsertRow, outboxRows } from '@drover/bus';
+import { UnavailableError, ValidationError } from '@drover/service-kit';
+import { foldReports } from '../domain/report-fold';
+import {
+  compareAndMoveMany,
+  findVersionedMany,
+  type VersionedRow,
+} from '../adapters/postgres/command.repository';
+import { type CommandRow } from '../adapters/postgres/command.table';
+import { type GatewayContext } from './gateway.context';
+import { countMove, movePatch, type PlannedMove, planMove } from './transition.service';
+
+/** What a report did (metrics, logs, tests). */
+export type ReportOutcome = 'applied' | 'duplicate' | 'late' | 'stale';
+
+/** A report's decision on a row: ignore it (counted) or move it. */
+export type ReportDecision =
+  | { ignore: Exclude<ReportOutcome, 'applied'> }
+  | {
+      to: Parameters<typeof planMove>[1];
+      patch: Parameters<typeof planMove>[3];
+      /** The row to plan the move on, when the report changes more than the patch says. */
+      row?: CommandRow;
+    };
+
+/** One device report. */
+export interface Report {
+  /** Which stream it came from (metric label). */
+  kind: 'cmd_res' | 'cmd_sent';
+  /** Tenant of the device that sent it. */
+  tenant: string;
+  /** The device. */
+  deviceId: string;
+  /** The command it is about. */
+  cmdId: string;
+  /** The decision on the row as it is when the report is applied (pure; may run again). */
+  decide: (row: CommandRow, now: Date) => ReportDecision;
+}
+
+/** Sizes of {@link ReportBatcher}. */
+export interface ReportBatcherOptions {
+  /** Reports per batch at most (a full batch is flushed at once). */
+  maxBatch: number;
+  /** Extra wait before flushing a batch that is not full (0: the end of the event-loop turn). */
+  waitMs: number;
+  /** Batches reading or writing at once (each uses one pool connection at a time). */
+  maxInFlight: number;
+}
+
+/** Counters (tests, debugging). */
+export interface ReportBatchStats {
+  /** Batches flushed. */
+  batches: number;
+  /** Reports in them (a retried report counts again). */
+  reports: number;
+  /** Read statements. */
+  reads: number;
+  /** Write statements. */
+  writes: number;
+  /** Rows written. */
+  rowsWritten: number;
+  /** Rows whose write lost to another writer (their reports were retried). */
+  races: number;
+}
+
+/** Test hooks. */
+export interface ReportBatchHooks {
+  /** Runs between a batch's read and its write with the ids about to be written. */
+  beforeWrite?: (commandIds: string[]) => Promise<void>;
+  /** Called after each batch with its reports' command ids (arrival order) and the ids written. */
+  onBatch?: (batch: { commandIds: string[]; written: string[] }) => void;
+}
+
+// Losing a race (the scanner, a batch in flight with the same command) means reading again in a
+// later batch after a short pause; past MAX_RACES the message is retried by the bus.
+const MAX_RACES = 40;
+const racePauseMs = (race: number) => Math.min(5 * 2 ** race, 100);
+
+interface Pending {
+  report: Report;
+  race: number;
+  /** Runs `fn` in the submitter's async context (correlation id and trace of its message). */
+  inContext: <T>(fn: () => T) => T;
+  resolve: (outcome: ReportOutcome) => void;
+  reject: (err: unknown) => void;
+}
+
+interface Effect {
+  base: CommandRow;
+  move: PlannedMove;
+  outbox: OutboxInsertRow[];
+}
+
+function bindContext(): <T>(fn: () => T) => T {
+  return AsyncResource.bind(<T>(fn: () => T): T => fn());
+}
+
+/** Batches device reports; see the file header. */
+export class ReportBatcher {
+  /** Counters. */
+  readonly stats: ReportBatchStats = {
+    batches: 0,
+    reports: 0,
+    reads: 0,
+    writes: 0,
+    rowsWritten: 0,
+    races: 0,
+  };
+  /** Test hooks. */
+  hooks: ReportBatchHooks = {};
+  private pending: Pending[] = [];
+  private scheduled = false;
+  private inFlight = 0;
+
+  /** `options` may be changed at run time (tests). */
+  constructor(
+    private readonly ctx: GatewayContext,
+    readonly options: ReportBatcherOptions,
+  ) {}
+
+  /** Applies `report` with the next batch; resolves with its outcome. */
+  submit(report: Report): Promise<ReportOutcome> {
+    return new Promise((resolve, reject) => {
+      this.enqueue({ report, race: 0, inContext: bindContext(), resolve, reject });
+    });
+  }
+
+  private enqueue(p: Pending): void {
+    this.pending.push(p);
+    if (this.pending.length >= this.options.maxBatch) {
+      this.flush();
+    } else if (!this.scheduled) {
+      this.scheduled = true;
+      const fire = () => {
+        this.scheduled = false;
+        this.flush();
+      };
+      if (this.options.waitMs > 0) setTimeout(fire, this.options.waitMs);
+      else setImmediate(fire);
+    }
+  }
+
+  private flush(): void {
+    while (this.inFlight < this.options.maxInFlight && this.pending.length > 0) {
+      const batch = this.pending.splice(0, this.options.maxBatch);
+      this.inFlight++;
+      void this.run(batch).finally(() => {
+        this.inFlight--;
+        this.flush();
+      });
+    }
+  }
+
+  private async run(batch: Pending[]): Promise<void> {
+    try {
+      await this.apply(batch);
+    } catch (err) {
+      // A failed statement (or a bug) fails every report still waiting in this batch; the bus
+      // naks or dead-letters each message by the error, as for a single report. Settling a
+      // promise twice is a no-op, so reports already answered keep their outcome.
+      for (const p of batch) p.reject(err);
+    }
+  }
+
+  private async apply(batch: Pending[]): Promise<void> {
+    const { ctx, stats } = this;
+    stats.batches++;
+    stats.reports += batch.length;
+    const ids = [...new Set(batch.map((p) => p.report.cmdId))];
+    const rows = await findVersionedMany(ctx.db, ids);
+    stats.reads++;
+    const now = ctx.now();
+    const fold = foldReports<VersionedRow, Pending, Effect>(rows, batch, {
+      rowKey: (row) => row.command_id,
+      reportKey: (p) => p.report.cmdId,
+      owns: (row, p) => row.tenant === p.report.tenant && row.device_id === p.report.deviceId,
+      decide: (row, p) =>
+        p.inContext(() => {
+          const d = p.report.decide(row, now);
+          if ('ignore' in d) return d;
+          const base = d.row ?? row;
+          const move = planMove(base, d.to, now, d.patch);
+          const next = { ...move.next, row_version: row.row_version };
+          return {
+            row: next,
+            effect: { base, move, outbox: outboxRows(eventMessages([move.event])) },
+          };
+        }),
+    });
+    const tied = new Set(fold.writes.flatMap((w) => w.reports));
+    fold.verdicts.forEach((v, i) => {
+      const p = batch[i]!;
+      if (v.kind === 'unknown') {
+        const { kind, cmdId, deviceId } = p.report;
+        ctx.metrics.refused.inc({ kind, reason: 'unknown_command' });
+        p.reject(new ValidationError('unknown_command', `no command ${cmdId} for ${deviceId}`));
+      } else if (v.kind === 'ignored' && !tied.has(i)) {
+        p.resolve(v.reason);
+      }
+    });
+    let written = new Set<string>();
+    if (fold.writes.length > 0) {
+      await this.hooks.beforeWrite?.(fold.writes.map((w) => w.read.command_id));
+      written = await compareAndMoveMany(
+        ctx.db,
+        fold.writes.map((w) => ({
+          commandId: w.read.command_id,
+          version: w.read.row_version,
+          patch: movePatch(w.final),
+          outbox: w.effects.flatMap((e) => e.outbox),
+        })),
+      );
+      stats.writes++;
+      stats.rowsWritten += written.size;
+    }
+    for (const w of fold.writes) {
+      if (written.has(w.read.command_id)) {
+        for (const e of w.effects) countMove(ctx, e.base, e.move, now);
+        for (const i of w.reports) {
+          const v = fold.verdicts[i]!;
+          batch[i]!.resolve(v.kind === 'ignored' ? v.reason : 'applied');
+        }
+      } else {
+        stats.races++;
+        for (const i of w.reports) this.retry(batch[i]!);
+      }
+    }
+    if (written.size > 0) ctx.notifyOutbox();
+    this.hooks.onBatch?.({ commandIds: batch.map((p) => p.report.cmdId), written: [...written] });
+  }
+
+  private retry(p: Pending): void {
+    const race = p.race + 1;
+    if (race >= MAX_RACES) {
+      const { cmdId } = p.report;
+      p.reject(new UnavailableError('command_contended', `command ${cmdId} kept changing`));
+      return;
+    }
+    setTimeout(() => this.enqueue({ ...p, race }), racePauseMs(p.race));
+  }
+}
