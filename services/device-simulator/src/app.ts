@@ -81,6 +81,7 @@ export async function startDeviceSimulator(
     tenant: config.SIM_TENANT,
     size: config.FLEET_SIZE,
     seed: config.SIM_SEED,
+    offset: config.SIM_FLEET_OFFSET,
   });
   const runId = Date.now().toString(36);
   const workers = deps.identity ? 0 : workerCount(config);

@@ -18,6 +18,9 @@ export const SimulatorConfigSchema = Type.Object({
   // Must equal the ingress's MQTT_TOPIC_PREFIX (tests isolate on the shared broker with it).
   MQTT_TOPIC_PREFIX: Type.String({ default: '', pattern: '^([A-Za-z0-9_-]{1,64})?$' }),
   FLEET_SIZE: Type.Integer({ minimum: 0, maximum: 100_000, default: 200 }),
+  // Index of this simulator's first device: several simulator processes play one fleet
+  // (device ids continue the numbering; benchmarks past one process's open-files limit).
+  SIM_FLEET_OFFSET: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 0 }),
   SIM_TENANT: Id('acme'),
   SIM_DEVICE_TYPE: Id('sensor'),
   SIM_SEED: Type.Integer({ minimum: 0, maximum: 0xffffffff, default: 1 }),
@@ -56,6 +59,10 @@ export const SimulatorConfigSchema = Type.Object({
   SIM_FLEET_MQTT_URL: Type.Optional(Type.String({ minLength: 1 })),
   SIM_BROKER_CA_FILE: Type.String({ minLength: 1, default: '.drover/secure-mqtt/fleet-chain.pem' }),
   PKI_DIR: Type.String({ minLength: 1, default: '.drover/pki' }),
+  // Fleet certificates issued beforehand (benchmarks: no provisioning round trip per device):
+  // a JSON file `{"<device id>": {"cert": PEM, "key": PEM}}`; the devices connect with them to
+  // SIM_FLEET_MQTT_URL (required then), trusting SIM_BROKER_CA_FILE.
+  SIM_IDENTITY_FILE: Type.Optional(Type.String({ minLength: 1 })),
   // A freshly provisioned device announces itself online again this much later: the platform
   // may have refused its first status before registering it (0 = never).
   SIM_REANNOUNCE_AFTER_PROVISIONING_MS: Type.Integer({ minimum: 0, default: 15_000 }),
@@ -76,6 +83,9 @@ export function loadSimulatorConfig(env: Record<string, string | undefined> = pr
   const config = loadConfig(SimulatorConfigSchema, env);
   if (config.SIM_REGISTER && config.NATS_URL === undefined) {
     throw new Error('NATS_URL is required to register the fleet (or set SIM_REGISTER=false)');
+  }
+  if (config.SIM_IDENTITY_FILE !== undefined && config.SIM_FLEET_MQTT_URL === undefined) {
+    throw new Error('SIM_IDENTITY_FILE needs SIM_FLEET_MQTT_URL (the fleet listener)');
   }
   try {
     parseVersionRates(config.SIM_OTA_FAILURE_RATE_BY_VERSION);

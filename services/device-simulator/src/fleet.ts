@@ -15,7 +15,11 @@ import { faultDraw, linkTraits } from './domain/fault-profile';
 import { parseVersionRates } from './domain/firmware';
 import { type SimDeviceSpec, waves } from './domain/fleet-plan';
 import { createRandom, seedOf } from './domain/random';
-import { type DeviceIdentitySource, plainBrokerIdentity } from './identity-source';
+import {
+  type DeviceIdentitySource,
+  plainBrokerIdentity,
+  preissuedIdentity,
+} from './identity-source';
 import { provisionedIdentity } from './provisioning';
 import { type OtaOptions, VirtualDevice } from './virtual-device';
 
@@ -101,11 +105,21 @@ export function createLocalFleet(
   };
 }
 
-/** How the devices reach the broker: provisioning over mTLS, or the plain broker. */
+/**
+ * How the devices reach the broker: fleet certificates issued beforehand, provisioning over
+ * mTLS, or the plain broker.
+ */
 export async function identityFor(
   config: SimulatorConfig,
   opts: { bootstrapCa?: CertificateAuthority; signal: AbortSignal; logger: Logger },
 ): Promise<DeviceIdentitySource> {
+  if (config.SIM_IDENTITY_FILE !== undefined) {
+    return preissuedIdentity({
+      file: config.SIM_IDENTITY_FILE,
+      url: config.SIM_FLEET_MQTT_URL as string,
+      caFile: config.SIM_BROKER_CA_FILE,
+    });
+  }
   if (!config.SIM_PROVISIONING) return plainBrokerIdentity(config.MQTT_URL);
   const ca =
     opts.bootstrapCa ?? (await loadOrCreatePki(new FileSecretStore(config.PKI_DIR))).bootstrap;

@@ -40,6 +40,7 @@ async function main(): Promise<void> {
     tenant: config.SIM_TENANT,
     size: config.FLEET_SIZE,
     seed: config.SIM_SEED,
+    offset: config.SIM_FLEET_OFFSET,
   }).slice(from, to);
   let online = 0;
   let sent: Record<string, number> = {};

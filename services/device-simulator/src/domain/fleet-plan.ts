@@ -27,14 +27,18 @@ export interface FleetPlanOptions {
   size: number;
   /** SIM_SEED. */
   seed: number;
+  /** Index of the first device (SIM_FLEET_OFFSET): several simulators share one fleet. */
+  offset?: number;
 }
 
 const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 
 /** The devices of the fleet, in order; throws if the tenant makes an id too long. */
 export function planFleet(opts: FleetPlanOptions): SimDeviceSpec[] {
-  const width = Math.max(4, String(opts.size).length);
-  return Array.from({ length: opts.size }, (_, index) => {
+  const offset = opts.offset ?? 0;
+  const width = Math.max(4, String(offset + opts.size).length);
+  return Array.from({ length: opts.size }, (_, i) => {
+    const index = offset + i;
     const n = String(index + 1).padStart(width, '0');
     const deviceId = `sim-${opts.tenant}-${n}`;
     if (!ID_PATTERN.test(deviceId)) throw new Error(`device id ${deviceId} breaks the id rule`);

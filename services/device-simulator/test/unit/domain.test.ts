@@ -128,6 +128,13 @@ describe('fleet plan', () => {
     expect(planFleet({ tenant: 't', size: 10_000, seed: 1 })[9_999]?.deviceId).toBe('sim-t-10000');
   });
 
+  it('continues the numbering from an offset, so several simulators share one fleet', () => {
+    const whole = planFleet({ tenant: 'acme', size: 30_000, seed: 1 });
+    const second = planFleet({ tenant: 'acme', size: 10_000, seed: 1, offset: 20_000 });
+    expect(second[0]).toEqual(whole[20_000]);
+    expect(second.at(-1)).toEqual(whole.at(-1));
+  });
+
   it('refuses a tenant that makes ids too long', () => {
     expect(() => planFleet({ tenant: 'x'.repeat(60), size: 1, seed: 1 })).toThrow(/id rule/);
   });
