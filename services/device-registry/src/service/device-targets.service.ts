@@ -1,6 +1,7 @@
 // `list_device_targets`: the compact, large-page listing a rollout planner resolves its target
 // with (id, type, hardware model, firmware version, status), keyset-paged on device_id (the
 // primary key order), so 50,000 devices are ten calls instead of a hundred full-device pages.
+// Only the five columns of a target row are read (no tags, attributes or timestamps to parse).
 import {
   DEVICE_TARGETS_LIMIT,
   type DeviceTargetList,
@@ -29,7 +30,7 @@ export async function listDeviceTargets(
   if (req.group !== undefined) {
     Object.assign(filter, await resolveGroupFilter(ctx.db, req.tenant, req.group));
   }
-  const rows = await devices.listDevices(ctx.db, req.tenant, filter, {
+  const rows = await devices.listDeviceTargetRows(ctx.db, req.tenant, filter, {
     limit: limit + 1,
     ...(afterId !== undefined && { afterId }),
   });

@@ -70,6 +70,26 @@ describe('list_device_targets', () => {
     expect((await all({})).length).toBe(8);
   });
 
+  it('pages at the boundaries: a page exactly full ends the listing, pages of one', async () => {
+    const full: DeviceTargetList = await h.rpc<DeviceTargetList>(Ops.listDeviceTargets, {
+      tenant: T,
+      device_type: 'sensor',
+      limit: 7,
+    });
+    expect(full.items.length).toBe(7);
+    expect(full.next_cursor).toBeNull();
+    const short: DeviceTargetList = await h.rpc<DeviceTargetList>(Ops.listDeviceTargets, {
+      tenant: T,
+      device_type: 'sensor',
+      limit: 6,
+    });
+    expect(short.items.map((d) => d.device_id)).toEqual(['t-0', 't-1', 't-2', 't-3', 't-4', 't-5']);
+    expect(short.next_cursor).not.toBeNull();
+    const ones = await all({ device_type: 'sensor', limit: 1 });
+    expect(ones).toEqual(await all({ device_type: 'sensor', limit: 5000 }));
+    expect(ones.length).toBe(7);
+  });
+
   it("lists a group's active members and a filter's matches", async () => {
     expect((await all({ group: 'grp' })).map((d) => d.device_id)).toEqual(['t-1', 't-2']);
     const m2 = await all({ filter: { device_type: 'sensor', hardware_model: 'm2' } });
