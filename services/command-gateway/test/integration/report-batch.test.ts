@@ -1,0 +1,243 @@
+// Batched device reports on the real path (devices over MQTT, the real ingress): many answers
+// share one read and one write statement, reports of one command in one batch fold in order,
+// an unknown command is refused alone, and a row changed between read and write is retried.
+import { sql } from 'kysely';
+import { consumerOpts, JSONCodec } from 'nats';
+import { dlqSubject } from '@drover/contracts';
+import { rpcRequest } from '@drover/bus';
+import { waitFor } from '@drover/testing';
+import { type CreateCommandsResponse } from '@drover/contracts';
+import { type ReportBatchStats } from '../../src/service/report-batcher';
+import { type Device, type Harness, startHarness } from './command.harness';
+
+jest.setTimeout(180_000);
+
+const silent = () => undefined;
+
+describe('batched device reports', () => {
+  let h: Harness;
+  const devices: Device[] = [];
+  const batches: { commandIds: string[]; written: string[] }[] = [];
+
+  const db = () => h.gateway.ctx.db;
+  const stats = (): ReportBatchStats => ({ ...h.gateway.reports.stats });
+  const delta = (before: ReportBatchStats): ReportBatchStats => {
+    const now = stats();
+    const out = { ...now };
+    for (const k of Object.keys(now) as (keyof ReportBatchStats)[]) out[k] = now[k] - before[k];
+    return out;
+  };
+  const statuses = async (ids: string[]) => {
+    const rows = await db()
+      .selectFrom('commands')
+      .select(['command_id', 'status'])
+      .where('command_id', 'in', ids)
+      .execute();
+    return new Map(rows.map((r) => [r.command_id, r.status]));
+  };
+  const untilAll = async (ids: string[], status: string, timeoutMs = 60_000) =>
+    waitFor(
+      async () => {
+        const s = await statuses(ids);
+        return ids.every((id) => s.get(id) === status) ? true : null;
+      },
+      { timeoutMs, intervalMs: 50, description: `${ids.length} commands ${status}` },
+    );
+  const createSilent = async (deviceIds: string[], prefix: string) => {
+    const res = await rpcRequest<CreateCommandsResponse>(
+      h.bus,
+      'command-gateway',
+      'create_commands',
+      {
+        tenant: h.tenant,
+        commands: deviceIds.map((device_id, i) => ({
+          device_id,
+          name: 'silent',
+          idempotency_key: `${prefix}-${i}`,
+          device_type: 'sensor',
+        })),
+      },
+      { timeoutMs: 30_000 },
+    );
+    return res.results.map((r) => r.command!.command_id);
+  };
+  /** The command's events in the outbox (insert order), once all are published. */
+  const events = async (commandId: string) =>
+    waitFor(
+      async () => {
+        const r = await sql<{ status: string; subject: string; sent: boolean }>`
+          select payload->'data'->>'status' as status, subject, sent_at is not null as sent
+          from outbox where payload->'data'->>'command_id' = ${commandId} order by id
+        `.execute(db());
+        return r.rows.every((e) => e.sent) ? r.rows : null;
+      },
+      { timeoutMs: 30_000, description: `events of ${commandId} published` },
+    );
+
+  beforeAll(async () => {
+    // Resends far apart: the silent commands are answered by the tests, not re-sent meanwhile.
+    h = await startHarness('rbatch', { RESEND_BASE_MS: 60_000, RESEND_MAX_MS: 60_000 });
+    const ids = ['d0', 'd1', 'd2', 'd3'];
+    await h.register(ids);
+    for (const id of ids) devices.push(await h.connect(id, silent));
+    await waitFor(
+      async () => {
+        const r = await db()
+          .selectFrom('device_presence')
+          .select('device_id')
+          .where('online', '=', true)
+          .execute();
+        return r.length === ids.length ? true : null;
+      },
+      { timeoutMs: 30_000, description: 'devices online' },
+    );
+    h.gateway.reports.hooks.onBatch = (b) => batches.push(b);
+  });
+  afterAll(async () => {
+    await h?.stop();
+  });
+
+  it('200 answers at once: all succeeded, one read and at most one write per batch', async () => {
+    const targets = Array.from({ length: 200 }, (_, i) => `d${i % 4}`);
+    const ids = await createSilent(targets, 'many');
+    await untilAll(ids, 'sent');
+    await waitFor(() => devices.every((d) => d.received.length >= 50), { timeoutMs: 30_000 });
+    const before = stats();
+    await Promise.all(
+      ids.map((id, i) => devices[i % 4]!.answer(id, 'succeeded', { result: { i } })),
+    );
+    await untilAll(ids, 'succeeded');
+    const d = delta(before);
+    expect(d.reports).toBeGreaterThanOrEqual(200);
+    expect(d.rowsWritten).toBe(200);
+    expect(d.batches).toBeLessThan(d.reports);
+    expect(d.reads).toBe(d.batches);
+    expect(d.writes).toBeLessThanOrEqual(d.batches);
+    expect(d.writes).toBeGreaterThan(0);
+  });
+
+  it('accepted then succeeded in one batch: both events, in order; the row ends succeeded', async () => {
+    const [id] = await createSilent(['d0'], 'fold');
+    await untilAll([id!], 'sent');
+    const before = stats();
+    const seen = batches.length;
+    // A generous window so both answers surely share a batch on a loaded machine.
+    h.gateway.reports.options.waitMs = 500;
+    try {
+      await Promise.all([
+        devices[0]!.answer(id!, 'accepted'),
+        devices[0]!.answer(id!, 'succeeded', { result: { ok: true } }),
+      ]);
+      await untilAll([id!], 'succeeded');
+    } finally {
+      h.gateway.reports.options.waitMs = 0;
+    }
+    const folded = batches.slice(seen).find((b) => b.commandIds.filter((c) => c === id).length);
+    expect(folded!.commandIds.filter((c) => c === id)).toHaveLength(2);
+    expect(folded!.written).toEqual([id]);
+    expect(delta(before).rowsWritten).toBe(1);
+    const evs = await events(id!);
+    expect(evs.map((e) => e.status)).toEqual(['queued', 'sent', 'accepted', 'succeeded']);
+    expect(await h.get(id!)).toMatchObject({ status: 'succeeded', result: { ok: true } });
+
+    // Published in that order on the stream too.
+    const [acc, suc] = [evs[2]!.subject, evs[3]!.subject];
+    const common = acc.split('.').filter((part, i) => suc.split('.')[i] === part);
+    const sub = await h.bus.js.subscribe(
+      h.bus.naming.subject(`${common.join('.')}.>`),
+      consumerOpts().deliverAll().ackNone().orderedConsumer(),
+    );
+    const order: string[] = [];
+    for await (const m of sub) {
+      const e = JSONCodec<{ data: { command_id: string; status: string } }>().decode(m.data);
+      if (e.data.command_id === id) order.push(e.data.status);
+      if (order.includes('succeeded')) break;
+    }
+    sub.unsubscribe();
+    expect(order.filter((s) => s === 'accepted' || s === 'succeeded')).toEqual([
+      'accepted',
+      'succeeded',
+    ]);
+  });
+
+  it('an unknown command in a batch is refused to the DLQ; the others apply', async () => {
+    const ids = await createSilent(['d1', 'd1', 'd1'], 'mixed');
+    const [other] = await createSilent(['d2'], 'other');
+    await untilAll([...ids, other!], 'sent');
+    const refusedBefore = await h.metric('drover_command_reports_refused_total', {
+      kind: 'cmd_res',
+      reason: 'unknown_command',
+    });
+    const seen = batches.length;
+    const unknown = '01NOSUCHCOMMAND0000000000';
+    h.gateway.reports.options.waitMs = 500;
+    try {
+      await Promise.all([
+        devices[1]!.answer(ids[0]!, 'succeeded'),
+        devices[1]!.answer(unknown, 'succeeded'),
+        devices[1]!.answer(ids[1]!, 'succeeded'),
+        // d2's command answered by d1: refused too, and d2's command stays as it was.
+        devices[1]!.answer(other!, 'succeeded'),
+        devices[1]!.answer(ids[2]!, 'succeeded'),
+      ]);
+      await untilAll(ids, 'succeeded');
+      await waitFor(
+        async () =>
+          (await h.metric('drover_command_reports_refused_total', {
+            kind: 'cmd_res',
+            reason: 'unknown_command',
+          })) >=
+          refusedBefore + 2,
+      );
+    } finally {
+      h.gateway.reports.options.waitMs = 0;
+    }
+    expect((await statuses([other!])).get(other!)).toBe('sent');
+    const shared = batches.slice(seen).find((b) => b.commandIds.includes(unknown));
+    expect(shared!.commandIds.length).toBeGreaterThan(1);
+    expect(shared!.written.length).toBeGreaterThan(0);
+
+    const sub = await h.bus.js.subscribe(
+      h.bus.naming.subject(
+        dlqSubject(h.bus.naming, 'DEVICE', 'command-gateway-results').replace(
+          `${h.bus.naming.ns}.`,
+          '',
+        ),
+      ),
+      consumerOpts().deliverAll().ackNone().orderedConsumer(),
+    );
+    const codes: string[] = [];
+    for await (const m of sub) {
+      codes.push(JSONCodec<{ error_code: string }>().decode(m.data).error_code);
+      if (codes.length === 2) break;
+    }
+    sub.unsubscribe();
+    expect(codes).toEqual(['unknown_command', 'unknown_command']);
+  });
+
+  it('a row changed between read and write: the report is retried and applied once', async () => {
+    const [id] = await createSilent(['d3'], 'race');
+    await untilAll([id!], 'sent');
+    const before = stats();
+    let touched = 0;
+    h.gateway.reports.hooks.beforeWrite = async (writing) => {
+      if (touched > 0 || !writing.includes(id!)) return;
+      touched++;
+      // Another writer (as the scanner would) changes the row: its version moves on.
+      await sql`update commands set error = error where command_id = ${id!}`.execute(db());
+    };
+    try {
+      await devices[3]!.answer(id!, 'succeeded', { result: { raced: true } });
+      await untilAll([id!], 'succeeded');
+    } finally {
+      delete h.gateway.reports.hooks.beforeWrite;
+    }
+    expect(touched).toBe(1);
+    const d = delta(before);
+    expect(d.races).toBe(1);
+    expect(d.rowsWritten).toBe(1);
+    const evs = await events(id!);
+    expect(evs.filter((e) => e.status === 'succeeded')).toHaveLength(1);
+    expect(await h.get(id!)).toMatchObject({ status: 'succeeded', result: { raced: true } });
+  });
+});
