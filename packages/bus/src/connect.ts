@@ -6,6 +6,7 @@ import {
   type NatsConnection,
 } from 'nats';
 import { namespace, type Naming } from '@drover/contracts';
+import { createJsPipeline, type JsPipeline } from './js-pipeline';
 
 /** The slice of a pino logger the bus writes to; any pino `Logger` fits. */
 export interface BusLogger {
@@ -43,9 +44,17 @@ export interface Bus {
   naming: Naming;
   /** Logger used by the bus helpers. */
   logger: BusLogger;
-  /** Closes the connection at once (pending publishes are flushed by NATS best effort). */
+  /**
+   * The connection's shared JetStream pipeline (created on first use): many publishes in
+   * flight without a request object each (the outbox relay, the ingress's hot paths).
+   */
+  pipeline(): JsPipeline;
+  /**
+   * Closes the connection at once (pending publishes are flushed by NATS best effort; those
+   * of the pipeline still awaiting their ack fail with `closed`).
+   */
   close(): Promise<void>;
-  /** Drains subscriptions then closes: the graceful variant. */
+  /** Waits for the pipeline's awaited acks, drains subscriptions then closes: the graceful variant. */
   drain(): Promise<void>;
 }
 
@@ -68,18 +77,30 @@ export async function connectBus(opts: ConnectBusOptions): Promise<Bus> {
   const logger = opts.logger;
   void watchStatus(nc, logger);
   let closing: Promise<void> | null = null;
+  let pipeline: JsPipeline | null = null;
   return {
     nc,
     js,
     jsm,
     naming: namespace(opts.namespace ?? ''),
     logger,
+    pipeline: () => {
+      pipeline ??= createJsPipeline(nc);
+      return pipeline;
+    },
     close: () => {
+      pipeline?.close();
       closing ??= nc.isClosed() ? Promise.resolve() : nc.close();
       return closing;
     },
     drain: () => {
-      closing ??= nc.isClosed() ? Promise.resolve() : nc.drain();
+      closing ??= nc.isClosed()
+        ? Promise.resolve()
+        : (async () => {
+            // Acks in flight arrive on the pipeline's subscription, which draining would end.
+            await pipeline?.drain();
+            await nc.drain();
+          })();
       return closing;
     },
   };

@@ -9,7 +9,7 @@ export {
   resolveStreamName,
 } from './streams';
 export type { StreamName, StreamOptions, DroverStreamConfig } from './streams';
-export { HEADERS } from './headers';
+export { HEADERS, outgoingHeaders } from './headers';
 export { publish, publishEvent, qualifySubject, logicalEventSubject } from './publish';
 export type { PublishOptions } from './publish';
 export { consume } from './consume';
@@ -29,4 +29,6 @@ export {
 } from './outbox';
 export type { AnyKysely, OutboxDb, OutboxTable, OutboxMessage, OutboxInsertRow } from './outbox';
 export { startOutboxRelay } from './outbox-relay';
+export { createJsPipeline, PipelinedPublishError } from './js-pipeline';
+export type { JsPipeline, JsPipelineOptions, PipelinedAck } from './js-pipeline';
 export type { OutboxRelay, OutboxRelayOptions } from './outbox-relay';

@@ -1,7 +1,20 @@
-import { sql, type Kysely } from 'kysely';
+// The outbox relay: publishes committed outbox rows to JetStream in id order and marks them
+// sent. Rows go through the bus's pipeline (core publishes with a reply token, many in flight,
+// one socket write per event-loop turn) and a batch costs four statements.
+import { sql } from 'kysely';
+import { headers as natsHeaders } from 'nats';
 import { type Bus, type BusLogger } from './connect';
-import { publish, qualifySubject } from './publish';
-import { type AnyKysely, type OutboxDb } from './outbox';
+import { captureHeaders, encodePayload, HEADERS } from './headers';
+import { qualifySubject } from './publish';
+import { type AnyKysely } from './outbox';
+
+interface OutboxRow {
+  id: string;
+  event_id: string;
+  subject: string;
+  payload: unknown;
+  headers: Record<string, string>;
+}
 
 /** Options of {@link startOutboxRelay}. */
 export interface OutboxRelayOptions {
@@ -16,11 +29,12 @@ export interface OutboxRelayOptions {
   /** Rows published per transaction. */
   batchSize?: number;
   /**
-   * Publishes of one batch awaiting their stream ack at once (default 1: each row waits for
-   * the previous row's ack). Above 1 the rows are still sent in id order on the one connection,
-   * so the stream stores them in that order, and only the unbroken prefix of acked rows is
-   * marked sent; but when a publish in the middle fails, later rows of the same window may
-   * already be stored ahead of it (the retry of the failed row lands after them).
+   * Publishes of one batch awaiting their stream ack at once, at most (default 1: each row
+   * waits for the previous row's ack); a sliding window, each ack lets the next row go. Above 1
+   * the rows are still sent in id order on the one connection, so the stream stores them in
+   * that order, and only the unbroken prefix of acked rows is marked sent; but when a publish
+   * in the middle fails, later rows already in flight may be stored ahead of it (the retry of
+   * the failed row lands after them). No row is sent after a failure is seen.
    */
   maxInFlight?: number;
   /** Test hook, runs after a batch is published and before it is marked sent. */
@@ -45,9 +59,11 @@ export const OUTBOX_LOCK_CLASS = 0x0d0b0c5;
  * holds a transaction-scoped advisory lock: one relay at a time per schema, and the lock goes
  * away with the transaction if the process dies. A crash after publish and before commit
  * republishes the rows; the stream's duplicate window absorbs them by `Nats-Msg-Id`.
+ * `notify()` calls that come while a batch is in flight fold into one more batch right after
+ * it, so batches grow with the load and an idle relay flushes at once.
  */
 export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
-  const db = opts.db as Kysely<OutboxDb>;
+  const db = opts.db;
   const logger = opts.logger ?? opts.bus.logger;
   const pollMs = opts.pollMs ?? 250;
   const batchSize = opts.batchSize ?? 200;
@@ -57,56 +73,90 @@ export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
   let again = false;
   let timer: NodeJS.Timeout | null = null;
 
+  // One statement takes the lock and reads the batch: `l` is evaluated once (a volatile CTE is
+  // materialized) and, when another relay holds the lock, the one-time filter returns no row.
+  const selectBatch = (trx: AnyKysely) =>
+    sql<OutboxRow>`
+      with l as (
+        select pg_try_advisory_xact_lock(${OUTBOX_LOCK_CLASS}, hashtext(current_schema())) as locked
+      )
+      select id, event_id, subject, payload, headers from outbox
+      where (select locked from l) and sent_at is null
+      order by id
+      limit ${batchSize}
+    `.execute(trx);
+
+  // Begin, lock + select, update, commit: four statements a batch.
   const flushBatch = async (): Promise<{ sent: number; failed: boolean }> =>
     db.transaction().execute(async (trx) => {
-      const lock = await sql<{ locked: boolean }>`
-        select pg_try_advisory_xact_lock(${OUTBOX_LOCK_CLASS}, hashtext(current_schema())) as locked
-      `.execute(trx);
-      if (!lock.rows[0]?.locked) return { sent: 0, failed: false };
-      const rows = await trx
-        .selectFrom('outbox')
-        .select(['id', 'event_id', 'subject', 'payload', 'headers'])
-        .where('sent_at', 'is', null)
-        .orderBy('id')
-        .limit(batchSize)
-        .execute();
-      const sent: string[] = [];
-      let failure: unknown = null;
-      // Windows of `maxInFlight` publishes sent back to back; a window's acks are awaited
-      // together, and publishing stops at the first failure to keep id order.
-      for (let i = 0; i < rows.length && failure === null; i += maxInFlight) {
-        const window = rows.slice(i, i + maxInFlight);
-        const acks = await Promise.allSettled(
-          window.map(async (row) =>
-            publish(opts.bus, qualifySubject(opts.bus, row.subject), row.payload, {
-              msgId: row.event_id,
-              headers: row.headers,
-            }),
-          ),
-        );
-        for (const [k, ack] of acks.entries()) {
-          if (ack.status === 'rejected') {
-            failure = ack.reason;
-            break;
-          }
-          sent.push(window[k]!.id);
-        }
-      }
+      const { rows } = await selectBatch(trx);
+      if (rows.length === 0) return { sent: 0, failed: false };
+      const { acked, failure } = await publishRows(rows);
+      const sent = rows.slice(0, acked).map((r) => r.id);
       if (sent.length > 0) {
         await opts.beforeMarkSent?.(sent);
-        await trx
-          .updateTable('outbox')
-          .set({ sent_at: new Date() })
-          .where('id', 'in', sent)
-          .execute();
+        await sql`
+          update outbox set sent_at = ${new Date()} where id = any(${sent}::bigint[])
+        `.execute(trx);
       }
-      if (failure) {
+      if (failure !== null) {
         logger.warn(
           { event: 'bus.outbox_publish_failed', err: String(failure), sent: sent.length },
           'outbox publish failed; will retry',
         );
       }
       return { sent: sent.length, failed: failure !== null };
+    });
+
+  // Publishes the rows in id order through the bus's pipeline, at most `maxInFlight` awaiting
+  // their ack; the first failure stops issuing more. Resolves once every issued publish has
+  // settled, with the length of the unbroken prefix of acked rows (a duplicate ack counts).
+  const publishRows = (rows: OutboxRow[]): Promise<{ acked: number; failure: unknown }> =>
+    new Promise((resolve) => {
+      const pipeline = opts.bus.pipeline();
+      // The context's trace and correlation headers, as `publish()` adds them; the row's own
+      // (captured at enqueue time) win, and `Nats-Msg-Id` is the row's.
+      const base = captureHeaders();
+      const ok = new Array<boolean>(rows.length).fill(false);
+      let failure: unknown = null;
+      let issued = 0;
+      let inFlight = 0;
+      const done = (): void => {
+        let acked = 0;
+        while (acked < issued && ok[acked]) acked++;
+        resolve({ acked, failure });
+      };
+      const pump = (): void => {
+        while (failure === null && inFlight < maxInFlight && issued < rows.length) {
+          const k = issued++;
+          const row = rows[k] as OutboxRow;
+          const h = natsHeaders();
+          for (const key in base) h.set(key, base[key] as string);
+          for (const key in row.headers) h.set(key, row.headers[key] as string);
+          h.set(HEADERS.msgId, row.event_id);
+          inFlight++;
+          pipeline
+            .publishWithHeaders(
+              qualifySubject(opts.bus, row.subject),
+              encodePayload(row.payload),
+              h,
+            )
+            .then(
+              () => {
+                ok[k] = true;
+              },
+              (err: unknown) => {
+                failure ??= err;
+              },
+            )
+            .finally(() => {
+              inFlight--;
+              pump();
+              if (inFlight === 0 && (failure !== null || issued === rows.length)) done();
+            });
+        }
+      };
+      pump();
     });
 
   const flushOnce = async (): Promise<number> => {

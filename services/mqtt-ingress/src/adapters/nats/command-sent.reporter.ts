@@ -1,7 +1,9 @@
 // After the broker's PUBACK of a command, tells the command gateway on the DEVICE stream
 // (`iot.device.<t>.cmd_sent.<id>`): "sent" means the broker has it, which only the ingress sees.
+// Published through the bus's JetStream pipeline (no request object per report), with the
+// headers `publish()` would set (trace and correlation of the current context).
 import { type Naming, type CommandSentMessage, deviceSubject } from '@drover/contracts';
-import { type Bus, publish } from '@drover/bus';
+import { type Bus, HEADERS, outgoingHeaders } from '@drover/bus';
 import { type Logger } from '@drover/observability';
 
 /** Reports one acknowledged command. */
@@ -39,9 +41,15 @@ export function createCommandSentReporter(
       received_at: at,
     };
     try {
-      await publish(bus, deviceSubject(naming, 'cmd_sent', tenant, deviceId), body, {
-        msgId: `cmd_sent:${deviceId}:${cmdId}`,
-      });
+      const headers = outgoingHeaders();
+      headers.set(HEADERS.msgId, `cmd_sent:${deviceId}:${cmdId}`);
+      await bus
+        .pipeline()
+        .publishWithHeaders(
+          deviceSubject(naming, 'cmd_sent', tenant, deviceId),
+          Buffer.from(JSON.stringify(body)),
+          headers,
+        );
     } catch (err) {
       // The command did reach the broker: nak-ing it would send it again for a missing report.
       logger.warn({ event: 'ingress.cmd_sent_failed', device_id: deviceId, err: String(err) });

@@ -12,7 +12,6 @@ import {
 } from '@drover/contracts';
 import { type Bus, HEADERS, publish, publishEvent } from '@drover/bus';
 import { type Route, type TelemetryRecord } from '../../domain/message-router';
-import { createJsPipeline } from './js-pipeline';
 
 /** Longest payload excerpt kept in a DLQ record. */
 export const DLQ_PAYLOAD_MAX_BYTES = 4096;
@@ -77,7 +76,7 @@ export function createIngressPublisher(
   naming: Naming,
   opts: IngressPublisherOptions = {},
 ): IngressPublisher {
-  const pipeline = createJsPipeline(bus.nc);
+  const pipeline = bus.pipeline();
   const batchMax = Math.max(1, opts.telemetryBatchMax ?? 1);
 
   const publishOne = async (r: TelemetryRecord, msgId: string, json?: string): Promise<void> => {

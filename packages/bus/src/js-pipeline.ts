@@ -4,6 +4,8 @@
 // token under one shared inbox subscription; the stream's PubAck (or error) arrives there and
 // settles the publish. One sweep timer fails publishes whose ack is overdue, so the caller
 // retries them (the `Nats-Msg-Id` makes a retry of a stored message a duplicate, not a copy).
+// Used by the mqtt-ingress (telemetry, cmd_sent reports) and the outbox relay; `Bus.pipeline()`
+// is the bus's shared one.
 import {
   createInbox,
   headers as natsHeaders,
@@ -28,6 +30,8 @@ export class PipelinedPublishError extends Error {
     message: string,
     /** `timeout`, `no_responders`, `closed`, or the JetStream API error code. */
     readonly code: string,
+    /** The JetStream API error of the answer, when the stream refused the message. */
+    readonly apiError?: { code?: number; err_code?: number; description?: string },
   ) {
     super(message);
     this.name = 'PipelinedPublishError';
@@ -49,8 +53,15 @@ export interface JsPipeline {
     msgId: string,
     extraHeaders?: Record<string, string>,
   ): Promise<PipelinedAck>;
+  /**
+   * Publishes with headers built by the caller, which must carry `Nats-Msg-Id` and must not be
+   * reused for another message (saves a copy when the caller builds them anyway).
+   */
+  publishWithHeaders(subject: string, data: Uint8Array, headers: MsgHdrs): Promise<PipelinedAck>;
   /** Publishes whose ack is still awaited. */
   pending(): number;
+  /** Waits until no ack is awaited (each one comes or times out), then closes. */
+  drain(): Promise<void>;
   /** Fails every pending publish and stops listening. */
   close(): void;
 }
@@ -63,13 +74,18 @@ interface Waiter {
 
 const decoder = new TextDecoder();
 
-/** Builds a pipeline on a connected NATS connection. */
+/**
+ * Builds a pipeline on a connected NATS connection. It closes itself when the connection
+ * closes. Publishes go out in call order on the connection, so a stream stores them in that
+ * order.
+ */
 export function createJsPipeline(nc: NatsConnection, opts: JsPipelineOptions = {}): JsPipeline {
   const timeoutMs = opts.timeoutMs ?? 5000;
   const inbox = createInbox();
   const waiters = new Map<string, Waiter>();
   let next = 0;
   let closed = false;
+  let idle: (() => void) | null = null;
   // Publishes of one event-loop turn go out together: nats.js then writes them to the socket
   // in one call instead of one syscall each (messages arrive in separate ticks, one per MQTT
   // packet, so they would not coalesce on their own).
@@ -87,6 +103,7 @@ export function createJsPipeline(nc: NatsConnection, opts: JsPipelineOptions = {
         const w = waiters.get(q.token);
         waiters.delete(q.token);
         w?.reject(new PipelinedPublishError(`publish failed: ${String(err)}`, 'closed'));
+        if (idle !== null && waiters.size === 0) idle();
       }
     }
   };
@@ -113,7 +130,9 @@ export function createJsPipeline(nc: NatsConnection, opts: JsPipelineOptions = {
     }
     if (body.error !== undefined || typeof body.seq !== 'number') {
       const code = String(body.error?.err_code ?? body.error?.code ?? 'bad_ack');
-      w.reject(new PipelinedPublishError(body.error?.description ?? 'JetStream error', code));
+      w.reject(
+        new PipelinedPublishError(body.error?.description ?? 'JetStream error', code, body.error),
+      );
       return;
     }
     w.resolve({ stream: body.stream ?? '', seq: body.seq, duplicate: body.duplicate === true });
@@ -123,6 +142,7 @@ export function createJsPipeline(nc: NatsConnection, opts: JsPipelineOptions = {
     callback: (err, msg) => {
       if (err !== null) return; // the subscription ended: close() or the connection closed
       settle(msg.subject.slice(inbox.length + 1), msg.data, msg.headers?.code);
+      if (idle !== null && waiters.size === 0) idle();
     },
   });
 
@@ -133,6 +153,7 @@ export function createJsPipeline(nc: NatsConnection, opts: JsPipelineOptions = {
       waiters.delete(token);
       w.reject(err);
     }
+    if (idle !== null && waiters.size === 0) idle();
   };
   const sweeper = setInterval(
     () => failAll(new PipelinedPublishError(`no PubAck within ${timeoutMs} ms`, 'timeout'), true),
@@ -140,33 +161,50 @@ export function createJsPipeline(nc: NatsConnection, opts: JsPipelineOptions = {
   );
   sweeper.unref();
 
+  const close = (): void => {
+    closed = true;
+    clearInterval(sweeper);
+    if (!nc.isClosed()) sub.unsubscribe();
+    failAll(new PipelinedPublishError('publisher closed', 'closed'), false);
+  };
+  nc.closed().then(close, close);
+
+  const send = (subject: string, data: Uint8Array, h: MsgHdrs): Promise<PipelinedAck> => {
+    if (closed || nc.isClosed()) {
+      return Promise.reject(new PipelinedPublishError('publisher closed', 'closed'));
+    }
+    next = (next + 1) % Number.MAX_SAFE_INTEGER;
+    const token = next.toString(36);
+    return new Promise<PipelinedAck>((resolve, reject) => {
+      waiters.set(token, { resolve, reject, deadline: Date.now() + timeoutMs });
+      queue.push({ subject, data, token, h });
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(flush);
+      }
+    });
+  };
+
   return {
     publish(subject, data, msgId, extraHeaders) {
-      if (closed || nc.isClosed()) {
-        return Promise.reject(new PipelinedPublishError('publisher closed', 'closed'));
-      }
       const h = natsHeaders();
       h.set('Nats-Msg-Id', msgId);
       if (extraHeaders !== undefined) {
         for (const k of Object.keys(extraHeaders)) h.set(k, extraHeaders[k] as string);
       }
-      next = (next + 1) % Number.MAX_SAFE_INTEGER;
-      const token = next.toString(36);
-      return new Promise<PipelinedAck>((resolve, reject) => {
-        waiters.set(token, { resolve, reject, deadline: Date.now() + timeoutMs });
-        queue.push({ subject, data, token, h });
-        if (!scheduled) {
-          scheduled = true;
-          setImmediate(flush);
-        }
-      });
+      return send(subject, data, h);
     },
+    publishWithHeaders: send,
     pending: () => waiters.size,
-    close() {
-      closed = true;
-      clearInterval(sweeper);
-      sub.unsubscribe();
-      failAll(new PipelinedPublishError('publisher closed', 'closed'), false);
+    async drain() {
+      if (waiters.size > 0 && !closed) {
+        await new Promise<void>((resolve) => {
+          idle = resolve;
+        });
+        idle = null;
+      }
+      close();
     },
+    close,
   };
 }

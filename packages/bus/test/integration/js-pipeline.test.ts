@@ -1,9 +1,10 @@
 // The JetStream pipeline against the real server: acks, dedup by Nats-Msg-Id, headers kept,
-// many publishes in flight, and the failures a caller retries (no stream, timeout, closed).
-import { type Bus, HEADERS } from '@drover/bus';
+// many publishes in flight, and the failures a caller retries (no stream, timeout, closed); the
+// bus's shared pipeline and its end with the connection.
+import { headers as natsHeaders } from 'nats';
 import { telemetrySubject } from '@drover/contracts';
 import { cleanupNamespace, testNamespace, withTestBus } from '@drover/testing';
-import { createJsPipeline, PipelinedPublishError } from '../../src/adapters/nats/js-pipeline';
+import { type Bus, createJsPipeline, HEADERS, PipelinedPublishError } from '../../src';
 
 jest.setTimeout(60_000);
 
@@ -93,5 +94,53 @@ describe('JetStream pipeline', () => {
     expect((err as Error).message).toBe('no');
     fake.unsubscribe();
     pipe.close();
+  });
+
+  it('publishes with headers the caller built', async () => {
+    const pipe = createJsPipeline(bus.nc);
+    const h = natsHeaders();
+    h.set(HEADERS.traceparent, '00-abc');
+    h.set(HEADERS.msgId, 'p2:m1');
+    const subject = telemetrySubject(bus.naming, 'acme', 'sensor', 'p2');
+    const ack = await pipe.publishWithHeaders(subject, data(1), h);
+    const stored = await bus.jsm.streams.getMessage(ack.stream, { seq: ack.seq });
+    expect(stored.header.get(HEADERS.msgId)).toBe('p2:m1');
+    expect(stored.header.get(HEADERS.traceparent)).toBe('00-abc');
+    expect((await pipe.publishWithHeaders(subject, data(1), h)).duplicate).toBe(true);
+    pipe.close();
+  });
+
+  it('drain waits for the awaited acks, then closes', async () => {
+    const pipe = createJsPipeline(bus.nc);
+    const subject = telemetrySubject(bus.naming, 'acme', 'sensor', 'p3');
+    const acks = Array.from({ length: 50 }, (_, i) => pipe.publish(subject, data(i), `p3:m${i}`));
+    await pipe.drain();
+    expect((await Promise.all(acks)).every((a) => a.seq > 0)).toBe(true);
+    const after = await pipe.publish(subject, data(0), 'p3:x').catch((e: unknown) => e);
+    expect((after as PipelinedPublishError).code).toBe('closed');
+  });
+
+  it('the bus shares one pipeline, which ends with the connection', async () => {
+    const own = await withTestBus(ns, { ensureStreams: false });
+    const pipe = own.pipeline();
+    expect(own.pipeline()).toBe(pipe);
+    const subject = telemetrySubject(own.naming, 'acme', 'sensor', 'p4');
+    const acked = pipe.publish(subject, data(1), 'p4:m1');
+    await own.drain();
+    expect((await acked).seq).toBeGreaterThan(0);
+    const after = await pipe.publish(subject, data(2), 'p4:m2').catch((e: unknown) => e);
+    expect((after as PipelinedPublishError).code).toBe('closed');
+  });
+
+  it('fails pending publishes when the connection closes under it', async () => {
+    const own = await withTestBus(ns, { ensureStreams: false });
+    const pipe = createJsPipeline(own.nc);
+    const silent = bus.nc.subscribe(`${ns}.silent3.>`);
+    await bus.nc.flush();
+    const pending = pipe.publish(`${ns}.silent3.x`, data(1), 's4').catch((e: unknown) => e);
+    await own.nc.flush();
+    await own.nc.close();
+    expect(((await pending) as PipelinedPublishError).code).toBe('closed');
+    silent.unsubscribe();
   });
 });
