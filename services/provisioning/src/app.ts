@@ -29,6 +29,9 @@ import { type ProvisioningContext, SERVICE_NAME } from './service/provisioning.c
 import { regenerateCrl } from './service/revocation.service';
 import { enqueueRotateCommand } from './service/certificate.service';
 
+/** Outbox publishes awaiting their stream ack at once. */
+const OUTBOX_MAX_IN_FLIGHT = 64;
+
 /** The required settings plus any of the optional ones (defaults from the config schema). */
 export type ProvisioningAppConfig = Pick<ProvisioningConfig, 'NATS_URL' | 'DATABASE_URL'> &
   Partial<ProvisioningConfig>;
@@ -128,7 +131,15 @@ export async function startProvisioning(
   });
   if (deps.ensureStreams ?? false) await ensureStreams(bus);
 
-  const relay = startOutboxRelay({ db, bus, logger, pollMs: config.OUTBOX_POLL_MS });
+  const relay = startOutboxRelay({
+    db,
+    bus,
+    logger,
+    pollMs: config.OUTBOX_POLL_MS,
+    // Pipelined publishes (in id order) instead of one stream ack after another: a burst of
+    // provisionings leaves two events per device.
+    maxInFlight: OUTBOX_MAX_IN_FLIGHT,
+  });
   const ctx: ProvisioningContext = {
     db,
     naming: bus.naming,

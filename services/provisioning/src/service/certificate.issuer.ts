@@ -85,22 +85,21 @@ async function sign(
   };
 }
 
-/** Issues, registers and records a certificate; the previous active one becomes superseded. */
-export async function issueDeviceCertificate(
+/**
+ * Signs and registers a certificate and builds its row and `certificate.issued` event, without
+ * writing anything: the caller stores them (a first provisioning in one statement, see
+ * provision.repository). `previous` is the certificate it replaces, if any.
+ */
+export async function prepareDeviceCertificate(
   ctx: ProvisioningContext,
-  trx: Executor,
   identity: CloudIdentity,
   source: IssueSource,
   reason: 'provisioning' | 'reprovisioning' | 'renewal',
+  now: Date,
+  previous?: CertificateRow,
 ): Promise<Issued> {
-  const now = ctx.now();
   const signed = await sign(ctx, identity, source);
   const facts = signed.facts ?? certificateFacts(signed.pem);
-  // A device created in this transaction has no certificate to supersede: one query less.
-  const previous =
-    reason === 'provisioning'
-      ? undefined
-      : await certificates.supersedeActive(trx, identity.tenant, identity.deviceId, now);
   let cloudId = signed.cloudId;
   if (signed.signedHere) {
     cloudId = await ctx.cloud.registerCertificate(
@@ -128,7 +127,6 @@ export async function issueDeviceCertificate(
     revoked_at: null,
     revocation_reason: null,
   };
-  await certificates.insertCertificate(trx, row);
   const issuedEvent = event(
     CertificateIssuedV1,
     identity.tenant,
@@ -146,4 +144,24 @@ export async function issueDeviceCertificate(
     ...(signed.privateKeyPem !== undefined && { privateKeyPem: signed.privateKeyPem }),
     events: [issuedEvent],
   };
+}
+
+/** Issues, registers and records a certificate; the previous active one becomes superseded. */
+export async function issueDeviceCertificate(
+  ctx: ProvisioningContext,
+  trx: Executor,
+  identity: CloudIdentity,
+  source: IssueSource,
+  reason: 'provisioning' | 'reprovisioning' | 'renewal',
+): Promise<Issued> {
+  const now = ctx.now();
+  // A device created in this transaction has no certificate to supersede: one query less.
+  // Superseded before signing (the transaction rolls it back if signing fails).
+  const previous =
+    reason === 'provisioning'
+      ? undefined
+      : await certificates.supersedeActive(trx, identity.tenant, identity.deviceId, now);
+  const issued = await prepareDeviceCertificate(ctx, identity, source, reason, now, previous);
+  await certificates.insertCertificate(trx, issued.row);
+  return issued;
 }

@@ -1,5 +1,5 @@
 // Small helpers shared by the use cases: hashing, ids, certificate facts, events, topics.
-import { createHash } from 'node:crypto';
+import { createHash, randomFillSync } from 'node:crypto';
 import { ulid } from 'ulid';
 import {
   type CertificateSummary,
@@ -22,14 +22,30 @@ export function sha256Hex(data: string | Uint8Array | ArrayBuffer): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
+// ulid's own generator asks WebCrypto for one byte per character (16 calls an id); this one
+// draws 32-bit values from a pool of CSPRNG bytes refilled 4 KiB at a time.
+const randomPool = Buffer.alloc(4096);
+let randomAt = randomPool.length;
+
+/** A uniform value in [0, 1) from the CSPRNG pool (the PRNG ulid takes). */
+export function poolRandom(): number {
+  if (randomAt + 4 > randomPool.length) {
+    randomFillSync(randomPool);
+    randomAt = 0;
+  }
+  const v = randomPool.readUInt32BE(randomAt);
+  randomAt += 4;
+  return v / 0x1_0000_0000;
+}
+
 /** A new id with a prefix (`d-`, `e-`), lower-case so it reads well in topics. */
 export function newId(prefix: string): string {
-  return `${prefix}-${ulid().toLowerCase()}`;
+  return `${prefix}-${ulid(undefined, poolRandom).toLowerCase()}`;
 }
 
 /** A new message id for device-bound payloads. */
 export function newMsgId(): string {
-  return ulid();
+  return ulid(undefined, poolRandom);
 }
 
 /** What the service stores about a certificate it did not sign itself (AWS). */
