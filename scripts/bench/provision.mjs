@@ -22,7 +22,7 @@
 // (/usr/sbin/mosquitto), NATS_URL, DATABASE_URL.
 import { fork, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -101,6 +101,66 @@ function quantiles(xs) {
 const fmt = (q) =>
   `n=${q.n} p50=${q.p50?.toFixed(1)} ms p95=${q.p95?.toFixed(1)} ms p99=${q.p99?.toFixed(1)} ms`;
 const now = () => performance.now();
+
+// ---------------------------------------------------------------- CPU per process (/proc)
+
+const TICKS_PER_S = 100;
+
+/** CPU seconds (user + system, all threads) of one process from /proc/<pid>/stat; 0 if gone. */
+function cpuOfPid(pid) {
+  try {
+    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / TICKS_PER_S;
+  } catch (err) {
+    void err; // the process ended: it uses no more CPU
+    return 0;
+  }
+}
+
+/** CPU seconds summed over every process whose command name is `name` (Postgres backends). */
+function cpuOfCommand(name) {
+  let sum = 0;
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    let s;
+    try {
+      s = readFileSync(`/proc/${d}/stat`, 'utf8');
+    } catch (err) {
+      void err; // gone meanwhile
+      continue;
+    }
+    if (s.slice(s.indexOf('(') + 1, s.lastIndexOf(')')) !== name) continue;
+    const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+    sum += (Number(f[11]) + Number(f[12])) / TICKS_PER_S;
+  }
+  return sum;
+}
+
+/**
+ * CPU seconds of the run's processes: the generator (this process, all its threads), the
+ * services' child, the private Mosquitto, and the shared NATS and Postgres (which also serve
+ * whoever else uses them during the phase: an upper bound for this run's share).
+ */
+function cpuSnapshot(pids) {
+  return {
+    generator: cpuOfPid(process.pid),
+    services: cpuOfPid(pids.services),
+    mosquitto: cpuOfPid(pids.mosquitto),
+    nats: cpuOfCommand('nats-server'),
+    postgres: cpuOfCommand('postgres'),
+  };
+}
+
+/** `name=X ms/device (Y cores)` for each process between two snapshots. */
+function cpuLine(before, after, devices, seconds) {
+  return Object.keys(before)
+    .map((k) => {
+      const s = after[k] - before[k];
+      return `${k} ${((s * 1000) / devices).toFixed(1)} ms/device (${(s / seconds).toFixed(2)} cores)`;
+    })
+    .join(', ');
+}
 
 function portAccepts(port) {
   return new Promise((resolve) => {
@@ -216,6 +276,10 @@ async function main() {
   try {
     await waitPorts(Object.values(broker.ports), mosquitto);
     child = fork(fileURLToPath(import.meta.url), ['--services'], {
+      // BENCH_CPU_PROF=<dir>: a V8 CPU profile of the services' process, written when it stops.
+      execArgv: process.env.BENCH_CPU_PROF
+        ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`]
+        : [],
       env: {
         ...process.env,
         BENCH_NS: ns,
@@ -277,7 +341,9 @@ async function main() {
 
     const ca = broker.pki.fleet.chainPems;
     // Floor of the MQTT side: mTLS connect + subscribe + disconnect with the bootstrap certificate.
+    const pids = { services: child.pid, mosquitto: mosquitto.pid };
     const floorLat = [];
+    const floorCpu0 = cpuSnapshot(pids);
     const f0 = now();
     await pool(devices, CONCURRENCY, async (d) => {
       const start = now();
@@ -295,11 +361,14 @@ async function main() {
       await c.endAsync(true);
       floorLat.push(now() - start);
     });
-    const floorPerS = DEVICES / ((now() - f0) / 1000);
+    const floorS = (now() - f0) / 1000;
+    const floorCpu = cpuLine(floorCpu0, cpuSnapshot(pids), DEVICES, floorS);
+    const floorPerS = DEVICES / floorS;
 
     // The service alone: the `provision` RPC over NATS, same concurrency, other hardware ids.
     const rpcCsrs = await Promise.all(rpcHws.map((hw) => pki.createCsr(hw)));
     const rpcLat = [];
+    const rpcCpu0 = cpuSnapshot(pids);
     const r0 = now();
     await pool(rpcHws, CONCURRENCY, async (hw, i) => {
       const start = now();
@@ -311,10 +380,13 @@ async function main() {
       });
       rpcLat.push(now() - start);
     });
-    const rpcPerS = RPC_DEVICES / ((now() - r0) / 1000);
+    const rpcS = (now() - r0) / 1000;
+    const rpcCpu = cpuLine(rpcCpu0, cpuSnapshot(pids), RPC_DEVICES, rpcS);
+    const rpcPerS = RPC_DEVICES / rpcS;
 
     const latencies = [];
     const failures = [];
+    const fullCpu0 = cpuSnapshot(pids);
     const t0 = now();
     await pool(devices, CONCURRENCY, async (d) => {
       const start = now();
@@ -326,20 +398,24 @@ async function main() {
       }
     });
     const seconds = (now() - t0) / 1000;
+    const fullCpu = cpuLine(fullCpu0, cpuSnapshot(pids), DEVICES, seconds);
     const q = quantiles(latencies);
     console.log(`devices=${DEVICES} concurrency=${CONCURRENCY} (mTLS, CSR P-256, real services)`);
     console.log(
       `provisioned ${latencies.length} in ${seconds.toFixed(2)} s: ` +
         `${(latencies.length / seconds).toFixed(1)} devices/s; ${fmt(q)}; failed=${failures.length}`,
     );
+    console.log(`  CPU: ${fullCpu}`);
     console.log(
       `service alone (provision RPC over NATS, ${RPC_DEVICES} devices): ` +
         `${rpcPerS.toFixed(1)} devices/s; ${fmt(quantiles(rpcLat))}`,
     );
+    console.log(`  CPU: ${rpcCpu}`);
     console.log(
       `floor (mTLS connect + subscribe + disconnect): ${floorPerS.toFixed(1)}/s; ` +
         `${fmt(quantiles(floorLat))}`,
     );
+    console.log(`  CPU: ${floorCpu}`);
     console.log(
       `ceiling (CSR check + signing, one process): ${signPerS.toFixed(0)} certificates/s`,
     );
