@@ -149,7 +149,7 @@ export async function startOtaOrchestrator(
       dispatchConcurrency: config.ROLLOUT_DISPATCH_CONCURRENCY,
       downloadTtlS: config.ROLLOUT_DOWNLOAD_URL_TTL_S,
     },
-    directory: registryDirectory(bus),
+    directory: registryDirectory(bus, { targetPageSize: config.ROLLOUT_TARGET_PAGE_SIZE }),
     commands: gatewaySender(bus),
     owner: `${hostname()}-${process.pid}-${ulid()}`,
     hint: () => driver?.hint(),

@@ -22,6 +22,8 @@ export const OtaConfigSchema = Type.Object({
   ROLLOUT_DISPATCH_RATE_PER_S: Type.Integer({ minimum: 1, maximum: 10_000, default: 1000 }),
   // Concurrent create_command calls while dispatching.
   ROLLOUT_DISPATCH_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 512, default: 32 }),
+  // Devices per list_device_targets page when a deployment's target is read (registry max 5,000).
+  ROLLOUT_TARGET_PAGE_SIZE: Type.Integer({ minimum: 1, maximum: 5000, default: 5000 }),
   // Lifetime of the download URL given to a device.
   ROLLOUT_DOWNLOAD_URL_TTL_S: Type.Integer({ minimum: 60, default: 24 * 3600 }),
 

@@ -20,7 +20,16 @@ import { ConflictError, NotFoundError, ValidationError } from '@drover/service-k
 import { outboxEvents } from '../adapters/postgres/outbox';
 import { type Executor } from '../adapters/postgres/schema';
 import { healthRates } from '../domain/rollout-health';
-import { orderKey, refusal, resolveRolloutConfig, splitEligible } from '../domain/rollout-plan';
+import {
+  type CandidateDevice,
+  type Eligibility,
+  type Ineligibility,
+  orderKey,
+  type PlannedFirmware,
+  refusal,
+  resolveRolloutConfig,
+  splitEligible,
+} from '../domain/rollout-plan';
 import { nextStatus, type RolloutAction } from '../domain/rollout-state';
 import {
   type DeploymentRow,
@@ -69,14 +78,9 @@ export type DeploymentPlanRequest = Pick<
   'tenant' | 'device_type' | 'version' | 'target' | 'rollout_config' | 'allow_downgrade'
 >;
 
-/**
- * The checks a deployment passes before any device is told anything (shared with the
- * rehearsal, so a rehearsal refuses exactly what a deployment would): one target, the rollout
- * config, the firmware found and every registry check run again, the target resolved and split
- * into eligible and excluded devices.
- */
-export async function checkDeploymentPlan(ctx: RolloutContext, req: DeploymentPlanRequest) {
-  const { tenant } = req;
+// The checks before the target is read: one target, the rollout config, the firmware found
+// and every registry check run again.
+async function checkRequest(ctx: RolloutContext, req: DeploymentPlanRequest) {
   const given = ['device_ids', 'group', 'filter'].filter(
     (k) => req.target[k as keyof typeof req.target] !== undefined,
   );
@@ -89,7 +93,7 @@ export async function checkDeploymentPlan(ctx: RolloutContext, req: DeploymentPl
   const rollout = resolveRolloutConfig(req.rollout_config);
   const allowDowngrade = req.allow_downgrade ?? false;
 
-  const firmware = await ctx.catalog.findByVersion(tenant, req.device_type, req.version);
+  const firmware = await ctx.catalog.findByVersion(req.tenant, req.device_type, req.version);
   if (firmware === null) {
     throw new NotFoundError(
       'firmware_not_found',
@@ -97,21 +101,60 @@ export async function checkDeploymentPlan(ctx: RolloutContext, req: DeploymentPl
     );
   }
   await ctx.catalog.reverify(firmware);
+  const planned: PlannedFirmware = {
+    deviceType: req.device_type,
+    version: firmware.version,
+    hardwareModels: firmware.hardware_models,
+  };
+  return { rollout, allowDowngrade, firmware, planned };
+}
 
-  const candidates = await ctx.directory.resolve(tenant, req.device_type, req.target);
-  const split = splitEligible(
-    candidates,
-    {
-      deviceType: req.device_type,
-      version: firmware.version,
-      hardwareModels: firmware.hardware_models,
-    },
-    allowDowngrade,
-  );
+function refuse(split: Eligibility, req: DeploymentPlanRequest): void {
   const refused = refusal(split, req.target.device_ids !== undefined);
   if (refused !== null) throw new ValidationError(refused.code, refused.detail);
+}
 
+/**
+ * The checks a deployment passes before any device is told anything (shared with the
+ * rehearsal, so a rehearsal refuses exactly what a deployment would): one target, the rollout
+ * config, the firmware found and every registry check run again, the target resolved and split
+ * into eligible and excluded devices. (create_deployment runs the same checks, the target's
+ * pages split and stored as they come, and refuses before it commits.)
+ */
+export async function checkDeploymentPlan(ctx: RolloutContext, req: DeploymentPlanRequest) {
+  const { rollout, allowDowngrade, firmware, planned } = await checkRequest(ctx, req);
+  const candidates = await ctx.directory.resolve(req.tenant, req.device_type, req.target);
+  const split = splitEligible(candidates, planned, allowDowngrade);
+  refuse(split, req);
   return { rollout, allowDowngrade, firmware, split };
+}
+
+// Inserts a page of eligible devices: column arrays unnested server-side (a few parameters per
+// chunk instead of nine a row).
+async function insertDevices(
+  trx: Executor,
+  deploymentId: string,
+  tenant: string,
+  devices: readonly CandidateDevice[],
+  now: Date,
+): Promise<void> {
+  for (let i = 0; i < devices.length; i += INSERT_CHUNK) {
+    const chunk = devices.slice(i, i + INSERT_CHUNK);
+    await sql`
+      insert into deployment_devices (
+        deployment_id, device_id, tenant, order_key, status, hardware_model,
+        previous_version, running_version, updated_at
+      )
+      select ${deploymentId}, d.device_id, ${tenant}, d.order_key, 'pending', d.hardware_model,
+        d.firmware_version, d.firmware_version, ${now}::timestamptz
+      from unnest(
+        ${chunk.map((d) => d.deviceId)}::text[],
+        ${chunk.map((d) => orderKey(deploymentId, d.deviceId))}::text[],
+        ${chunk.map((d) => d.hardwareModel)}::text[],
+        ${chunk.map((d) => d.firmwareVersion)}::text[]
+      ) as d(device_id, order_key, hardware_model, firmware_version)
+    `.execute(trx);
+  }
 }
 
 /** create_deployment. */
@@ -132,7 +175,10 @@ export async function createDeployment(
   const earlier = await byKey();
   if (earlier !== undefined) return view(ctx.db, earlier);
 
-  const { rollout, allowDowngrade, firmware, split } = await checkDeploymentPlan(ctx, req);
+  const t0 = performance.now();
+  const { rollout, allowDowngrade, firmware, planned } = await checkRequest(ctx, req);
+  const tChecked = performance.now();
+  const split: Eligibility = { eligible: [], excluded: {} };
 
   const now = ctx.now();
   const deploymentId = ulid();
@@ -169,24 +215,18 @@ export async function createDeployment(
           updated_at: now,
         })
         .execute();
-      // Column arrays unnested server-side: a few parameters per chunk instead of nine a row.
-      for (let i = 0; i < split.eligible.length; i += INSERT_CHUNK) {
-        const chunk = split.eligible.slice(i, i + INSERT_CHUNK);
-        await sql`
-          insert into deployment_devices (
-            deployment_id, device_id, tenant, order_key, status, hardware_model,
-            previous_version, running_version, updated_at
-          )
-          select ${deploymentId}, d.device_id, ${tenant}, d.order_key, 'pending', d.hardware_model,
-            d.firmware_version, d.firmware_version, ${now}::timestamptz
-          from unnest(
-            ${chunk.map((d) => d.deviceId)}::text[],
-            ${chunk.map((d) => orderKey(deploymentId, d.deviceId))}::text[],
-            ${chunk.map((d) => d.hardwareModel)}::text[],
-            ${chunk.map((d) => d.firmwareVersion)}::text[]
-          ) as d(device_id, order_key, hardware_model, firmware_version)
-        `.execute(trx);
+      // The target page by page: each page split and its eligible devices stored while the
+      // registry reads the next; refused (rolled back) once the whole target is known.
+      for await (const page of ctx.directory.resolvePages(tenant, req.device_type, req.target)) {
+        const part = splitEligible(page, planned, allowDowngrade);
+        for (const d of part.eligible) split.eligible.push(d);
+        for (const [why, ids] of Object.entries(part.excluded) as [Ineligibility, string[]][]) {
+          const into = (split.excluded[why] ??= []);
+          for (const id of ids) into.push(id);
+        }
+        await insertDevices(trx, deploymentId, tenant, part.eligible, now);
       }
+      refuse(split, req);
       await outboxEvents(trx, [
         deploymentEvent(
           DeploymentCreatedV1,
@@ -206,10 +246,17 @@ export async function createDeployment(
     }
     throw err;
   }
+  const tStored = performance.now();
   ctx.notifyOutbox();
   ctx.hint();
   ctx.logger.info(
-    { event: 'deployment.created', deployment_id: deploymentId, devices: split.eligible.length },
+    {
+      event: 'deployment.created',
+      deployment_id: deploymentId,
+      devices: split.eligible.length,
+      check_ms: Math.round(tChecked - t0),
+      plan_ms: Math.round(tStored - tChecked),
+    },
     'deployment created',
   );
   return getDeployment(ctx, tenant, deploymentId);

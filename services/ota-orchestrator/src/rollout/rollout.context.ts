@@ -27,6 +27,15 @@ export interface RolloutSettings {
 export interface DeviceDirectory {
   /** Every device of the target of that type, eligible or not. */
   resolve(tenant: string, deviceType: string, target: DeploymentTarget): Promise<CandidateDevice[]>;
+  /**
+   * The same devices in the same order, handed over in pages as the registry gives them (the
+   * next page is read while the caller handles this one); `resolve` is their concatenation.
+   */
+  resolvePages(
+    tenant: string,
+    deviceType: string,
+    target: DeploymentTarget,
+  ): AsyncIterable<CandidateDevice[]>;
 }
 
 /** Sends commands (the command gateway); idempotent by `idempotency_key`. */

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { ValidationError } from '@drover/service-kit';
 import {
   type CandidateDevice,
@@ -45,6 +46,17 @@ describe('orderKey', () => {
     expect(orderKey('dep1', 'd1')).toBe(orderKey('dep1', 'd1'));
     expect(orderKey('dep1', 'd1')).not.toBe(orderKey('dep2', 'd1'));
     expect(orderKey('dep1', 'd1')).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('is SHA-256 of "<deployment id>\\n<device id>" in hex, as it always was', () => {
+    // Pinned: deployments planned before keep their order after an upgrade.
+    expect(orderKey('dep1', 'd1')).toBe(
+      '1c630119114c53ff3ee128d5a2f6324d0ae13261a20c9387e0b4ee49abc33c48',
+    );
+    for (const id of ['b0', 'b49999', 'ünï-çødé', 'x'.repeat(200)]) {
+      const hashed = createHash('sha256').update(`01M8BYP2HXEE3TKVGSXQQWWPGC\n${id}`);
+      expect(orderKey('01M8BYP2HXEE3TKVGSXQQWWPGC', id)).toBe(hashed.digest('hex'));
+    }
   });
 
   it('spreads devices: the first 10 % of one order are not the first ids', () => {
