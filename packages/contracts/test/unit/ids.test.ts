@@ -4,9 +4,11 @@ import {
   ULID_PATTERN,
   assertValidId,
   isValidId,
+  monotonicUlidFactory,
   newDeviceId,
   newUlid,
 } from '../../src';
+import { decodeTime, isValid } from 'ulid';
 import { BAD_IDS, GOOD_IDS } from './bad-ids';
 
 describe('ids', () => {
@@ -45,6 +47,55 @@ describe('ids', () => {
     for (const id of ids) expect(id).toMatch(ULID_PATTERN);
     expect([...ids].sort()).toEqual(ids);
     expect(new Set(ids).size).toBe(ids.length);
+  });
+
+  it('mints 100k valid, unique ULIDs in increasing order, timed now', () => {
+    const t0 = Date.now();
+    const ids = Array.from({ length: 100_000 }, () => newUlid());
+    const t1 = Date.now();
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i] as string;
+      if (!ULID_PATTERN.test(id) || !isValid(id)) throw new Error(`invalid ULID ${id}`);
+      if (i > 0 && !(id > (ids[i - 1] as string))) throw new Error(`${id} not after ${ids[i - 1]}`);
+    }
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(decodeTime(ids[0] as string)).toBeGreaterThanOrEqual(t0);
+    expect(decodeTime(ids[ids.length - 1] as string)).toBeLessThanOrEqual(t1);
+  });
+
+  it('increments within a millisecond and across a clock step back, redraws on a new one', () => {
+    let now = 1_700_000_000_000;
+    const next = monotonicUlidFactory(() => now);
+    const a = next();
+    const b = next();
+    expect(decodeTime(a)).toBe(now);
+    expect(b.slice(0, 10)).toBe(a.slice(0, 10));
+    expect(b > a).toBe(true);
+    now -= 5; // the clock steps back: still the last time, still increasing
+    const c = next();
+    expect(decodeTime(c)).toBe(now + 5);
+    expect(c > b).toBe(true);
+    now += 10;
+    const d = next();
+    expect(decodeTime(d)).toBe(now);
+    expect(d.slice(10)).not.toBe(c.slice(10));
+  });
+
+  it('draws uniform, non-repeating randomness from its pool', () => {
+    let now = 1_700_000_000_000;
+    const next = monotonicUlidFactory(() => now++);
+    const counts = new Array<number>(32).fill(0);
+    const randomParts = new Set<string>();
+    const alphabet = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+    const n = 20_000;
+    for (let i = 0; i < n; i++) {
+      const r = next().slice(10);
+      randomParts.add(r);
+      for (const ch of r) counts[alphabet.indexOf(ch)]!++;
+    }
+    expect(randomParts.size).toBe(n);
+    // 320k digits over 32 values: 10k expected each; 5 % off would be ~25 standard deviations.
+    for (const c of counts) expect(Math.abs(c - 10_000)).toBeLessThan(500);
   });
 
   it('mints device ids that are valid ids', () => {
