@@ -119,6 +119,7 @@ export class ReportBatcher {
   private pending: Pending[] = [];
   private scheduled = false;
   private inFlight = 0;
+  private readonly busy = new Set<string>();
 
   /** `options` may be changed at run time (tests). */
   constructor(
@@ -148,11 +149,23 @@ export class ReportBatcher {
     }
   }
 
+  // A report whose command is in a batch in flight waits for that batch (it would read the row
+  // before that batch's write and lose the race); reports of one command keep arrival order.
   private flush(): void {
     while (this.inFlight < this.options.maxInFlight && this.pending.length > 0) {
-      const batch = this.pending.splice(0, this.options.maxBatch);
+      const batch: Pending[] = [];
+      const held: Pending[] = [];
+      for (const p of this.pending) {
+        const free = batch.length < this.options.maxBatch && !this.busy.has(p.report.cmdId);
+        (free ? batch : held).push(p);
+      }
+      this.pending = held;
+      if (batch.length === 0) return;
+      const ids = new Set(batch.map((p) => p.report.cmdId));
+      for (const id of ids) this.busy.add(id);
       this.inFlight++;
       void this.run(batch).finally(() => {
+        for (const id of ids) this.busy.delete(id);
         this.inFlight--;
         this.flush();
       });
