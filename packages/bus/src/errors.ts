@@ -1,6 +1,8 @@
+// Which errors are worth a retry: transient NATS (nats.js or pipeline), database and domain ones.
 import { ErrorCode, NatsError } from 'nats';
 import { isTransient } from '@drover/service-kit';
 import { isTransientDbError } from '@drover/db';
+import { PipelinedPublishError } from './js-pipeline';
 
 const TRANSIENT_NATS_CODES = new Set<string>([
   ErrorCode.Timeout,
@@ -13,8 +15,15 @@ const TRANSIENT_NATS_CODES = new Set<string>([
   ErrorCode.JetStream409,
 ]);
 
-/** True for NATS errors that a later retry can fix (timeouts, no responders, disconnects). */
+// A pipelined publish that got no ack, found no stream, or lost its connection.
+const TRANSIENT_PIPELINE_CODES = new Set<string>(['timeout', 'no_responders', 'closed']);
+
+/**
+ * True for NATS errors that a later retry can fix (timeouts, no responders, disconnects),
+ * whether from nats.js or from the JetStream pipeline.
+ */
 export function isTransientNatsError(err: unknown): boolean {
+  if (err instanceof PipelinedPublishError) return TRANSIENT_PIPELINE_CODES.has(err.code);
   return err instanceof NatsError && TRANSIENT_NATS_CODES.has(err.code);
 }
 

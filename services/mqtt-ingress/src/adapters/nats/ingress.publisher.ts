@@ -1,4 +1,5 @@
-// Everything the ingress writes to NATS: telemetry, device traffic, and reject reports.
+// Everything the ingress writes to NATS: telemetry, device traffic, and reject reports. The hot
+// paths (telemetry, device traffic) go through the bus's JetStream pipeline.
 import { createHash } from 'node:crypto';
 import {
   type Naming,
@@ -10,7 +11,7 @@ import {
   TelemetryRejectedV1,
   telemetrySubject,
 } from '@drover/contracts';
-import { type Bus, HEADERS, publish, publishEvent } from '@drover/bus';
+import { type Bus, HEADERS, outgoingHeaders, publish, publishEvent } from '@drover/bus';
 import { type Route, type TelemetryRecord } from '../../domain/message-router';
 
 /** Longest payload excerpt kept in a DLQ record. */
@@ -155,8 +156,16 @@ export function createIngressPublisher(
         else await enqueue(route.record, route.msgId);
         return;
       }
+      // Device traffic (cmd_res, presence, ...) through the pipeline too, with the headers
+      // `publish()` would set: the context's trace and correlation, then the dedup id.
       const subject = deviceSubject(naming, route.subjectKind, route.tenant, route.deviceId);
-      await publish(bus, subject, route.message, { msgId: route.msgId });
+      const headers = outgoingHeaders();
+      headers.set(HEADERS.msgId, route.msgId);
+      await pipeline.publishWithHeaders(
+        subject,
+        Buffer.from(JSON.stringify(route.message)),
+        headers,
+      );
     },
     async reject(report) {
       const tenant = report.tenant !== undefined && isValidId(report.tenant) ? report.tenant : '_';
