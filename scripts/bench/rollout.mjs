@@ -23,7 +23,9 @@
 //
 // Knobs (environment): BENCH_DEVICES (50000), BENCH_STAGES (1,5,10,25,100), BENCH_RATE
 // (commands/s of the rollout, 10000), BENCH_TIMEOUT_S (900), BENCH_STOP_AFTER_STAGES (0: all;
-// N: abort after N stages), NATS_URL, DATABASE_URL, REDIS_URL.
+// N: abort after N stages), BENCH_PLAN_ONLY (1: abort as soon as the deployment is created, to
+// measure the plan alone), BENCH_CPU_PROF (a directory: both children run with --cpu-prof and
+// write their profiles there), NATS_URL, DATABASE_URL, REDIS_URL.
 import { fork } from 'node:child_process';
 import { createHash, createPublicKey, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -45,6 +47,8 @@ const TIMEOUT_S = num('BENCH_TIMEOUT_S', 900);
 // Abort once this many stages completed (0: run to the end), to measure the plan and the first
 // stages at full size when the whole rollout would take too long on a loaded machine.
 const STOP_AFTER = num('BENCH_STOP_AFTER_STAGES', 0);
+const PLAN_ONLY = process.env.BENCH_PLAN_ONLY === '1';
+const CPU_PROF = process.env.BENCH_CPU_PROF;
 const SERVERS = {
   NATS_URL: process.env.NATS_URL ?? 'nats://127.0.0.1:4222',
   DATABASE_URL: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
@@ -93,7 +97,8 @@ async function orchestrator() {
   const { startOtaOrchestrator } = req(dist('ota-orchestrator'));
   const ota = await startOtaOrchestrator({
     ...SERVERS,
-    LOG_LEVEL: 'warn',
+    // BENCH_OTA_LOG_LEVEL=info shows the plan's phases (`deployment created`: check_ms, store_ms).
+    LOG_LEVEL: process.env.BENCH_OTA_LOG_LEVEL ?? 'warn',
     DROVER_NAMESPACE: ns,
     DB_SCHEMA: `${ns}_ota`,
     // The machine's Postgres is shared (max_connections 100): small pools.
@@ -150,6 +155,7 @@ const mb = (b) => `${(b / 1024 / 1024).toFixed(0)} MB`;
 function forkChild(role, env) {
   const child = fork(fileURLToPath(import.meta.url), [`--${role}`], {
     env: { ...process.env, ...env },
+    ...(CPU_PROF && { execArgv: ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF}`] }),
   });
   const ready = new Promise((resolve, reject) => {
     child.on('message', (m) => m.ready && resolve(m));
@@ -426,6 +432,14 @@ async function main() {
     const deadline = now() + TIMEOUT_S * 1000;
     let final = deployment;
     while (now() < deadline) {
+      if (PLAN_ONLY) {
+        final = await rpc(nc, ns, 'ota-orchestrator', 'abort_deployment', {
+          tenant: TENANT,
+          deployment_id: id,
+          detail: 'bench: plan only',
+        });
+        break;
+      }
       final = await rpc(nc, ns, 'ota-orchestrator', 'get_deployment', {
         tenant: TENANT,
         deployment_id: id,
