@@ -6,7 +6,8 @@
 // Built code: run `pnpm exec turbo run build --filter @drover/bus` first. Shared servers; the
 // namespace's streams and schema are deleted at the end.
 //
-// Knobs (environment): BENCH_ROWS, BENCH_BATCH (500), BENCH_IN_FLIGHT (128), NATS_URL,
+// Knobs (environment): BENCH_ROWS, BENCH_BATCH (500), BENCH_IN_FLIGHT (128), BENCH_DIST (the
+// build to load, default ./dist/index.js: e.g. an older build copied next to it), NATS_URL,
 // DATABASE_URL.
 import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
@@ -15,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const req = createRequire(join(here, '..', 'package.json'));
-const bus = req('./dist/index.js');
+const bus = req(process.env.BENCH_DIST ?? './dist/index.js');
 const { createDb, migrate } = req('@drover/db');
 const { createLogger } = req('@drover/observability');
 const { sql } = req('kysely');

@@ -1,12 +1,16 @@
 // The outbox relay: publishes committed outbox rows to JetStream in id order and marks them
 // sent. Rows go through the bus's pipeline (core publishes with a reply token, many in flight,
-// one socket write per event-loop turn) and a batch costs four statements.
-import { sql } from 'kysely';
+// one socket write per event-loop turn); a batch costs two round trips to Postgres.
+import { CompiledQuery, sql, type Kysely } from 'kysely';
 import { headers as natsHeaders } from 'nats';
+import { poolOf } from '@drover/db';
 import { type Bus, type BusLogger } from './connect';
 import { captureHeaders, encodePayload, HEADERS } from './headers';
 import { qualifySubject } from './publish';
 import { type AnyKysely } from './outbox';
+
+// The pg pool behind a `createDb` database (its types without a direct dependency on pg).
+type PgPool = NonNullable<ReturnType<typeof poolOf>>;
 
 interface OutboxRow {
   id: string;
@@ -66,7 +70,7 @@ export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
   const db = opts.db;
   const logger = opts.logger ?? opts.bus.logger;
   const pollMs = opts.pollMs ?? 250;
-  const batchSize = opts.batchSize ?? 200;
+  const batchSize = Math.max(1, Math.floor(opts.batchSize ?? 200));
   const maxInFlight = Math.max(1, opts.maxInFlight ?? 1);
   let stopped = false;
   let running: Promise<number> | null = null;
@@ -75,38 +79,86 @@ export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
 
   // One statement takes the lock and reads the batch: `l` is evaluated once (a volatile CTE is
   // materialized) and, when another relay holds the lock, the one-time filter returns no row.
-  const selectBatch = (trx: AnyKysely) =>
-    sql<OutboxRow>`
-      with l as (
-        select pg_try_advisory_xact_lock(${OUTBOX_LOCK_CLASS}, hashtext(current_schema())) as locked
-      )
-      select id, event_id, subject, payload, headers from outbox
-      where (select locked from l) and sent_at is null
-      order by id
-      limit ${batchSize}
-    `.execute(trx);
+  // Constants only (no parameters), so the raw path can send it with `begin` in one string.
+  const selectSql = `
+    with l as (
+      select pg_try_advisory_xact_lock(${OUTBOX_LOCK_CLASS}, hashtext(current_schema())) as locked
+    )
+    select id, event_id, subject, payload, headers from outbox
+    where (select locked from l) and sent_at is null
+    order by id
+    limit ${batchSize}`;
 
-  // Begin, lock + select, update, commit: four statements a batch.
-  const flushBatch = async (): Promise<{ sent: number; failed: boolean }> =>
+  // Publishes a batch's rows and runs the test hook: the ids to mark sent and the failure.
+  const publishBatch = async (rows: OutboxRow[]): Promise<{ ids: string[]; failure: unknown }> => {
+    const { acked, failure } = await publishRows(rows);
+    const ids = rows.slice(0, acked).map((r) => r.id);
+    if (ids.length > 0) await opts.beforeMarkSent?.(ids);
+    return { ids, failure };
+  };
+  const outcome = (ids: string[], failure: unknown): { sent: number; failed: boolean } => {
+    if (failure !== null) {
+      logger.warn(
+        { event: 'bus.outbox_publish_failed', err: String(failure), sent: ids.length },
+        'outbox publish failed; will retry',
+      );
+    }
+    return { sent: ids.length, failed: failure !== null };
+  };
+
+  // On a `createDb` database: the pg pool directly, two round trips a batch (`begin` + lock +
+  // select in one string, `update` + `commit` in another) and no query builder.
+  const pool = poolOf(db as Kysely<unknown>);
+  const flushBatchRaw = async (p: PgPool): Promise<{ sent: number; failed: boolean }> => {
+    const client = await p.connect();
+    let broken: Error | undefined;
+    try {
+      // Two statements in one string: pg answers with one result each.
+      const results = (await client.query(`begin; ${selectSql}`)) as unknown as [
+        unknown,
+        { rows: OutboxRow[] },
+      ];
+      const rows = results[1].rows;
+      if (rows.length === 0) {
+        await client.query('commit');
+        return { sent: 0, failed: false };
+      }
+      const { ids, failure } = await publishBatch(rows);
+      if (ids.length > 0) {
+        if (!ids.every((id) => /^[0-9]+$/.test(id))) throw new Error('outbox id not a bigint');
+        await client.query(
+          `update outbox set sent_at = clock_timestamp() where id = any('{${ids.join(',')}}'::bigint[]); commit`,
+        );
+      } else {
+        await client.query('commit');
+      }
+      return outcome(ids, failure);
+    } catch (err) {
+      await client.query('rollback').catch((rollbackErr: unknown) => {
+        broken = rollbackErr as Error; // the connection is gone: the pool drops it
+      });
+      throw err;
+    } finally {
+      client.release(broken);
+    }
+  };
+
+  // Any other Kysely (e.g. a test's own dialect): begin, lock + select, update, commit.
+  const flushBatchKysely = async (): Promise<{ sent: number; failed: boolean }> =>
     db.transaction().execute(async (trx) => {
-      const { rows } = await selectBatch(trx);
+      const { rows } = await trx.executeQuery<OutboxRow>(CompiledQuery.raw(selectSql));
       if (rows.length === 0) return { sent: 0, failed: false };
-      const { acked, failure } = await publishRows(rows);
-      const sent = rows.slice(0, acked).map((r) => r.id);
-      if (sent.length > 0) {
-        await opts.beforeMarkSent?.(sent);
+      const { ids, failure } = await publishBatch(rows);
+      if (ids.length > 0) {
         await sql`
-          update outbox set sent_at = ${new Date()} where id = any(${sent}::bigint[])
+          update outbox set sent_at = clock_timestamp() where id = any(${ids}::bigint[])
         `.execute(trx);
       }
-      if (failure !== null) {
-        logger.warn(
-          { event: 'bus.outbox_publish_failed', err: String(failure), sent: sent.length },
-          'outbox publish failed; will retry',
-        );
-      }
-      return { sent: sent.length, failed: failure !== null };
+      return outcome(ids, failure);
     });
+
+  const flushBatch = (): Promise<{ sent: number; failed: boolean }> =>
+    pool !== undefined ? flushBatchRaw(pool) : flushBatchKysely();
 
   // Publishes the rows in id order through the bus's pipeline, at most `maxInFlight` awaiting
   // their ack; the first failure stops issuing more. Resolves once every issued publish has

@@ -2,12 +2,13 @@
 // order across in-flight windows with the rows' headers, only the acked prefix marked sent when
 // a publish fails mid-window, duplicates counted as sent, the lock folded into the select, and
 // notifies coalescing into one batch.
-import { type Kysely } from 'kysely';
-import { migrate } from '@drover/db';
+import { Kysely, PostgresDialect } from 'kysely';
+import { createPool, migrate } from '@drover/db';
 import {
   cleanupNamespace,
   createTestDb,
   dropTestDb,
+  TEST_DATABASE_URL,
   testNamespace,
   waitFor,
   withTestBus,
@@ -222,5 +223,27 @@ describe('outbox relay over the pipeline', () => {
     }
     expect(batches).toEqual([1, 20, 20]);
     expect(await unsent()).toEqual([]);
+  });
+
+  it('on a Kysely that createDb did not make (no raw pool), keeps the same guarantees', async () => {
+    const own = new Kysely<OutboxDb>({
+      dialect: new PostgresDialect({ pool: createPool({ url: TEST_DATABASE_URL, schema }) }),
+    });
+    const first = Array.from({ length: 30 }, (_, i) => message('kysely', i));
+    const lost: OutboxMessage = { subject: 'iot.nowhere.y', msgId: 'kysely-lost', payload: {} };
+    const rest = Array.from({ length: 5 }, (_, i) => message('kysely', 30 + i));
+    await enqueue([...first, lost, ...rest]);
+    const relay = startOutboxRelay({ db: own, bus, pollMs: 60_000, batchSize: 20, maxInFlight: 8 });
+    try {
+      expect(await relay.flushOnce()).toBe(30);
+      expect(await unsent()).toEqual(['kysely-lost', ...rest.map((m) => m.msgId)]);
+      await db.deleteFrom('outbox').where('event_id', '=', 'kysely-lost').execute();
+      expect(await relay.flushOnce()).toBe(5);
+    } finally {
+      await relay.stop();
+      await own.destroy();
+    }
+    expect(await unsent()).toEqual([]);
+    expect(await storedIds('kysely')).toEqual([...first, ...rest].map((m) => m.msgId));
   });
 });
