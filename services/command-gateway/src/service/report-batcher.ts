@@ -127,6 +127,11 @@ export class ReportBatcher {
     readonly options: ReportBatcherOptions,
   ) {}
 
+  /** Reports waiting for a batch (tests). */
+  get waiting(): number {
+    return this.pending.length;
+  }
+
   /** Applies `report` with the next batch; resolves with its outcome. */
   submit(report: Report): Promise<ReportOutcome> {
     return new Promise((resolve, reject) => {

@@ -240,4 +240,41 @@ describe('batched device reports', () => {
     expect(evs.filter((e) => e.status === 'succeeded')).toHaveLength(1);
     expect(await h.get(id!)).toMatchObject({ status: 'succeeded', result: { raced: true } });
   });
+
+  it('full batches flush at once; a command in flight holds its next report (no race)', async () => {
+    const [id] = await createSilent(['d2'], 'held');
+    await untilAll([id!], 'sent');
+    const before = stats();
+    const seen = batches.length;
+    const { options, hooks } = h.gateway.reports;
+    // One report per batch, and the not-full timer far away: only the size flushes.
+    options.maxBatch = 1;
+    options.waitMs = 1000;
+    let held = false;
+    hooks.beforeWrite = async (writing) => {
+      if (held || !writing.includes(id!)) return;
+      held = true;
+      // The first batch writes only once the second report waits for it.
+      await waitFor(() => h.gateway.reports.waiting > 0, { timeoutMs: 30_000 });
+    };
+    try {
+      await Promise.all([
+        devices[2]!.answer(id!, 'accepted'),
+        devices[2]!.answer(id!, 'succeeded', { result: { held: true } }),
+      ]);
+      await untilAll([id!], 'succeeded');
+    } finally {
+      options.maxBatch = 256;
+      options.waitMs = 0;
+      delete hooks.beforeWrite;
+    }
+    expect(held).toBe(true);
+    const mine = batches.slice(seen).filter((b) => b.commandIds.includes(id!));
+    expect(mine.map((b) => b.commandIds)).toEqual([[id], [id]]);
+    const d = delta(before);
+    expect(d.races).toBe(0);
+    expect(d.rowsWritten).toBe(2);
+    const evs = await events(id!);
+    expect(evs.map((e) => e.status)).toEqual(['queued', 'sent', 'accepted', 'succeeded']);
+  });
 });
