@@ -17,7 +17,8 @@
 // NATS, BENCH_RPC_DEVICES other hardware ids) and the MQTT floor (mTLS connect + subscribe +
 // disconnect with the bootstrap certificate, no request).
 //
-// Knobs (environment): BENCH_DEVICES (1000), BENCH_CONCURRENCY (16), BENCH_RPC_DEVICES
+// Knobs (environment): BENCH_DEVICES (1000), BENCH_CONCURRENCY (16), BENCH_WORKERS (1: generator
+// threads of the MQTT phases, the concurrency split between them), BENCH_RPC_DEVICES
 // (BENCH_DEVICES / 4), MOSQUITTO_BIN
 // (/usr/sbin/mosquitto), NATS_URL, DATABASE_URL.
 import { fork, spawn } from 'node:child_process';
@@ -28,6 +29,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const req = createRequire(join(root, 'services', 'provisioning', 'package.json'));
@@ -40,6 +42,9 @@ const num = (k, d) => Number(process.env[k] ?? d);
 const DEVICES = num('BENCH_DEVICES', 1000);
 const CONCURRENCY = num('BENCH_CONCURRENCY', 16);
 const RPC_DEVICES = num('BENCH_RPC_DEVICES', Math.ceil(DEVICES / 4));
+// Generator threads for the MQTT phases (TLS handshakes are the generator's CPU): 1 = in the
+// main thread; N splits the devices and BENCH_CONCURRENCY over N worker threads.
+const WORKERS = Math.max(1, num('BENCH_WORKERS', 1));
 const MOSQUITTO_BIN = process.env.MOSQUITTO_BIN ?? '/usr/sbin/mosquitto';
 const SERVERS = {
   NATS_URL: process.env.NATS_URL ?? 'nats://127.0.0.1:4222',
@@ -118,9 +123,12 @@ function cpuOfPid(pid) {
   }
 }
 
-/** CPU seconds summed over every process whose command name is `name` (Postgres backends). */
-function cpuOfCommand(name) {
-  let sum = 0;
+/**
+ * CPU seconds by pid of every process whose command name is `name` (Postgres backends) and,
+ * if given, whose command line has `arg` (the NATS server of NATS_URL, not a test's own).
+ */
+function cpuOfCommand(name, arg) {
+  const byPid = new Map();
   for (const d of readdirSync('/proc')) {
     if (!/^\d+$/.test(d)) continue;
     let s;
@@ -131,9 +139,27 @@ function cpuOfCommand(name) {
       continue;
     }
     if (s.slice(s.indexOf('(') + 1, s.lastIndexOf(')')) !== name) continue;
+    if (arg !== undefined && !readCmdline(d).includes(arg)) continue;
     const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-    sum += (Number(f[11]) + Number(f[12])) / TICKS_PER_S;
+    byPid.set(d, (Number(f[11]) + Number(f[12])) / TICKS_PER_S);
   }
+  return byPid;
+}
+
+function readCmdline(pid) {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+  } catch (err) {
+    void err; // gone meanwhile
+    return [];
+  }
+}
+
+/** CPU seconds between two readings: a number, or per pid (a process that ended is left out). */
+function cpuDelta(before, after) {
+  if (typeof before === 'number') return after - before;
+  let sum = 0;
+  for (const [pid, s] of after) sum += s - (before.get(pid) ?? 0);
   return sum;
 }
 
@@ -147,7 +173,7 @@ function cpuSnapshot(pids) {
     generator: cpuOfPid(process.pid),
     services: cpuOfPid(pids.services),
     mosquitto: cpuOfPid(pids.mosquitto),
-    nats: cpuOfCommand('nats-server'),
+    nats: cpuOfCommand('nats-server', new URL(SERVERS.NATS_URL).port || '4222'),
     postgres: cpuOfCommand('postgres'),
   };
 }
@@ -156,7 +182,7 @@ function cpuSnapshot(pids) {
 function cpuLine(before, after, devices, seconds) {
   return Object.keys(before)
     .map((k) => {
-      const s = after[k] - before[k];
+      const s = cpuDelta(before[k], after[k]);
       return `${k} ${((s * 1000) / devices).toFixed(1)} ms/device (${(s / seconds).toFixed(2)} cores)`;
     })
     .join(', ');
@@ -240,6 +266,73 @@ async function provisionDevice(port, ca, device) {
   } finally {
     await client.endAsync(true);
   }
+}
+
+/** The floor's device: mTLS connect + subscribe + disconnect, no request. */
+async function floorDevice(port, ca, device) {
+  const c = await mqtt.connectAsync({
+    host: '127.0.0.1',
+    port,
+    protocol: 'mqtts',
+    clientId: device.hw,
+    cert: device.bootstrap.certificatePem,
+    key: device.bootstrap.privateKeyPem,
+    ca,
+    reconnectPeriod: 0,
+  });
+  try {
+    await c.subscribeAsync(`provisioning/${device.hw}/res`, { qos: 1 });
+  } finally {
+    await c.endAsync(true);
+  }
+}
+
+/** Plays `devices` (`kind`: floor or full) `concurrency` at a time in this thread. */
+async function playHere(kind, port, ca, devices, concurrency) {
+  const latencies = [];
+  const failures = [];
+  const play = kind === 'floor' ? floorDevice : provisionDevice;
+  await pool(devices, concurrency, async (d) => {
+    const start = now();
+    try {
+      await play(port, ca, d);
+      latencies.push(now() - start);
+    } catch (err) {
+      failures.push(`${d.hw}: ${err.message}`);
+    }
+  });
+  return { latencies, failures };
+}
+
+/** Plays `devices` over WORKERS threads (or here when 1); latencies and failures of all. */
+async function playDevices(kind, port, ca, devices) {
+  if (WORKERS === 1) return playHere(kind, port, ca, devices, CONCURRENCY);
+  const slices = Array.from({ length: WORKERS }, (_, w) =>
+    devices.filter((_d, i) => i % WORKERS === w),
+  );
+  const results = await Promise.all(
+    slices.map(
+      (slice, w) =>
+        new Promise((resolve, reject) => {
+          const worker = new Worker(fileURLToPath(import.meta.url), {
+            workerData: {
+              role: 'generator',
+              kind,
+              port,
+              ca,
+              devices: slice,
+              concurrency: Math.floor(CONCURRENCY / WORKERS) + (w < CONCURRENCY % WORKERS ? 1 : 0),
+            },
+          });
+          worker.once('message', resolve);
+          worker.once('error', reject);
+        }),
+    ),
+  );
+  return {
+    latencies: results.flatMap((r) => r.latencies),
+    failures: results.flatMap((r) => r.failures),
+  };
 }
 
 async function main() {
@@ -345,22 +438,8 @@ async function main() {
     const floorLat = [];
     const floorCpu0 = cpuSnapshot(pids);
     const f0 = now();
-    await pool(devices, CONCURRENCY, async (d) => {
-      const start = now();
-      const c = await mqtt.connectAsync({
-        host: '127.0.0.1',
-        port: broker.ports.provisioning,
-        protocol: 'mqtts',
-        clientId: d.hw,
-        cert: d.bootstrap.certificatePem,
-        key: d.bootstrap.privateKeyPem,
-        ca,
-        reconnectPeriod: 0,
-      });
-      await c.subscribeAsync(`provisioning/${d.hw}/res`, { qos: 1 });
-      await c.endAsync(true);
-      floorLat.push(now() - start);
-    });
+    const floor = await playDevices('floor', broker.ports.provisioning, ca, devices);
+    floorLat.push(...floor.latencies);
     const floorS = (now() - f0) / 1000;
     const floorCpu = cpuLine(floorCpu0, cpuSnapshot(pids), DEVICES, floorS);
     const floorPerS = DEVICES / floorS;
@@ -388,19 +467,16 @@ async function main() {
     const failures = [];
     const fullCpu0 = cpuSnapshot(pids);
     const t0 = now();
-    await pool(devices, CONCURRENCY, async (d) => {
-      const start = now();
-      try {
-        await provisionDevice(broker.ports.provisioning, ca, d);
-        latencies.push(now() - start);
-      } catch (err) {
-        failures.push(`${d.hw}: ${err.message}`);
-      }
-    });
+    const full = await playDevices('full', broker.ports.provisioning, ca, devices);
+    latencies.push(...full.latencies);
+    failures.push(...full.failures);
     const seconds = (now() - t0) / 1000;
     const fullCpu = cpuLine(fullCpu0, cpuSnapshot(pids), DEVICES, seconds);
     const q = quantiles(latencies);
-    console.log(`devices=${DEVICES} concurrency=${CONCURRENCY} (mTLS, CSR P-256, real services)`);
+    console.log(
+      `devices=${DEVICES} concurrency=${CONCURRENCY} generator threads=${WORKERS} ` +
+        `(mTLS, CSR P-256, real services)`,
+    );
     console.log(
       `provisioned ${latencies.length} in ${seconds.toFixed(2)} s: ` +
         `${(latencies.length / seconds).toFixed(1)} devices/s; ${fmt(q)}; failed=${failures.length}`,
@@ -413,7 +489,7 @@ async function main() {
     console.log(`  CPU: ${rpcCpu}`);
     console.log(
       `floor (mTLS connect + subscribe + disconnect): ${floorPerS.toFixed(1)}/s; ` +
-        `${fmt(quantiles(floorLat))}`,
+        `${fmt(quantiles(floorLat))}; failed=${floor.failures.length}`,
     );
     console.log(`  CPU: ${floorCpu}`);
     console.log(
@@ -447,5 +523,8 @@ async function main() {
 }
 
 // Last: the helpers above must be initialized before either role runs.
-if (process.argv.includes('--services')) await services();
+if (!isMainThread && workerData?.role === 'generator') {
+  const { kind, port, ca, devices, concurrency } = workerData;
+  parentPort.postMessage(await playHere(kind, port, ca, devices, concurrency));
+} else if (process.argv.includes('--services')) await services();
 else await main();
