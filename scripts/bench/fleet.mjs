@@ -27,6 +27,7 @@
 // connected at a time per thread), BENCH_WORKERS (-1 = simulator default), BENCH_COMMAND_RATE
 // (20), BENCH_ROLLOUT (1; 0 = none), BENCH_STAGES (1,10,50,100), BENCH_SOAK_MIN (0.25),
 // BENCH_ROLLOUT_RATE (200 devices/s), BENCH_IMAGE_KIB (64), BENCH_CONNECT_TIMEOUT_S (600),
+// BENCH_CONNECT_ATTEMPT_S (30, one device's connect timeout),
 // BENCH_TIMEOUT_S (1800, the whole run), LOG_LEVEL (warn), NATS_URL, DATABASE_URL, REDIS_URL,
 // MOSQUITTO_BIN. Needs the build (`pnpm exec turbo run build`). Hold the benchmark lock above
 // 1,000 devices: `flock /tmp/drover/bench.lock pnpm bench:fleet`.
@@ -77,6 +78,8 @@ const SOAK_MIN = num('BENCH_SOAK_MIN', 0.25);
 const ROLLOUT_RATE = num('BENCH_ROLLOUT_RATE', 200);
 const IMAGE_KIB = num('BENCH_IMAGE_KIB', 64);
 const CONNECT_TIMEOUT_S = num('BENCH_CONNECT_TIMEOUT_S', 600);
+// One device's connection attempt (the simulator's SIM_CONNECT_TIMEOUT_MS).
+const CONNECT_ATTEMPT_S = num('BENCH_CONNECT_ATTEMPT_S', 30);
 const TIMEOUT_S = num('BENCH_TIMEOUT_S', 1800);
 const LOG_LEVEL = process.env.LOG_LEVEL ?? 'warn';
 const MOSQUITTO = process.env.MOSQUITTO_BIN ?? MOSQUITTO_BIN;
@@ -448,6 +451,7 @@ try {
       SIM_FIRMWARE_VERSION: FROM,
       SIM_TELEMETRY_INTERVAL_S: String(INTERVAL_S),
       SIM_WAVE_SIZE: String(WAVE),
+      SIM_CONNECT_TIMEOUT_MS: String(CONNECT_ATTEMPT_S * 1000),
       SIM_WORKERS: String(WORKERS),
       SIM_IDENTITY_FILE: path.join(dir, k < 0 ? 'identities-idle.json' : `identities-${k}.json`),
       SIM_FLEET_MQTT_URL: `mqtts://127.0.0.1:${b.broker.ports.fleet}`,

@@ -74,6 +74,9 @@ export const SimulatorConfigSchema = Type.Object({
   // Reconnect back-off bounds (the protocol's 1 s–5 min; tests shorten them).
   SIM_RECONNECT_MIN_MS: Type.Integer({ minimum: 10, default: 1000 }),
   SIM_RECONNECT_MAX_MS: Type.Integer({ minimum: 10, default: 300_000 }),
+  // A connection attempt (TLS handshake to CONNACK) is given up after this long; thousands of
+  // mTLS handshakes on a loaded machine need more than the default.
+  SIM_CONNECT_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 10_000 }),
 });
 /** The simulator's parsed configuration. */
 export type SimulatorConfig = Static<typeof SimulatorConfigSchema>;

@@ -83,6 +83,7 @@ export function createLocalFleet(
         rand: createRandom(spec.seed),
         reconnect: { minMs: config.SIM_RECONNECT_MIN_MS, maxMs: config.SIM_RECONNECT_MAX_MS },
         reannounceAfterProvisioningMs: config.SIM_REANNOUNCE_AFTER_PROVISIONING_MS,
+        connectTimeoutMs: config.SIM_CONNECT_TIMEOUT_MS,
         logger: deps.logger,
         onSent: deps.onSent,
         onConnection: deps.onConnection,

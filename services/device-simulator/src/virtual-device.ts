@@ -69,6 +69,8 @@ export interface VirtualDeviceOptions {
   reconnect: BackoffOptions;
   /** After provisioning, announce the online status again this much later (0 = never). */
   reannounceAfterProvisioningMs?: number;
+  /** Give up a connection attempt (TLS handshake to CONNACK) after this long (default 10 s). */
+  connectTimeoutMs?: number;
   /** Logger. */
   logger: Logger;
   /** Called for every message published, by channel. */
@@ -172,7 +174,7 @@ export class VirtualDevice {
       keepalive: 60,
       // Reconnects are ours: the protocol asks for exponential back-off with full jitter.
       reconnectPeriod: 0,
-      connectTimeout: 10_000,
+      connectTimeout: this.o.connectTimeoutMs ?? 10_000,
       will: {
         topic: `${this.root}/status`,
         payload: Buffer.from(JSON.stringify(msg.OFFLINE_STATUS)),
