@@ -25,7 +25,8 @@
 // (commands/s of the rollout, 10000), BENCH_TIMEOUT_S (900), BENCH_STOP_AFTER_STAGES (0: all;
 // N: abort after N stages), BENCH_PLAN_ONLY (1: abort as soon as the deployment is created, to
 // measure the plan alone), BENCH_CPU_PROF (a directory: both children run with --cpu-prof and
-// write their profiles there), NATS_URL, DATABASE_URL, REDIS_URL.
+// write their profiles there), BENCH_OTA_LOG_LEVEL (the orchestrator's, warn), NATS_URL,
+// DATABASE_URL, REDIS_URL.
 import { fork } from 'node:child_process';
 import { createHash, createPublicKey, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -97,7 +98,7 @@ async function orchestrator() {
   const { startOtaOrchestrator } = req(dist('ota-orchestrator'));
   const ota = await startOtaOrchestrator({
     ...SERVERS,
-    // BENCH_OTA_LOG_LEVEL=info shows the plan's phases (`deployment created`: check_ms, store_ms).
+    // BENCH_OTA_LOG_LEVEL=info shows the plan's phases (`deployment created`: check_ms, plan_ms).
     LOG_LEVEL: process.env.BENCH_OTA_LOG_LEVEL ?? 'warn',
     DROVER_NAMESPACE: ns,
     DB_SCHEMA: `${ns}_ota`,
