@@ -27,6 +27,7 @@ import { startTrafficConsumers } from './adapters/nats/device-traffic.consumer';
 import { commandMetrics } from './command.metrics';
 import { startCommandRpc } from './rpc/command.rpc-server';
 import { type GatewayContext, SERVICE_NAME } from './service/gateway.context';
+import { CreateBatcher } from './service/create-batcher';
 import { ReportBatcher } from './service/report-batcher';
 import { type Scanner, startScanner } from './service/scanner';
 
@@ -64,6 +65,8 @@ export interface CommandGateway {
   scanner: Scanner;
   /** The device report batcher (tests: counters and hooks). */
   reports: ReportBatcher;
+  /** The create batcher (tests). */
+  creates: CreateBatcher;
 }
 
 function resolveConfig(config: GatewayAppConfig): GatewayConfig {
@@ -162,6 +165,11 @@ export async function startCommandGateway(
     },
     metrics: commandMetrics(metrics),
   };
+  const creates = new CreateBatcher(db, {
+    maxBatch: config.CREATE_BATCH_MAX,
+    maxInFlight: config.CREATE_BATCH_CONCURRENCY,
+  });
+  if (config.CREATE_BATCH_MAX > 1) ctx.createBatch = (tenant, row) => creates.submit(tenant, row);
   const reports = new ReportBatcher(ctx, {
     maxBatch: config.REPORT_BATCH_MAX,
     waitMs: config.REPORT_BATCH_WAIT_MS,
@@ -215,5 +223,6 @@ export async function startCommandGateway(
     ctx,
     scanner,
     reports,
+    creates,
   };
 }

@@ -23,6 +23,11 @@ export const GatewayConfigSchema = Type.Object({
   REPORT_BATCH_WAIT_MS: Type.Integer({ minimum: 0, maximum: 1000, default: 0 }),
   // Batches reading or writing at once (one pool connection each at a time; keep < DB_POOL_MAX).
   REPORT_BATCH_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 64, default: 4 }),
+  // Single creates without an Idempotency-Key inserted per batch at most (one statement and one
+  // commit per batch and tenant; 1 = one statement per create).
+  CREATE_BATCH_MAX: Type.Integer({ minimum: 1, maximum: 500, default: 256 }),
+  // Create batches writing at once (one pool connection each; keep < DB_POOL_MAX).
+  CREATE_BATCH_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 64, default: 4 }),
   DEVICE_META_TTL_MS: Type.Integer({ minimum: 0, default: 10_000 }),
   OUTBOX_POLL_MS: Type.Integer({ minimum: 10, default: 250 }),
   // Outbox publishes awaiting their stream ack at once (1 = one after another).

@@ -1,6 +1,5 @@
 // Use cases behind the RPC: create (idempotent, sent at once when the device is online), read,
 // list, and the rate-limited group fan-out.
-import { monotonicFactory } from 'ulid';
 import {
   type Command,
   type CommandList,
@@ -12,6 +11,7 @@ import {
   type CreateGroupCommandsRequest,
   type Fanout,
   type ListCommandsRequest,
+  monotonicUlidFactory,
 } from '@drover/contracts';
 import { ConflictError, DomainError, NotFoundError, ValidationError } from '@drover/service-kit';
 import { eventMessages, outboxRows } from '@drover/bus';
@@ -38,7 +38,13 @@ import { releaseDevice } from './traffic.service';
 import { onlineDevices } from '../adapters/postgres/presence.repository';
 
 // Monotonic: ids made in the same millisecond still sort in creation order (device order).
-const ulid = monotonicFactory();
+// Monotonic ULIDs on the use case's clock (pooled randomness: no crypto call per character).
+let ulidTime = 0;
+const nextUlid = monotonicUlidFactory(() => ulidTime);
+const ulid = (time: number = Date.now()): string => {
+  ulidTime = time;
+  return nextUlid();
+};
 
 // The columns a new row gets from their defaults (the queued event is built before the insert).
 const unsentDefaults = {
@@ -119,7 +125,11 @@ export async function createCommand(
     ...eventMessages([commandEvent(queued, now)]),
     commandMessage(ctx, queued, 1, now),
   ]);
-  const result = await insertCreated(ctx.db, row, plan, { event: event!, dispatch: message! });
+  const outbox = { event: event!, dispatch: message! };
+  const result =
+    req.idempotency_key === undefined && ctx.createBatch !== undefined
+      ? await ctx.createBatch(req.tenant, { row, plan, outbox })
+      : await insertCreated(ctx.db, row, plan, outbox);
   if (result === null) {
     // A concurrent call with the same key won.
     const winner = await findByIdempotencyKey(ctx.db, req.tenant, req.idempotency_key!);

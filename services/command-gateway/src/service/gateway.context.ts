@@ -3,6 +3,8 @@ import { type Kysely } from 'kysely';
 import { type Naming } from '@drover/contracts';
 import { type Logger } from '@drover/observability';
 import { type BackoffPolicy } from '../domain/backoff';
+import { type BatchRow } from '../adapters/postgres/command.repository';
+import { type CommandRow } from '../adapters/postgres/command.table';
 import { type DB } from '../adapters/postgres/schema';
 import { type CommandMetrics } from '../command.metrics';
 
@@ -46,4 +48,6 @@ export interface GatewayContext {
   defaults: { timeoutS: number; expiresInS: number; groupRatePerS: number };
   /** Metric series. */
   metrics: CommandMetrics;
+  /** Inserts an unkeyed create with others of its turn (absent: one statement per create). */
+  createBatch?: (tenant: string, row: BatchRow) => Promise<CommandRow>;
 }

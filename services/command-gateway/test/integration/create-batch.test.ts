@@ -1,0 +1,68 @@
+// Single creates batched on the real path: many concurrent unkeyed create_command calls share
+// insert statements, every one gets its own command that reaches the device once and succeeds;
+// a parked create (device offline) and a keyed create keep their semantics beside a batch.
+import { type Device, type Harness, startHarness } from './command.harness';
+
+jest.setTimeout(180_000);
+
+describe('batched single creates', () => {
+  let h: Harness;
+  const devices: Device[] = [];
+
+  beforeAll(async () => {
+    // Resends far apart: a slow answer on a loaded machine must not count as a second delivery.
+    h = await startHarness('cbatch', { RESEND_BASE_MS: 60_000, RESEND_MAX_MS: 60_000 });
+    const ids = ['c0', 'c1', 'c2', 'c3', 'c4'];
+    await h.register([...ids, 'c-off']);
+    for (const id of ids) devices.push(await h.connect(id));
+  });
+  afterAll(async () => {
+    await h?.stop();
+  });
+
+  it('200 concurrent creates share statements and each succeeds once on its device', async () => {
+    // Presence must be stored before the creates, or they are parked instead of sent.
+    for (const d of devices) {
+      await h.until(
+        (await h.create({ device_id: d.id, name: 'warm' })).command.command_id,
+        (c) => c.status === 'succeeded',
+      );
+    }
+    const before = { ...h.gateway.creates.stats };
+    const created = await Promise.all(
+      Array.from({ length: 200 }, (_, i) =>
+        h.create({ device_id: devices[i % devices.length]!.id, name: 'go', params: { i } }),
+      ),
+    );
+    const stats = h.gateway.creates.stats;
+    expect(created.every((c) => c.created)).toBe(true);
+    const ids = created.map((c) => c.command.command_id);
+    expect(new Set(ids).size).toBe(200);
+    expect(stats.rows - before.rows).toBe(200);
+    // Batched: far fewer statements than creates.
+    expect(stats.statements - before.statements).toBeLessThan(100);
+    const done = await Promise.all(ids.map((id) => h.until(id, (c) => c.status === 'succeeded')));
+    // Each command's own params came back from its own device, once.
+    done.forEach((c, i) => expect(c.result).toEqual({ echo: { i } }));
+    for (const id of ids) {
+      const seen = devices.flatMap((d) => d.received.filter((r) => r.msgId === id));
+      expect(seen).toHaveLength(1);
+    }
+  });
+
+  it('parks a batched create for an offline device and keeps keyed creates idempotent', async () => {
+    const [parked, keyed, again] = await Promise.all([
+      h.create({ device_id: 'c-off', name: 'go' }),
+      h.create({ device_id: 'c0', name: 'go', idempotency_key: 'k-1' }),
+      h.create({ device_id: 'c0', name: 'go', idempotency_key: 'k-1' }),
+    ]);
+    expect(parked.command.status).toBe('queued');
+    expect(parked.command.attempts).toBe(0);
+    expect(keyed.command.command_id).toBe(again.command.command_id);
+    expect([keyed.created, again.created].filter(Boolean)).toHaveLength(1);
+    await h.until(keyed.command.command_id, (c) => c.status === 'succeeded');
+    const off = await h.connect('c-off');
+    await h.until(parked.command.command_id, (c) => c.status === 'succeeded');
+    expect(off.received.map((r) => r.msgId)).toEqual([parked.command.command_id]);
+  });
+});
