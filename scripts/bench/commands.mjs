@@ -212,7 +212,8 @@ function cpuPerCommand(before, after, total) {
   const out = {};
   for (const role of Object.keys(before.services))
     out[role] = ms(after.services[role] - before.services[role]);
-  for (const [name, sec] of Object.entries(cpuDelta(before.servers, after.servers, SERVER_NAMES)))
+  const names = SERVER_NAMES.filter((n) => !(n in out)); // a private broker is counted by pid
+  for (const [name, sec] of Object.entries(cpuDelta(before.servers, after.servers, names)))
     out[name] = ms(sec);
   out.generator = ms(after.generator - before.generator);
   return out;

@@ -30,5 +30,7 @@ export {
 export type { AnyKysely, OutboxDb, OutboxTable, OutboxMessage, OutboxInsertRow } from './outbox';
 export { startOutboxRelay } from './outbox-relay';
 export { createJsPipeline, PipelinedPublishError } from './js-pipeline';
+export { DEVICE_CHANGE_EVENTS, watchDeviceChanges } from './device-changes';
+export type { DeviceChange, DeviceChangeHandlers, DeviceChangeWatch } from './device-changes';
 export type { JsPipeline, JsPipelineOptions, PipelinedAck } from './js-pipeline';
 export type { OutboxRelay, OutboxRelayOptions } from './outbox-relay';

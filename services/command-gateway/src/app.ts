@@ -10,6 +10,7 @@ import {
   rpcRequest,
   type RpcServer,
   startOutboxRelay,
+  watchDeviceChanges,
 } from '@drover/bus';
 import {
   DEVICE_REGISTRY_SERVICE,
@@ -112,8 +113,9 @@ export async function startCommandGateway(
   });
 
   let scanner: Scanner | null = null;
-  // Device meta changes rarely (type, decommissioning): a short cache spares the registry one
-  // RPC per command; a decommissioned device is refused by the ingress in the meantime.
+  // Device meta changes rarely (type, decommissioning): a cache spares the registry one RPC per
+  // command. The registry's device events drop an entry the moment it changes (a lost
+  // subscription drops them all), so the TTL is only the safety net.
   const metaCache = new LRUCache<string, { deviceType: string; status: string }>({
     max: 100_000,
     ttl: config.DEVICE_META_TTL_MS,
@@ -175,6 +177,13 @@ export async function startCommandGateway(
     waitMs: config.REPORT_BATCH_WAIT_MS,
     maxInFlight: config.REPORT_BATCH_CONCURRENCY,
   });
+  const metaWatch = watchDeviceChanges(bus, {
+    onChange: ({ tenant, deviceId }) => metaCache.delete(`${tenant}/${deviceId}`),
+    onLost: (reason) => {
+      metaCache.clear();
+      logger.warn({ event: 'meta_cache.events_lost', reason }, 'device meta cache cleared');
+    },
+  });
   const consumers: Consumer[] = await startTrafficConsumers(bus, ctx, reports, {
     concurrency: config.CONSUMER_CONCURRENCY,
     reportConcurrency: config.REPORT_CONSUMER_CONCURRENCY,
@@ -188,6 +197,7 @@ export async function startCommandGateway(
   const stopIntake = () =>
     (intakeStopped ??= (async () => {
       await rpc.stop();
+      metaWatch.stop();
       await Promise.all(consumers.map((c) => c.stop()));
       await scanner?.stop();
     })());

@@ -28,7 +28,8 @@ export const GatewayConfigSchema = Type.Object({
   CREATE_BATCH_MAX: Type.Integer({ minimum: 1, maximum: 500, default: 256 }),
   // Create batches writing at once (one pool connection each; keep < DB_POOL_MAX).
   CREATE_BATCH_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 64, default: 4 }),
-  DEVICE_META_TTL_MS: Type.Integer({ minimum: 0, default: 10_000 }),
+  // Device meta cache age limit; device events drop entries at once (0 = no cache).
+  DEVICE_META_TTL_MS: Type.Integer({ minimum: 0, default: 300_000 }),
   OUTBOX_POLL_MS: Type.Integer({ minimum: 10, default: 250 }),
   // Outbox publishes awaiting their stream ack at once (1 = one after another).
   OUTBOX_MAX_IN_FLIGHT: Type.Integer({ minimum: 1, maximum: 1000, default: 128 }),

@@ -26,14 +26,16 @@ export const IngressConfigSchema = Type.Object({
   MAX_PAYLOAD_BYTES: Type.Integer({ default: 262144, minimum: 1024 }),
   MAX_FUTURE_SKEW_MS: Type.Integer({ default: 300000, minimum: 0 }),
   MAX_AGE_MS: Type.Integer({ default: 7 * 24 * 3600 * 1000, minimum: 1000 }),
-  META_CACHE_TTL_MS: Type.Integer({ default: 10000, minimum: 0 }),
+  // Age after which a known device's answer is refreshed in the background. Device events drop
+  // or update an entry at once, so this is only the safety net for a change nobody announced.
+  META_CACHE_TTL_MS: Type.Integer({ default: 300000, minimum: 0 }),
   META_CACHE_MAX: Type.Integer({ default: 100000, minimum: 1 }),
   // "Unknown device" answers are kept this long (never served stale); registration events drop
   // them at once anyway.
   META_CACHE_NEGATIVE_TTL_MS: Type.Integer({ default: 1000, minimum: 0 }),
   // While the registry is unreachable a known device keeps flowing on its last answer, at most
   // this long after that answer was fetched.
-  META_CACHE_STALE_MAX_MS: Type.Integer({ default: 300000, minimum: 0 }),
+  META_CACHE_STALE_MAX_MS: Type.Integer({ default: 900000, minimum: 0 }),
   // Rejects are reported on the bus at most this often per second; all are counted.
   REJECT_REPORTS_PER_S: Type.Integer({ default: 500, minimum: 0 }),
   COMMANDS_ENABLED: Type.Boolean({ default: true }),

@@ -1,6 +1,9 @@
 // Single creates batched on the real path: many concurrent unkeyed create_command calls share
 // insert statements, every one gets its own command that reaches the device once and succeeds;
-// a parked create (device offline) and a keyed create keep their semantics beside a batch.
+// a parked create (device offline) and a keyed create keep their semantics beside a batch; a
+// cached device that the registry decommissions is refused at once (its event drops the entry).
+import { rpcRequest } from '@drover/bus';
+import { waitFor } from '@drover/testing';
 import { type Device, type Harness, startHarness } from './command.harness';
 
 jest.setTimeout(180_000);
@@ -64,5 +67,36 @@ describe('batched single creates', () => {
     const off = await h.connect('c-off');
     await h.until(parked.command.command_id, (c) => c.status === 'succeeded');
     expect(off.received.map((r) => r.msgId)).toEqual([parked.command.command_id]);
+  });
+});
+
+describe('device meta cache', () => {
+  let h: Harness;
+  afterAll(async () => {
+    await h?.stop();
+  });
+
+  it('refuses a cached device at once when the registry decommissions it', async () => {
+    // An hour of cache: only the registry's event can make the gateway notice.
+    h = await startHarness('cmeta', { DEVICE_META_TTL_MS: 3_600_000 });
+    await h.register(['m0']);
+    const first = await h.create({ device_id: 'm0', name: 'go' });
+    expect(first.created).toBe(true);
+    await rpcRequest(h.bus, 'device-registry', 'decommission_device', {
+      tenant: h.tenant,
+      device_id: 'm0',
+    });
+    const refused = await waitFor(
+      async () => {
+        try {
+          await h.create({ device_id: 'm0', name: 'go' });
+          return null;
+        } catch (err) {
+          return err as Error;
+        }
+      },
+      { timeoutMs: 10_000, intervalMs: 50, description: 'create refused after decommission' },
+    );
+    expect(String(refused)).toMatch(/decommissioned/);
   });
 });
