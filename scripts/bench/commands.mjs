@@ -226,6 +226,12 @@ const fmtCpu = (c) =>
 async function run(ns, nc, deviceIds, telemetryRate, services) {
   const cpu0 = cpuSnapshot(services);
   const started = new Map();
+  const stages = new Map();
+  const stageOf = (id) => {
+    let st = stages.get(id);
+    if (st === undefined) stages.set(id, (st = {}));
+    return st;
+  };
   const rtts = [];
   let failed = 0;
   let errors = 0;
@@ -233,6 +239,10 @@ async function run(ns, nc, deviceIds, telemetryRate, services) {
   (async () => {
     for await (const m of sub) {
       const e = jc.decode(m.data);
+      // Stage times (wall clock, ms): when each event was made (`at`) and when it arrived here.
+      const st = stageOf(e.data.command_id);
+      st[`${e.data.status}At`] = Date.parse(e.data.at);
+      st[`${e.data.status}Seen`] = Date.now();
       const t0 = started.get(e.data.command_id);
       if (
         t0 === undefined ||
@@ -285,6 +295,7 @@ async function run(ns, nc, deviceIds, telemetryRate, services) {
       timeout_s: 30,
     };
     const start = now();
+    const wallStart = Date.now();
     inflight.push(
       nc
         .request(`${ns}.iot.rpc.command-gateway.create_command`, jc.encode(body), {
@@ -294,6 +305,7 @@ async function run(ns, nc, deviceIds, telemetryRate, services) {
           const r = jc.decode(m.data);
           if (r.error) throw new Error(r.error.error_code);
           started.set(r.result.command.command_id, start);
+          stageOf(r.result.command.command_id).start = wallStart;
         })
         .catch(() => errors++),
     );
@@ -315,6 +327,7 @@ async function run(ns, nc, deviceIds, telemetryRate, services) {
   return {
     // CPU per command of each service process, the servers and the generator, all of it.
     cpu: cpuPerCommand(cpu0, cpu1, total),
+    stages: stageSummary(stages),
     elu,
     q: quantiles(rtts),
     failedRatio: (failed + lost + errors) / total,
@@ -368,11 +381,31 @@ async function stopService(child) {
   await new Promise((r) => child.on('exit', r));
 }
 
+// Where a succeeded command's time went (medians, ms; wall clocks of one machine).
+function stageSummary(stages) {
+  const spans = {
+    'create→queued': (s) => s.queuedAt - s.start,
+    'queued→sent (relay, ingress, broker ack, report)': (s) => s.sentAt - s.queuedAt,
+    'sent→succeeded (device, ingress, report)': (s) => s.succeededAt - s.sentAt,
+    'succeeded→event seen (relay)': (s) => s.succeededSeen - s.succeededAt,
+    'queued→event seen (relay)': (s) => s.queuedSeen - s.queuedAt,
+  };
+  const done = [...stages.values()].filter(
+    (s) => s.start && s.queuedAt && s.sentAt && s.succeededAt && s.succeededSeen && s.queuedSeen,
+  );
+  return Object.fromEntries(Object.entries(spans).map(([k, f]) => [k, quantiles(done.map(f)).p50]));
+}
+
 function printRun(label, r) {
   console.log(
     `${label} ${fmt(r.q)} failed=${(r.failedRatio * 100).toFixed(3)} % achieved=${r.achieved.toFixed(0)}/s`,
   );
   console.log(`  cpu ms/command: ${fmtCpu(r.cpu)}`);
+  console.log(
+    `  stages (p50 ms): ${Object.entries(r.stages)
+      .map(([k, v]) => `${k} ${v}`)
+      .join('; ')}`,
+  );
   console.log(
     `  event-loop utilization (max of the last 5 s): ${Object.entries(r.elu)
       .map(([k, v]) => `${k} ${v.toFixed(2)}`)
