@@ -46,6 +46,22 @@ function isConfirmed(d: DeviceProgress, targetVersion: string): boolean {
   return d.reportedSucceeded && d.online === true && d.runningVersion === targetVersion;
 }
 
+// Progress order of update states. A device's reports may reach the orchestrator out of order
+// (the broker spreads one device's messages over the ingress's shared-subscription
+// connections): a report behind the shown state is late and does not move it back. Unknown
+// states rank with the final ones.
+const UPDATE_RANK: Readonly<Record<string, number>> = {
+  downloading: 1,
+  downloaded: 2,
+  installing: 3,
+  rebooting: 4,
+};
+const FINAL_RANK = 5;
+function isBehind(state: string, shown: string | null): boolean {
+  if (shown === null) return false;
+  return (UPDATE_RANK[state] ?? FINAL_RANK) < (UPDATE_RANK[shown] ?? FINAL_RANK);
+}
+
 /** Applies one report; `targetVersion` is the version being deployed. */
 export function applyDeviceReport(
   d: DeviceProgress,
@@ -57,7 +73,7 @@ export function applyDeviceReport(
     next.online = r.online;
     if (r.firmwareVersion !== undefined) next.runningVersion = r.firmwareVersion;
     if (!r.online && FOLLOWED.has(d.status)) next.wentOffline = true;
-  } else if (r.kind === 'update_status') {
+  } else if (r.kind === 'update_status' && !isBehind(r.state, d.updateState)) {
     next.updateState = r.state;
   }
 

@@ -28,6 +28,21 @@ describe('device progress', () => {
     expect(d.status).toBe('succeeded');
   });
 
+  it('keeps the shown update state from moving back when reports arrive out of order', () => {
+    let d = applyDeviceReport(updating, { kind: 'update_status', state: 'installing' }, V);
+    d = applyDeviceReport(d, { kind: 'update_status', state: 'downloading' }, V);
+    expect(d.updateState).toBe('installing');
+    d = applyDeviceReport(d, { kind: 'update_status', state: 'succeeded' }, V);
+    d = applyDeviceReport(d, { kind: 'update_status', state: 'rebooting' }, V);
+    expect(d.updateState).toBe('succeeded');
+    // A final state replaces another final one (a rollback after success is shown).
+    d = applyDeviceReport(d, { kind: 'update_status', state: 'rolled_back' }, V);
+    expect(d.updateState).toBe('rolled_back');
+    // An unknown state ranks with the final ones.
+    d = applyDeviceReport(d, { kind: 'update_status', state: 'bricked' }, V);
+    expect(d.updateState).toBe('bricked');
+  });
+
   it('succeeds in the other order too (back online first, then succeeded)', () => {
     let d = applyDeviceReport(updating, { kind: 'presence', online: true, firmwareVersion: V }, V);
     expect(d.status).toBe('updating');
