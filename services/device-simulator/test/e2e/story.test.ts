@@ -315,7 +315,7 @@ describe('the Drover story, end to end', () => {
     // The registry learns each device's version from its `online` after the rollback reboot,
     // a moment after the orchestrator counted it: wait for the last one.
     await waitFor(async () => (await onVersion(BAD)) === 0, {
-      timeoutMs: 60_000,
+      timeoutMs: 120_000,
       intervalMs: 500,
       description: 'no device online on the bad version',
     });
