@@ -36,7 +36,6 @@ import { createHash, createPrivateKey, randomBytes, sign } from 'node:crypto';
 import { createWriteStream, existsSync, readFileSync } from 'node:fs';
 import { appendFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -58,6 +57,7 @@ import {
   rssBytes,
   scrape,
 } from './lib/proc-stats.mjs';
+import { freePort, waitPort } from './lib/proc.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const req = createRequire(path.join(root, 'services/ota-orchestrator/package.json'));
@@ -111,30 +111,6 @@ for (const svc of [...PLATFORM, 'mqtt-ingress', 'device-simulator']) {
 if (!existsSync(MOSQUITTO)) {
   console.error(`${MOSQUITTO} not found (MOSQUITTO_BIN)`);
   process.exit(1);
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
-
-async function waitPort(port, timeoutMs = 15_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const ok = await new Promise((resolve) => {
-      const s = net.connect(port, '127.0.0.1', () => s.end(() => resolve(true)));
-      s.on('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`port ${port} never opened`);
-    await sleep(100);
-  }
 }
 
 /** The devices of shard k: contiguous ranges of the fleet plan. */

@@ -13,10 +13,10 @@
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { mkdtemp, rm, writeFile, readFile } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort, waitPort } from './lib/proc.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const ingestDir = path.join(root, 'services/telemetry-ingest');
@@ -45,30 +45,6 @@ const NS = `bench_${Math.random().toString(36).slice(2, 8)}`;
 const TENANT = 'acme';
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const children = [];
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
-
-async function waitPort(port, timeoutMs = 15000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const ok = await new Promise((resolve) => {
-      const s = net.connect(port, '127.0.0.1', () => s.end(() => resolve(true)));
-      s.on('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`port ${port} never opened`);
-    await sleep(100);
-  }
-}
 
 function start(name, command, args, opts = {}) {
   const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
