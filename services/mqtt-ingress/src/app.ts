@@ -1,8 +1,9 @@
-// Composition of the ingress: bus, registry cache, N shared-subscription connections, the
-// command forwarders and the ops server.
+// Composition of the ingress: bus, registry cache, N shared-subscription connections plus one for
+// `status`, the command forwarders and the ops server.
 import mqtt from 'mqtt';
 import {
   DEVICE_CHANNELS,
+  type DeviceChannel,
   deviceChannelFilter,
   namespace,
   sharedSubscription,
@@ -37,7 +38,8 @@ export interface MqttIngress {
   metrics: Metrics;
   /** The ops server's port (0 when disabled). */
   opsPort: number;
-  /** The fixed MQTT client ids of the subscriber connections. */
+  /** The fixed MQTT client ids of the subscriber connections: `<MQTT_CLIENT_ID>-<n>` for the
+   * `MQTT_CONNECTIONS` ones, then `<MQTT_CLIENT_ID>-status`. */
   clientIds: string[];
 }
 
@@ -49,11 +51,31 @@ export interface StartOptions {
   opsServer?: boolean;
 }
 
-/** Filters of every device channel, as shared subscriptions (never `#`). */
-export function subscriptionFilters(group: string, prefix: string): string[] {
-  return DEVICE_CHANNELS.map((c) =>
-    sharedSubscription(group, deviceChannelFilter(c, prefix || undefined)),
-  );
+/** The device channel with a connection of its own. */
+const STATUS_CHANNEL: DeviceChannel = 'status';
+
+/** The shared subscriptions of the ingress, split by connection. */
+export interface SubscriptionFilters {
+  /** `status` alone, for the one status connection. */
+  status: string[];
+  /** Every other device channel, for each of the `MQTT_CONNECTIONS` connections. */
+  other: string[];
+}
+
+/**
+ * Filters of every device channel, as shared subscriptions (never `#`). `status` is apart: a
+ * connection handles its messages one at a time, in the broker's order, so one connection for
+ * all statuses stamps a device's `online`s and last wills in the order the broker received them
+ * (the registry orders presence by that stamp); spread over many connections, an older status
+ * stuck behind a slow message would be stamped after a newer one.
+ */
+export function subscriptionFilters(group: string, prefix: string): SubscriptionFilters {
+  const filter = (c: DeviceChannel) =>
+    sharedSubscription(group, deviceChannelFilter(c, prefix || undefined));
+  return {
+    status: [filter(STATUS_CHANNEL)],
+    other: DEVICE_CHANNELS.filter((c) => c !== STATUS_CHANNEL).map(filter),
+  };
 }
 
 /** Starts the ingress; resolves when every connection is subscribed. */
@@ -107,12 +129,21 @@ export async function startMqttIngress(
     isStopping: () => stopping,
   });
   const filters = subscriptionFilters(config.MQTT_SHARE_GROUP, config.MQTT_TOPIC_PREFIX);
-  const clientIds = Array.from(
-    { length: config.MQTT_CONNECTIONS },
-    (_, i) => `${config.MQTT_CLIENT_ID}-${i}`,
-  );
-  const subscribers: Subscriber[] = clientIds.map((clientId) =>
-    openSubscriber({ url: broker.url, tls: broker.tls, clientId, filters, sink: handler, logger }),
+  const connections = Array.from({ length: config.MQTT_CONNECTIONS }, (_, i) => ({
+    clientId: `${config.MQTT_CLIENT_ID}-${i}`,
+    filters: filters.other,
+    // Sessions of a version that took `status` on every connection keep that subscription.
+    dropFilters: filters.status,
+  }));
+  // Still a shared subscription in the same group: replicas split the devices' statuses.
+  connections.push({
+    clientId: `${config.MQTT_CLIENT_ID}-status`,
+    filters: filters.status,
+    dropFilters: [],
+  });
+  const clientIds = connections.map((c) => c.clientId);
+  const subscribers: Subscriber[] = connections.map((c) =>
+    openSubscriber({ url: broker.url, tls: broker.tls, ...c, sink: handler, logger }),
   );
   await Promise.all(subscribers.map((s) => s.ready));
 

@@ -20,6 +20,11 @@ export interface SubscriberOptions {
   clientId: string;
   /** Subscription filters (QoS 1). */
   filters: string[];
+  /**
+   * Filters this client id no longer takes: a persistent session keeps the subscriptions of an
+   * older version, so a resumed session unsubscribes them before subscribing.
+   */
+  dropFilters?: string[];
   /** Message handler. */
   sink: MessageSink;
   /** Logger. */
@@ -77,6 +82,13 @@ export function openSubscriber(opts: SubscriberOptions): Subscriber {
         { event: 'mqtt.connected', client_id: opts.clientId, session: connack.sessionPresent },
         'connected',
       );
+      const drop = connack.sessionPresent ? (opts.dropFilters ?? []) : [];
+      if (drop.length > 0) {
+        // Sent before the SUBSCRIBE: the broker handles them in order, so `ready` follows both.
+        client.unsubscribe(drop, (err) => {
+          if (err) opts.logger.warn({ event: 'mqtt.unsubscribe_failed', err }, 'unsubscribe');
+        });
+      }
       client.subscribe(opts.filters, { qos: 1 }, (err) => (err ? reject(err) : resolve()));
     });
   });
