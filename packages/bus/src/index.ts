@@ -33,4 +33,4 @@ export { createJsPipeline, PipelinedPublishError } from './js-pipeline';
 export { DEVICE_CHANGE_EVENTS, watchDeviceChanges } from './device-changes';
 export type { DeviceChange, DeviceChangeHandlers, DeviceChangeWatch } from './device-changes';
 export type { JsPipeline, JsPipelineOptions, PipelinedAck } from './js-pipeline';
-export type { OutboxRelay, OutboxRelayOptions } from './outbox-relay';
+export type { EagerStats, OutboxRelay, OutboxRelayOptions } from './outbox-relay';

@@ -1,16 +1,30 @@
 // The outbox relay: publishes committed outbox rows to JetStream in id order and marks them
 // sent. Rows go through the bus's pipeline (core publishes with a reply token, many in flight,
-// one socket write per event-loop turn); a batch costs two round trips to Postgres.
+// one socket write per event-loop turn); a batch costs two round trips to Postgres. A writer on
+// a latency-critical path can publish its own rows right after its commit
+// (`publishAfterCommit`); the relay then only sweeps what such a writer did not publish.
 import { CompiledQuery, sql, type Kysely } from 'kysely';
 import { headers as natsHeaders } from 'nats';
 import { poolOf } from '@drover/db';
 import { type Bus, type BusLogger } from './connect';
 import { captureHeaders, encodePayload, HEADERS } from './headers';
 import { qualifySubject } from './publish';
-import { type AnyKysely } from './outbox';
+import { type AnyKysely, type OutboxInsertRow } from './outbox';
 
 // The pg pool behind a `createDb` database (its types without a direct dependency on pg).
 type PgPool = NonNullable<ReturnType<typeof poolOf>>;
+
+/** What one relay pass did. */
+interface Pass {
+  /** Rows read (claimed ones included): fewer than a batch means the end of the outbox. */
+  read: number;
+  /** Rows read that no eager writer had claimed. */
+  unclaimed: number;
+  /** Rows published and marked sent. */
+  sent: number;
+  /** A publish failed. */
+  failed: boolean;
+}
 
 interface OutboxRow {
   id: string;
@@ -53,6 +67,43 @@ export interface OutboxRelay {
   stop(): Promise<void>;
   /** Publishes one batch now; returns how many rows were sent (0 if another relay holds the lock). */
   flushOnce(): Promise<number>;
+  /**
+   * Runs `write` (a statement or transaction that inserts the outbox rows `rows`, in that order)
+   * and, once it has committed, publishes at once the rows `written` picks from its result (the
+   * ones it really inserted), in order, without waiting for the relay's next pass; they are
+   * marked sent after their acks, in one statement per event-loop turn. The relay's own passes
+   * leave claimed rows alone from before `write` runs until they are marked (or handed back).
+   * Resolves with `write`'s result as soon as the publishes are issued (not acked).
+   *
+   * Order: the rows of calls made one after another are published in call order on the bus's
+   * one pipeline, so the stream stores them in that order. When an eager publish fails, its rows
+   * go back to the relay, and the relay publishes everything (eager calls only write and notify)
+   * until one of its passes finds nothing left: rows of one aggregate never overtake a failed
+   * one that way, except those already in flight when the failure was seen (as with
+   * `maxInFlight`). A row published twice (a pass that read it just before its mark committed,
+   * a crash before the mark) is a duplicate the stream drops by `Nats-Msg-Id`.
+   */
+  publishAfterCommit<T>(
+    rows: OutboxInsertRow[],
+    write: () => Promise<T>,
+    written: (result: T) => OutboxInsertRow[],
+  ): Promise<T>;
+  /** Eager-publish counters (tests, metrics). */
+  readonly eagerStats: EagerStats;
+}
+
+/** Counters of `publishAfterCommit`. */
+export interface EagerStats {
+  /** Rows published eagerly and acked. */
+  published: number;
+  /** Rows whose eager publish failed (handed to the relay). */
+  failed: number;
+  /** Calls that found eager publishing off (after a failure) and left their rows to the relay. */
+  deferred: number;
+  /** Mark statements run. */
+  marks: number;
+  /** Rows a relay pass skipped because an eager writer had claimed them. */
+  skipped: number;
 }
 
 // First key of the two-int advisory lock: "drover outbox", the second is the schema's hash.
@@ -76,6 +127,16 @@ export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
   let running: Promise<number> | null = null;
   let again = false;
   let timer: NodeJS.Timeout | null = null;
+  const eagerStats: EagerStats = { published: 0, failed: 0, deferred: 0, marks: 0, skipped: 0 };
+  // Rows an eager writer claimed (by event id, with a count: the same id may be claimed twice by
+  // racing writers, of which at most one inserts it); a relay pass does not publish them.
+  const claimed = new Map<string, number>();
+  // Off after an eager publish failed, until a relay pass that started after that finds nothing
+  // left to publish; `eagerOffs` counts the failures.
+  let eagerOn = true;
+  let eagerOffs = 0;
+  // Calls made while eager publishing was off: writes in progress and writes finished.
+  const deferred = { writing: 0, done: 0 };
 
   // One statement takes the lock and reads the batch: `l` is evaluated once (a volatile CTE is
   // materialized) and, when another relay holds the lock, the one-time filter returns no row.
@@ -90,26 +151,35 @@ export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
     limit ${batchSize}`;
 
   // Publishes a batch's rows and runs the test hook: the ids to mark sent and the failure.
-  const publishBatch = async (rows: OutboxRow[]): Promise<{ ids: string[]; failure: unknown }> => {
+  const publishBatch = async (
+    read: OutboxRow[],
+  ): Promise<{ ids: string[]; failure: unknown; unclaimed: number }> => {
+    const rows = claimed.size === 0 ? read : read.filter((r) => !claimed.has(r.event_id));
+    eagerStats.skipped += read.length - rows.length;
+    if (rows.length === 0) return { ids: [], failure: null, unclaimed: 0 };
     const { acked, failure } = await publishRows(rows);
     const ids = rows.slice(0, acked).map((r) => r.id);
     if (ids.length > 0) await opts.beforeMarkSent?.(ids);
-    return { ids, failure };
+    return { ids, failure, unclaimed: rows.length };
   };
-  const outcome = (ids: string[], failure: unknown): { sent: number; failed: boolean } => {
+  // `read`: rows the pass read (claimed ones included), which decides whether to go on.
+  const outcome = (
+    read: number,
+    { ids, failure, unclaimed }: { ids: string[]; failure: unknown; unclaimed: number },
+  ): Pass => {
     if (failure !== null) {
       logger.warn(
         { event: 'bus.outbox_publish_failed', err: String(failure), sent: ids.length },
         'outbox publish failed; will retry',
       );
     }
-    return { sent: ids.length, failed: failure !== null };
+    return { read, unclaimed, sent: ids.length, failed: failure !== null };
   };
 
   // On a `createDb` database: the pg pool directly, two round trips a batch (`begin` + lock +
   // select in one string, `update` + `commit` in another) and no query builder.
   const pool = poolOf(db as Kysely<unknown>);
-  const flushBatchRaw = async (p: PgPool): Promise<{ sent: number; failed: boolean }> => {
+  const flushBatchRaw = async (p: PgPool): Promise<Pass> => {
     const client = await p.connect();
     let broken: Error | undefined;
     try {
@@ -121,9 +191,10 @@ export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
       const rows = results[1].rows;
       if (rows.length === 0) {
         await client.query('commit');
-        return { sent: 0, failed: false };
+        return { read: 0, unclaimed: 0, sent: 0, failed: false };
       }
-      const { ids, failure } = await publishBatch(rows);
+      const published = await publishBatch(rows);
+      const { ids } = published;
       if (ids.length > 0) {
         if (!ids.every((id) => /^[0-9]+$/.test(id))) throw new Error('outbox id not a bigint');
         await client.query(
@@ -132,7 +203,7 @@ export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
       } else {
         await client.query('commit');
       }
-      return outcome(ids, failure);
+      return outcome(rows.length, published);
     } catch (err) {
       await client.query('rollback').catch((rollbackErr: unknown) => {
         broken = rollbackErr as Error; // the connection is gone: the pool drops it
@@ -144,20 +215,21 @@ export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
   };
 
   // Any other Kysely (e.g. a test's own dialect): begin, lock + select, update, commit.
-  const flushBatchKysely = async (): Promise<{ sent: number; failed: boolean }> =>
+  const flushBatchKysely = async (): Promise<Pass> =>
     db.transaction().execute(async (trx) => {
       const { rows } = await trx.executeQuery<OutboxRow>(CompiledQuery.raw(selectSql));
-      if (rows.length === 0) return { sent: 0, failed: false };
-      const { ids, failure } = await publishBatch(rows);
+      if (rows.length === 0) return { read: 0, unclaimed: 0, sent: 0, failed: false };
+      const published = await publishBatch(rows);
+      const { ids } = published;
       if (ids.length > 0) {
         await sql`
           update outbox set sent_at = clock_timestamp() where id = any(${ids}::bigint[])
         `.execute(trx);
       }
-      return outcome(ids, failure);
+      return outcome(rows.length, published);
     });
 
-  const flushBatch = (): Promise<{ sent: number; failed: boolean }> =>
+  const flushBatch = (): Promise<Pass> =>
     pool !== undefined ? flushBatchRaw(pool) : flushBatchKysely();
 
   // Publishes the rows in id order through the bus's pipeline, at most `maxInFlight` awaiting
@@ -221,9 +293,37 @@ export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
       try {
         for (;;) {
           again = false;
-          const { sent, failed } = await flushBatch();
-          total += sent;
-          if (failed || (sent < batchSize && !again)) return total;
+          const offBefore = eagerOn ? -1 : eagerOffs;
+          const deferredBefore = deferred.done;
+          const noneWriting = deferred.writing === 0;
+          const pass = await flushBatch();
+          total += pass.sent;
+          // Eager publishing resumes only after a pass that began while it was off, saw no new
+          // eager failure, found nothing left to publish, and during which no deferred write was
+          // in progress or committed: no row left to the relay can then be overtaken by a later
+          // eager row.
+          if (
+            !eagerOn &&
+            offBefore === eagerOffs &&
+            !pass.failed &&
+            pass.unclaimed === 0 &&
+            noneWriting &&
+            deferred.writing === 0 &&
+            deferred.done === deferredBefore
+          ) {
+            eagerOn = true;
+          }
+          if (pass.failed) return total;
+          if (pass.read < batchSize) {
+            if (again) continue;
+            return total;
+          }
+          if (pass.unclaimed === 0) {
+            // A full batch of rows that eager writers are about to mark: look again shortly
+            // rather than re-reading the same rows in a loop.
+            if (again) retrySoon();
+            return total;
+          }
         }
       } finally {
         running = null;
@@ -252,22 +352,153 @@ export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
   };
   timer = setTimeout(tick, 0);
 
-  return {
-    notify: () => {
-      if (stopped) return;
-      if (running) {
-        again = true;
-        return;
+  function retrySoon(): void {
+    if (stopped || timer) return;
+    timer = setTimeout(tick, 10);
+  }
+
+  // ---- Eager publishing: rows published by their writer right after its commit.
+  let inFlightEager = 0;
+  let eagerIdle: (() => void) | null = null;
+  const eagerDone = (n: number): void => {
+    inFlightEager -= n;
+    if (inFlightEager === 0 && eagerIdle !== null) eagerIdle();
+  };
+  const claim = (rows: OutboxInsertRow[]): void => {
+    for (const r of rows) claimed.set(r.event_id, (claimed.get(r.event_id) ?? 0) + 1);
+  };
+  const unclaim = (rows: OutboxInsertRow[]): void => {
+    for (const r of rows) {
+      const n = (claimed.get(r.event_id) ?? 1) - 1;
+      if (n <= 0) claimed.delete(r.event_id);
+      else claimed.set(r.event_id, n);
+    }
+  };
+
+  // Acked rows are marked sent in one statement per turn, one statement at a time; a claim ends
+  // when its mark commits (a relay pass then finds the row sent) or fails (the pass sends it).
+  let toMark: OutboxInsertRow[] = [];
+  let marking = false;
+  const markSoon = (): void => {
+    if (marking || toMark.length === 0) return;
+    marking = true;
+    setImmediate(() => {
+      const rows = toMark;
+      toMark = [];
+      const ids = rows.map((r) => r.event_id);
+      eagerStats.marks++;
+      sql`update outbox set sent_at = clock_timestamp()
+          where event_id = any(${ids}::text[]) and sent_at is null`
+        .execute(db)
+        .catch((err: unknown) => {
+          // The rows stay unsent: the relay's next pass publishes them again (duplicates).
+          logger.warn({ event: 'bus.outbox_mark_failed', err: String(err) }, 'mark failed');
+          notifyRelay();
+        })
+        .finally(() => {
+          unclaim(rows);
+          eagerDone(rows.length);
+          marking = false;
+          markSoon();
+        });
+    });
+  };
+
+  const publishEager = (rows: OutboxInsertRow[]): void => {
+    const pipeline = opts.bus.pipeline();
+    for (const row of rows) {
+      const h = natsHeaders();
+      const own = JSON.parse(row.headers) as Record<string, string>;
+      for (const key in own) h.set(key, own[key] as string);
+      h.set(HEADERS.msgId, row.event_id);
+      pipeline
+        .publishWithHeaders(qualifySubject(opts.bus, row.subject), Buffer.from(row.payload), h)
+        .then(
+          () => {
+            eagerStats.published++;
+            toMark.push(row);
+            markSoon();
+          },
+          (err: unknown) => {
+            eagerStats.failed++;
+            // Counted at every failure: a pass that began before it may not have seen the row.
+            eagerOffs++;
+            if (eagerOn) {
+              eagerOn = false;
+              logger.warn(
+                { event: 'bus.outbox_eager_failed', err: String(err) },
+                'eager publish failed; the relay publishes until it has caught up',
+              );
+            }
+            unclaim([row]);
+            eagerDone(1);
+            notifyRelay();
+          },
+        );
+    }
+  };
+
+  const publishAfterCommit = async <T>(
+    rows: OutboxInsertRow[],
+    write: () => Promise<T>,
+    written: (result: T) => OutboxInsertRow[],
+  ): Promise<T> => {
+    if (!eagerOn || stopped) {
+      eagerStats.deferred++;
+      deferred.writing++;
+      try {
+        return await write();
+      } finally {
+        deferred.writing--;
+        deferred.done++;
+        notifyRelay();
       }
-      if (timer) clearTimeout(timer);
-      timer = setTimeout(tick, 0);
-    },
+    }
+    claim(rows);
+    inFlightEager += rows.length;
+    let result: T;
+    try {
+      result = await write();
+    } catch (err) {
+      unclaim(rows);
+      eagerDone(rows.length);
+      throw err;
+    }
+    const publish = written(result);
+    const mine = new Set(publish);
+    const unused = rows.filter((r) => !mine.has(r));
+    unclaim(unused);
+    eagerDone(unused.length);
+    publishEager(publish);
+    return result;
+  };
+
+  function notifyRelay(): void {
+    if (stopped) return;
+    if (running) {
+      again = true;
+      return;
+    }
+    if (timer) clearTimeout(timer);
+    timer = setTimeout(tick, 0);
+  }
+
+  return {
+    notify: notifyRelay,
     stop: async () => {
       stopped = true;
       if (timer) clearTimeout(timer);
       timer = null;
       if (running) await running.catch(() => 0);
+      if (inFlightEager > 0) {
+        await new Promise<void>((resolve) => {
+          eagerIdle = resolve;
+        });
+        eagerIdle = null;
+      }
     },
     flushOnce,
+    publishAfterCommit,
+    eagerStats,
   };
 }

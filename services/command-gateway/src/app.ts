@@ -127,6 +127,7 @@ export async function startCommandGateway(
     now: () => new Date(),
     random: Math.random,
     notifyOutbox: () => relay.notify(),
+    publishAfterCommit: (rows, write, written) => relay.publishAfterCommit(rows, write, written),
     hint: (at) => scanner?.hint(at),
     deviceMeta: async (tenant, deviceId) => {
       const key = `${tenant}/${deviceId}`;
@@ -167,7 +168,7 @@ export async function startCommandGateway(
     },
     metrics: commandMetrics(metrics),
   };
-  const creates = new CreateBatcher(db, {
+  const creates = new CreateBatcher(ctx, {
     maxBatch: config.CREATE_BATCH_MAX,
     maxInFlight: config.CREATE_BATCH_CONCURRENCY,
   });

@@ -24,7 +24,6 @@ import {
   findByIdempotencyKey,
   findByIdempotencyKeys,
   findCommand,
-  insertCreatedBatch,
   insertCommands,
   insertCreated,
   listCommands,
@@ -35,6 +34,7 @@ import { type GatewayContext } from './gateway.context';
 import { toCommand } from './command.mapper';
 import { commandEvent, commandMessage } from './transition.service';
 import { releaseDevice } from './traffic.service';
+import { insertBatchAndPublish } from './create-batcher';
 import { onlineDevices } from '../adapters/postgres/presence.repository';
 
 // Monotonic: ids made in the same millisecond still sort in creation order (device order).
@@ -126,10 +126,18 @@ export async function createCommand(
     commandMessage(ctx, queued, 1, now),
   ]);
   const outbox = { event: event!, dispatch: message! };
+  // The queued event and (if sent at once) the COMMANDS message go out right after the commit.
   const result =
     req.idempotency_key === undefined && ctx.createBatch !== undefined
       ? await ctx.createBatch(req.tenant, { row, plan, outbox })
-      : await insertCreated(ctx.db, row, plan, outbox);
+      : await ctx.publishAfterCommit(
+          [outbox.event, outbox.dispatch],
+          () => insertCreated(ctx.db, row, plan, outbox),
+          (r) => {
+            if (r === null) return [];
+            return r.attempts === 1 ? [outbox.event, outbox.dispatch] : [outbox.event];
+          },
+        );
   if (result === null) {
     // A concurrent call with the same key won.
     const winner = await findByIdempotencyKey(ctx.db, req.tenant, req.idempotency_key!);
@@ -140,7 +148,6 @@ export async function createCommand(
     ctx.hint(plan.nextAttemptAt);
     ctx.hint(plan.deadlineAt);
   }
-  ctx.notifyOutbox();
   ctx.hint(new Date(result.expires_at));
   if (result.attempts === 0) await releaseIfCameOnline(ctx, req.tenant, [req.device_id]);
   return { command: toCommand(result), created: true };
@@ -246,7 +253,7 @@ export async function createCommands(
     });
   }
   const inserted = new Map(
-    (await insertCreatedBatch(ctx.db, req.tenant, batch)).map((r) => [r.idempotency_key!, r]),
+    (await insertBatchAndPublish(ctx, req.tenant, batch)).map((r) => [r.idempotency_key!, r]),
   );
   // Keys a concurrent call took between the read and the insert: its commands are the answer.
   const lost = batch.map((b) => b.row.idempotency_key!).filter((k) => !inserted.has(k));
@@ -265,7 +272,6 @@ export async function createCommands(
     timers.push(new Date(r.expires_at));
   }
   if (timers.length > 0) ctx.hint(new Date(Math.min(...timers.map((t) => t.getTime()))));
-  if (inserted.size > 0) ctx.notifyOutbox();
   const parked = [...inserted.values()].filter((r) => r.attempts === 0).map((r) => r.device_id);
   if (parked.length > 0) await releaseIfCameOnline(ctx, req.tenant, [...new Set(parked)]);
   const results: BatchCommandResult[] = req.commands.map((c) => {

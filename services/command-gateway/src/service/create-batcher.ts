@@ -6,7 +6,31 @@
 // callers only (the RPC answers them with a retryable error).
 import { type BatchRow, insertCreatedBatch } from '../adapters/postgres/command.repository';
 import { type CommandRow } from '../adapters/postgres/command.table';
-import { type Executor } from '../adapters/postgres/schema';
+import { type GatewayContext } from './gateway.context';
+
+/**
+ * Inserts creates of one tenant with `insertCreatedBatch` and publishes the outbox rows of the
+ * rows it inserted right after the commit, in the statement's order: each row's
+ * `command.queued` event, then its COMMANDS message when it was dispatched at once.
+ */
+export function insertBatchAndPublish(
+  ctx: Pick<GatewayContext, 'db' | 'publishAfterCommit'>,
+  tenant: string,
+  batch: BatchRow[],
+): Promise<CommandRow[]> {
+  return ctx.publishAfterCommit(
+    batch.flatMap((b) => [b.outbox.event, b.outbox.dispatch]),
+    () => insertCreatedBatch(ctx.db, tenant, batch),
+    (stored) => {
+      const byId = new Map(stored.map((r) => [r.command_id, r]));
+      return batch.flatMap((b) => {
+        const r = byId.get(b.row.command_id);
+        if (r === undefined) return [];
+        return r.attempts === 1 ? [b.outbox.event, b.outbox.dispatch] : [b.outbox.event];
+      });
+    },
+  );
+}
 
 /** Sizes of {@link CreateBatcher}. */
 export interface CreateBatcherOptions {
@@ -42,7 +66,7 @@ export class CreateBatcher {
   private inFlight = 0;
 
   constructor(
-    private readonly db: Executor,
+    private readonly ctx: Pick<GatewayContext, 'db' | 'publishAfterCommit'>,
     readonly options: CreateBatcherOptions,
   ) {}
 
@@ -90,8 +114,8 @@ export class CreateBatcher {
       [...byTenant].map(async ([tenant, group]) => {
         try {
           this.stats.statements++;
-          const rows = await insertCreatedBatch(
-            this.db,
+          const rows = await insertBatchAndPublish(
+            this.ctx,
             tenant,
             group.map((p) => p.row),
           );

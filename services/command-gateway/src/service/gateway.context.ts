@@ -1,5 +1,6 @@
 // What the use cases need, built once by app.ts (no DI container).
 import { type Kysely } from 'kysely';
+import { type OutboxRelay } from '@drover/bus';
 import { type Naming } from '@drover/contracts';
 import { type Logger } from '@drover/observability';
 import { type BackoffPolicy } from '../domain/backoff';
@@ -33,6 +34,12 @@ export interface GatewayContext {
   random: () => number;
   /** Wakes the outbox relay after a commit. */
   notifyOutbox: () => void;
+  /**
+   * Runs a write that inserts outbox rows and publishes the rows it inserted right after its
+   * commit (the relay's `publishAfterCommit`): the latency-critical paths (create, device
+   * reports) do not wait for a relay pass.
+   */
+  publishAfterCommit: OutboxRelay['publishAfterCommit'];
   /** Tells the scanner a timer at `at` exists (it wakes then at the latest). */
   hint: (at: Date) => void;
   /** Device meta from the registry (throws NotFoundError for an unknown device). */

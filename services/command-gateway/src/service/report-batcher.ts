@@ -227,14 +227,17 @@ export class ReportBatcher {
     let written = new Set<string>();
     if (fold.writes.length > 0) {
       await this.hooks.beforeWrite?.(fold.writes.map((w) => w.read.command_id));
-      written = await compareAndMoveMany(
-        ctx.db,
-        fold.writes.map((w) => ({
-          commandId: w.read.command_id,
-          version: w.read.row_version,
-          patch: movePatch(w.final),
-          outbox: w.effects.flatMap((e) => e.outbox),
-        })),
+      const moves = fold.writes.map((w) => ({
+        commandId: w.read.command_id,
+        version: w.read.row_version,
+        patch: movePatch(w.final),
+        outbox: w.effects.flatMap((e) => e.outbox),
+      }));
+      // The events of the rows written go out right after the commit, in the statement's order.
+      written = await ctx.publishAfterCommit(
+        moves.flatMap((m) => m.outbox),
+        () => compareAndMoveMany(ctx.db, moves),
+        (ids) => moves.flatMap((m) => (ids.has(m.commandId) ? m.outbox : [])),
       );
       stats.writes++;
       stats.rowsWritten += written.size;
@@ -251,7 +254,6 @@ export class ReportBatcher {
         for (const i of w.reports) this.retry(batch[i]!);
       }
     }
-    if (written.size > 0) ctx.notifyOutbox();
     this.hooks.onBatch?.({ commandIds: batch.map((p) => p.report.cmdId), written: [...written] });
   }
 

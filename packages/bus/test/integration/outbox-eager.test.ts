@@ -1,0 +1,226 @@
+// Eager publishing (`publishAfterCommit`) against the real Postgres and NATS: a writer's rows go
+// out right after its commit without a relay pass and are marked sent; rows it did not insert
+// and rows of a failed write are left to the relay; a relay pass skips claimed rows (no
+// duplicate in the stream); after a failed eager publish the relay publishes everything until
+// it has caught up, then eager publishing resumes.
+import { type Kysely, sql } from 'kysely';
+import { migrate } from '@drover/db';
+import {
+  cleanupNamespace,
+  createTestDb,
+  dropTestDb,
+  testNamespace,
+  waitFor,
+  withTestBus,
+} from '@drover/testing';
+import {
+  HEADERS,
+  outboxMigration,
+  outboxRows,
+  startOutboxRelay,
+  type Bus,
+  type OutboxDb,
+  type OutboxInsertRow,
+  type OutboxMessage,
+  type OutboxRelay,
+} from '../../src';
+
+jest.setTimeout(60_000);
+
+describe('outbox eager publishing', () => {
+  const ns = testNamespace('eager');
+  const schema = `${ns}_svc`;
+  let bus: Bus;
+  let db: Kysely<OutboxDb>;
+  let relay: OutboxRelay | null = null;
+  const stream = () => bus.naming.stream('DEVICE');
+
+  beforeAll(async () => {
+    bus = await withTestBus(ns);
+    db = await createTestDb<OutboxDb>(schema);
+    await migrate(db as Kysely<unknown>, {
+      schema,
+      migrations: { '202611260600_outbox': outboxMigration },
+    });
+  });
+
+  afterAll(async () => {
+    await dropTestDb(db, schema);
+    await cleanupNamespace(ns, { bus, redisUrl: null });
+    await bus.close();
+  });
+
+  afterEach(async () => {
+    await relay?.stop();
+    relay = null;
+    await db.deleteFrom('outbox').execute();
+  });
+
+  // A relay that never polls: only notifies and explicit passes publish.
+  const quietRelay = () => (relay = startOutboxRelay({ db, bus, pollMs: 60_000, batchSize: 50 }));
+
+  const message = (label: string, i: number): OutboxMessage => ({
+    subject: `iot.device.acme.${label}.d${i % 3}`,
+    msgId: `${label}-${i}`,
+    payload: { label, i },
+    headers: { [HEADERS.correlationId]: `corr-${label}-${i}` },
+  });
+  const rowsOf = (label: string, n: number): OutboxInsertRow[] =>
+    outboxRows(Array.from({ length: n }, (_, i) => message(label, i)));
+
+  /** Inserts rows in one transaction, as a service's write would. */
+  const insert = (rows: OutboxInsertRow[]) =>
+    db.transaction().execute(async (trx) => {
+      for (const r of rows) {
+        await sql`insert into outbox (event_id, subject, payload, headers)
+          values (${r.event_id}, ${r.subject}, ${r.payload}::jsonb, ${r.headers}::jsonb)`.execute(
+          trx,
+        );
+      }
+      return rows.length;
+    });
+
+  /** Message ids stored in the DEVICE stream under `label`, in stream order. */
+  const storedIds = async (label: string): Promise<string[]> => {
+    const info = await bus.jsm.streams.info(stream());
+    const ids: string[] = [];
+    for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) {
+      const m = await bus.jsm.streams.getMessage(stream(), { seq });
+      if (m.subject.includes(`.${label}.`)) ids.push(m.header.get(HEADERS.msgId));
+    }
+    return ids;
+  };
+  const unsent = async () =>
+    (
+      await db
+        .selectFrom('outbox')
+        .select('event_id')
+        .where('sent_at', 'is', null)
+        .orderBy('id')
+        .execute()
+    ).map((r) => r.event_id);
+
+  it('publishes a writer’s rows right after its commit, in order, and marks them sent', async () => {
+    const r = quietRelay();
+    const rows = rowsOf('eager', 12);
+    const n = await r.publishAfterCommit(
+      rows,
+      () => insert(rows),
+      () => rows,
+    );
+    expect(n).toBe(12);
+    await waitFor(async () => (await unsent()).length === 0, { timeoutMs: 10_000 });
+    expect(await storedIds('eager')).toEqual(rows.map((x) => x.event_id));
+    expect(r.eagerStats.published).toBe(12);
+    expect(r.eagerStats.marks).toBeGreaterThanOrEqual(1);
+    // Nothing left for a relay pass.
+    expect(await r.flushOnce()).toBe(0);
+    const first = await bus.jsm.streams.getMessage(stream(), {
+      last_by_subj: bus.naming.subject('iot.device.acme.eager.d0'),
+    });
+    expect(first.header.get(HEADERS.correlationId)).toBe('corr-eager-9');
+    expect(first.json()).toEqual({ label: 'eager', i: 9 });
+  });
+
+  it('leaves the rows the write did not insert, and those of a failed write, to the relay', async () => {
+    const r = quietRelay();
+    const rows = rowsOf('partial', 4);
+    // The write inserts all four but says it inserted only the first two (as a statement that
+    // skipped some would): the other two are the relay's.
+    await r.publishAfterCommit(
+      rows,
+      () => insert(rows),
+      () => rows.slice(0, 2),
+    );
+    await waitFor(async () => (await unsent()).length === 2, { timeoutMs: 10_000 });
+    expect(await unsent()).toEqual(['partial-2', 'partial-3']);
+    const failing = rowsOf('failed', 2);
+    await expect(
+      r.publishAfterCommit(
+        failing,
+        async () => {
+          await insert(failing);
+          throw new Error('write failed after its insert committed');
+        },
+        () => failing,
+      ),
+    ).rejects.toThrow('write failed');
+    expect(r.eagerStats.published).toBe(2);
+    // Unclaimed again: a relay pass publishes them.
+    expect(await r.flushOnce()).toBe(4);
+    expect(await storedIds('partial')).toEqual(rows.map((x) => x.event_id));
+    expect(await storedIds('failed')).toEqual(failing.map((x) => x.event_id));
+  });
+
+  it('a relay pass skips rows an eager writer claimed: each is stored once', async () => {
+    const r = quietRelay();
+    const rows = rowsOf('claimed', 5);
+    let passSent = -1;
+    await r.publishAfterCommit(
+      rows,
+      async () => {
+        const n = await insert(rows);
+        // Committed, not yet published: a pass now must leave them alone.
+        passSent = await r.flushOnce();
+        return n;
+      },
+      () => rows,
+    );
+    expect(passSent).toBe(0);
+    expect(r.eagerStats.skipped).toBe(5);
+    await waitFor(async () => (await unsent()).length === 0, { timeoutMs: 10_000 });
+    expect(await storedIds('claimed')).toEqual(rows.map((x) => x.event_id));
+  });
+
+  it('after a failed eager publish the relay publishes until it caught up, then eager resumes', async () => {
+    const r = quietRelay();
+    // No stream captures this subject: its eager publish fails.
+    const lost = outboxRows([{ subject: 'iot.nowhere.y', msgId: 'lost-1', payload: {} }]);
+    await r.publishAfterCommit(
+      lost,
+      () => insert(lost),
+      () => lost,
+    );
+    await waitFor(() => r.eagerStats.failed === 1, { timeoutMs: 15_000 });
+    // Eager is off: this write is left to the relay (deferred), which the call notifies.
+    const later = rowsOf('deferred', 3);
+    await r.publishAfterCommit(
+      later,
+      () => insert(later),
+      () => later,
+    );
+    expect(r.eagerStats.deferred).toBe(1);
+    // The relay cannot get past the lost row (its publish fails every pass) ...
+    expect(await r.flushOnce()).toBe(0);
+    expect(await unsent()).toEqual(['lost-1', ...later.map((x) => x.event_id)]);
+    // ... until it is gone; then it publishes the rest in order and eager publishing resumes
+    // after a pass that found nothing left.
+    await db.deleteFrom('outbox').where('event_id', '=', 'lost-1').execute();
+    expect(await r.flushOnce()).toBe(3);
+    expect(await r.flushOnce()).toBe(0);
+    const again = rowsOf('resumed', 2);
+    await r.publishAfterCommit(
+      again,
+      () => insert(again),
+      () => again,
+    );
+    await waitFor(() => r.eagerStats.published === 2, { timeoutMs: 10_000 });
+    expect(r.eagerStats.deferred).toBe(1);
+    expect(await storedIds('deferred')).toEqual(later.map((x) => x.event_id));
+    expect(await storedIds('resumed')).toEqual(again.map((x) => x.event_id));
+  });
+
+  it('stop waits for eager publishes in flight and their marks', async () => {
+    const r = quietRelay();
+    const rows = rowsOf('stop', 20);
+    await r.publishAfterCommit(
+      rows,
+      () => insert(rows),
+      () => rows,
+    );
+    await r.stop();
+    relay = null;
+    expect(await unsent()).toEqual([]);
+    expect(await storedIds('stop')).toEqual(rows.map((x) => x.event_id));
+  });
+});
