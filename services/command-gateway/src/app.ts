@@ -161,6 +161,7 @@ export async function startCommandGateway(
       return out;
     },
     backoff: { baseMs: config.RESEND_BASE_MS, maxMs: config.RESEND_MAX_MS },
+    sentReportGraceMs: config.SENT_REPORT_GRACE_MS,
     defaults: {
       timeoutS: config.DEFAULT_TIMEOUT_S,
       expiresInS: config.DEFAULT_EXPIRES_IN_S,

@@ -36,6 +36,10 @@ export const GatewayConfigSchema = Type.Object({
   // Upper bound of the scanner's sleep (it wakes earlier for the earliest due row).
   SCAN_MAX_SLEEP_MS: Type.Integer({ minimum: 10, default: 1000 }),
   RESEND_BASE_MS: Type.Integer({ minimum: 10, default: 2000 }),
+  // How long after a hand-over the ingress's broker-ack report (cmd_sent) may take. The time-out
+  // runs from that report (sent_at + timeout_s); until it lands the deadline is the hand-over +
+  // timeout_s + this grace, so a slow report never times a command out early.
+  SENT_REPORT_GRACE_MS: Type.Integer({ minimum: 0, maximum: 600_000, default: 10_000 }),
   RESEND_MAX_MS: Type.Integer({ minimum: 10, default: 60_000 }),
   DEFAULT_TIMEOUT_S: Type.Integer({
     minimum: COMMAND_LIMITS.timeoutS.min,

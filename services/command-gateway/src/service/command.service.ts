@@ -32,7 +32,7 @@ import { type CommandRow, type NewCommandRow } from '../adapters/postgres/comman
 import { outboxEvents } from '../adapters/postgres/outbox';
 import { type GatewayContext } from './gateway.context';
 import { toCommand } from './command.mapper';
-import { commandEvent, commandMessage } from './transition.service';
+import { commandEvent, commandMessage, handOverDeadline } from './transition.service';
 import { releaseDevice } from './traffic.service';
 import { insertBatchAndPublish } from './create-batcher';
 import { onlineDevices } from '../adapters/postgres/presence.repository';
@@ -119,7 +119,7 @@ export async function createCommand(
   } as CommandRow;
   const plan = {
     nextAttemptAt: new Date(now.getTime() + resendDelayMs(ctx.backoff, 1, ctx.random())),
-    deadlineAt: new Date(now.getTime() + queued.timeout_s * 1000),
+    deadlineAt: handOverDeadline(ctx, queued.timeout_s, now),
   };
   const [event, message] = outboxRows([
     ...eventMessages([commandEvent(queued, now)]),
@@ -247,7 +247,7 @@ export async function createCommands(
       row,
       plan: {
         nextAttemptAt: new Date(now.getTime() + resendDelayMs(ctx.backoff, 1, ctx.random())),
-        deadlineAt: new Date(now.getTime() + queued.timeout_s * 1000),
+        deadlineAt: handOverDeadline(ctx, queued.timeout_s, now),
       },
       outbox: { event: event!, dispatch: message! },
     });

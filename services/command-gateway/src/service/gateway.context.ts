@@ -53,6 +53,8 @@ export interface GatewayContext {
   backoff: BackoffPolicy;
   /** Defaults for new commands. */
   defaults: { timeoutS: number; expiresInS: number; groupRatePerS: number };
+  /** Extra time a hand-over's deadline allows for the broker-ack report (see config). */
+  sentReportGraceMs: number;
   /** Metric series. */
   metrics: CommandMetrics;
   /** Inserts an unkeyed create with others of its turn (absent: one statement per create). */

@@ -63,6 +63,19 @@ export function commandMessage(
   return { subject: commandSubject(ctx.naming, row.tenant, row.device_id), msgId, payload };
 }
 
+/**
+ * The deadline of a command handed over at `now`: its time-out counts from the broker's ack
+ * (`cmd_sent` sets sent_at + timeout_s), so until that report lands the deadline leaves it
+ * `sentReportGraceMs` to arrive.
+ */
+export function handOverDeadline(
+  ctx: Pick<GatewayContext, 'sentReportGraceMs'>,
+  timeoutS: number,
+  now: Date,
+): Date {
+  return new Date(now.getTime() + timeoutS * 1000 + ctx.sentReportGraceMs);
+}
+
 /** Hands a command to the COMMANDS stream (via the outbox) and arms its timers. */
 export async function dispatch(
   trx: Executor,
@@ -74,7 +87,7 @@ export async function dispatch(
   await outboxMessages(trx, [commandMessage(ctx, row, attempts, now)]);
   const next = new Date(now.getTime() + resendDelayMs(ctx.backoff, attempts, ctx.random()));
   const first = row.attempts === 0;
-  const deadline = first ? new Date(now.getTime() + row.timeout_s * 1000) : row.deadline_at;
+  const deadline = first ? handOverDeadline(ctx, row.timeout_s, now) : row.deadline_at;
   await updateCommand(trx, row.command_id, {
     attempts,
     next_attempt_at: next,
