@@ -454,7 +454,22 @@ async function main() {
       ...(await Promise.all(deviceIds.slice(i, i + 100).map((id) => connectDevice(ns, id)))),
     );
   }
-  await new Promise((r) => setTimeout(r, 3000)); // presence reaches the gateway
+  // Every device's presence must have reached the gateway (and the registry's events settled)
+  // before the clock starts: a command for a device still offline there waits for it.
+  const pg = req('pg');
+  const presence = new pg.Client({ connectionString: SERVERS.DATABASE_URL });
+  await presence.connect();
+  const t = now();
+  for (;;) {
+    const { rows } = await presence.query(
+      `select count(*)::int as n from ${ns}_cmd.device_presence where online`,
+    );
+    if (rows[0].n >= deviceIds.length) break;
+    if (now() - t > 120_000) throw new Error(`only ${rows[0].n} devices online at the gateway`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  await presence.end();
+  console.error(`presence settled in ${((now() - t) / 1000).toFixed(1)} s`);
   console.log(`devices=${DEVICES} rate=${RATE}/s seconds=${SECONDS}`);
   console.log(
     `floor (bare MQTT QoS 1 round trip): ${fmt(await floor(ns, Math.min(RATE * 10, 10000)))}`,
@@ -482,7 +497,6 @@ async function main() {
       await (await mqtt.connectAsync(MQTT_URL, { clientId: id, clean: true })).endAsync();
   }
   await rm(dir, { recursive: true, force: true });
-  const pg = req('pg');
   const client = new pg.Client({ connectionString: SERVERS.DATABASE_URL });
   await client.connect();
   for (const s of [`${ns}_reg`, `${ns}_cmd`])
