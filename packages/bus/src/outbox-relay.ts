@@ -57,6 +57,15 @@ export interface OutboxRelayOptions {
   maxInFlight?: number;
   /** Test hook, runs after a batch is published and before it is marked sent. */
   beforeMarkSent?: (ids: string[]) => Promise<void> | void;
+  /**
+   * How long sent rows are kept (default one hour; they let a retried use case find its
+   * message by id, and serve diagnostics); older sent rows are deleted. 0 keeps them forever.
+   */
+  retentionMs?: number;
+  /** How often old sent rows are pruned (default one minute), `pruneBatch` rows a statement. */
+  pruneEveryMs?: number;
+  /** Rows deleted per prune statement (default 5000). */
+  pruneBatch?: number;
 }
 
 /** A running outbox relay. */
@@ -90,6 +99,8 @@ export interface OutboxRelay {
   ): Promise<T>;
   /** Eager-publish counters (tests, metrics). */
   readonly eagerStats: EagerStats;
+  /** Deletes sent rows older than the retention now; returns how many (tests, operators). */
+  pruneOnce(): Promise<number>;
 }
 
 /** Counters of `publishAfterCommit`. */
@@ -473,6 +484,50 @@ export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
     return result;
   };
 
+  // ---- Retention: sent rows older than `retentionMs` are deleted. Ids grow with time, so the
+  // relay notes the highest id every prune period and, once a noted id is older than the
+  // retention, deletes sent rows up to it along the primary key (no index on time needed).
+  const retentionMs = opts.retentionMs ?? 3_600_000;
+  const pruneEveryMs = Math.max(10, opts.pruneEveryMs ?? 60_000);
+  const pruneBatch = Math.max(1, Math.floor(opts.pruneBatch ?? 5000));
+  const marks: { at: number; maxId: string }[] = [];
+  const pruneOnce = async (): Promise<number> => {
+    const now = Date.now();
+    const { rows } = await sql<{ max: string | null }>`
+      select max(id)::text as max from outbox`.execute(db);
+    const maxId = rows[0]?.max ?? null;
+    if (maxId !== null) marks.push({ at: now, maxId });
+    let upTo: string | null = null;
+    while (marks.length > 0 && now - (marks[0] as { at: number }).at >= retentionMs) {
+      upTo = (marks.shift() as { maxId: string }).maxId;
+    }
+    if (upTo === null) return 0;
+    let deleted = 0;
+    for (;;) {
+      const r = await sql`
+        delete from outbox where id in (
+          select id from outbox where id <= ${upTo}::bigint and sent_at is not null
+          order by id limit ${pruneBatch}
+        )`.execute(db);
+      const n = Number(r.numAffectedRows ?? 0);
+      deleted += n;
+      if (n < pruneBatch || stopped) return deleted;
+    }
+  };
+  let pruneTimer: NodeJS.Timeout | null = null;
+  const schedulePrune = (): void => {
+    if (retentionMs <= 0 || stopped) return;
+    pruneTimer = setTimeout(() => {
+      pruneOnce()
+        .catch((err: unknown) =>
+          logger.warn({ event: 'bus.outbox_prune_failed', err: String(err) }, 'prune failed'),
+        )
+        .finally(schedulePrune);
+    }, pruneEveryMs);
+    pruneTimer.unref();
+  };
+  schedulePrune();
+
   function notifyRelay(): void {
     if (stopped) return;
     if (running) {
@@ -489,6 +544,7 @@ export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
       stopped = true;
       if (timer) clearTimeout(timer);
       timer = null;
+      if (pruneTimer) clearTimeout(pruneTimer);
       if (running) await running.catch(() => 0);
       if (inFlightEager > 0) {
         await new Promise<void>((resolve) => {
@@ -500,5 +556,6 @@ export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
     flushOnce,
     publishAfterCommit,
     eagerStats,
+    pruneOnce,
   };
 }

@@ -108,6 +108,7 @@ export async function startCommandGateway(
     bus,
     logger,
     pollMs: config.OUTBOX_POLL_MS,
+    retentionMs: config.OUTBOX_RETENTION_MS,
     batchSize: 500,
     maxInFlight: config.OUTBOX_MAX_IN_FLIGHT,
   });

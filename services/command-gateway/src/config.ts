@@ -31,6 +31,8 @@ export const GatewayConfigSchema = Type.Object({
   // Device meta cache age limit; device events drop entries at once (0 = no cache).
   DEVICE_META_TTL_MS: Type.Integer({ minimum: 0, default: 300_000 }),
   OUTBOX_POLL_MS: Type.Integer({ minimum: 10, default: 250 }),
+  // Sent outbox rows are deleted once older than this (0 keeps them).
+  OUTBOX_RETENTION_MS: Type.Integer({ minimum: 0, default: 3_600_000 }),
   // Outbox publishes awaiting their stream ack at once (1 = one after another).
   OUTBOX_MAX_IN_FLIGHT: Type.Integer({ minimum: 1, maximum: 1000, default: 128 }),
   // Upper bound of the scanner's sleep (it wakes earlier for the earliest due row).

@@ -133,7 +133,13 @@ export async function startDeviceRegistry(
     onResult: (result) => cacheResults.inc({ result }),
   });
 
-  const relay = startOutboxRelay({ db, bus, logger, pollMs: config.OUTBOX_POLL_MS });
+  const relay = startOutboxRelay({
+    db,
+    bus,
+    logger,
+    pollMs: config.OUTBOX_POLL_MS,
+    retentionMs: config.OUTBOX_RETENTION_MS,
+  });
   const ctx: RegistryContext = {
     db,
     naming: bus.naming,

@@ -13,6 +13,8 @@ export const RegistryConfigSchema = Type.Object({
   LAST_SEEN_COALESCE_S: Type.Integer({ minimum: 0, maximum: 3600, default: 60 }),
   CONSUMER_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 256, default: 16 }),
   OUTBOX_POLL_MS: Type.Integer({ minimum: 10, default: 250 }),
+  // Sent outbox rows are deleted once older than this (0 keeps them).
+  OUTBOX_RETENTION_MS: Type.Integer({ minimum: 0, default: 3_600_000 }),
 });
 /** The registry's parsed configuration. */
 export type RegistryConfig = Static<typeof RegistryConfigSchema>;

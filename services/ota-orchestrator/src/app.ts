@@ -119,7 +119,13 @@ export async function startOtaOrchestrator(
     namespace: config.DROVER_NAMESPACE,
   });
   if (deps.ensureStreams ?? false) await ensureStreams(bus);
-  const relay = startOutboxRelay({ db, bus, logger, pollMs: config.OUTBOX_POLL_MS });
+  const relay = startOutboxRelay({
+    db,
+    bus,
+    logger,
+    pollMs: config.OUTBOX_POLL_MS,
+    retentionMs: config.OUTBOX_RETENTION_MS,
+  });
   const notifyOutbox = () => relay.notify();
 
   const firmware = await (deps.firmware ?? createFirmwareModule)({

@@ -12,6 +12,8 @@ export const OtaConfigSchema = Type.Object({
   DB_POOL_MAX: Type.Integer({ minimum: 1, maximum: 200, default: 20 }),
   CONSUMER_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 256, default: 8 }),
   OUTBOX_POLL_MS: Type.Integer({ minimum: 10, default: 250 }),
+  // Sent outbox rows are deleted once older than this (0 keeps them).
+  OUTBOX_RETENTION_MS: Type.Integer({ minimum: 0, default: 3_600_000 }),
 
   // --- rollout engine ---
   // Upper bound of the driver's sleep (it wakes earlier for the earliest due deployment).

@@ -136,6 +136,7 @@ export async function startProvisioning(
     bus,
     logger,
     pollMs: config.OUTBOX_POLL_MS,
+    retentionMs: config.OUTBOX_RETENTION_MS,
     // Pipelined publishes (in id order) instead of one stream ack after another: a burst of
     // provisionings leaves two events per device.
     maxInFlight: OUTBOX_MAX_IN_FLIGHT,

@@ -13,6 +13,8 @@ export const ProvisioningConfigSchema = Type.Object({
   DB_SCHEMA: Type.String({ pattern: '^[a-z_][a-z0-9_]{0,62}$', default: 'provisioning' }),
   DB_POOL_MAX: Int(1, 10, 200),
   OUTBOX_POLL_MS: Int(10, 250),
+  // Sent outbox rows are deleted once older than this (0 keeps them).
+  OUTBOX_RETENTION_MS: Type.Integer({ minimum: 0, default: 3_600_000 }),
   CONSUMER_CONCURRENCY: Int(1, 8, 256),
   CLOUD_PROVIDER: Type.Union([Type.Literal('local'), Type.Literal('aws'), Type.Literal('azure')], {
     default: 'local',

@@ -246,4 +246,36 @@ describe('outbox relay over the pipeline', () => {
     expect(await unsent()).toEqual([]);
     expect(await storedIds('kysely')).toEqual([...first, ...rest].map((m) => m.msgId));
   });
+
+  it('deletes sent rows once they are older than the retention, never unsent ones', async () => {
+    const old = Array.from({ length: 6 }, (_, i) => message('prune', i));
+    await enqueue(old);
+    const relay = startOutboxRelay({
+      db,
+      bus,
+      pollMs: 60_000,
+      retentionMs: 300,
+      pruneEveryMs: 60_000,
+    });
+    try {
+      expect(await relay.flushOnce()).toBe(6);
+      // One old row as if its publish had not been marked yet: it must stay.
+      await db
+        .updateTable('outbox')
+        .set({ sent_at: null })
+        .where('event_id', '=', 'prune-2')
+        .execute();
+      // Nothing is old enough yet: the first prune only notes the highest id.
+      expect(await relay.pruneOnce()).toBe(0);
+      await enqueue(Array.from({ length: 2 }, (_, i) => message('prune', 10 + i)));
+      // Once the noted id is older than the retention, the sent rows up to it go; the unsent
+      // one and the rows written after the note stay.
+      const deleted = await waitFor(() => relay.pruneOnce(), { timeoutMs: 10_000 });
+      expect(deleted).toBe(5);
+      const left = await db.selectFrom('outbox').select('event_id').orderBy('id').execute();
+      expect(left.map((r) => r.event_id)).toEqual(['prune-2', 'prune-10', 'prune-11']);
+    } finally {
+      await relay.stop();
+    }
+  });
 });
