@@ -6,6 +6,7 @@ import {
   BusHealth,
   connectBus,
   type Consumer,
+  type EagerStats,
   ensureStreams,
   rpcRequest,
   type RpcServer,
@@ -68,6 +69,8 @@ export interface CommandGateway {
   reports: ReportBatcher;
   /** The create batcher (tests). */
   creates: CreateBatcher;
+  /** Eager outbox publishing counters (tests, benchmarks). */
+  outboxStats: EagerStats;
 }
 
 function resolveConfig(config: GatewayAppConfig): GatewayConfig {
@@ -237,5 +240,6 @@ export async function startCommandGateway(
     scanner,
     reports,
     creates,
+    outboxStats: relay.eagerStats,
   };
 }

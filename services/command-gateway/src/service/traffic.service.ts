@@ -33,9 +33,16 @@ async function lockKnown(
   return row;
 }
 
-function finish(ctx: GatewayContext, kind: ReportKind, outcome: ReportOutcome): ReportOutcome {
+// A batched report's events were published right after its commit (publishAfterCommit); a dead
+// letter's move goes through the outbox relay, which `notify` wakes.
+function finish(
+  ctx: GatewayContext,
+  kind: ReportKind,
+  outcome: ReportOutcome,
+  notify = false,
+): ReportOutcome {
   if (outcome !== 'applied') ctx.metrics.ignored.inc({ kind, reason: outcome });
-  else ctx.notifyOutbox();
+  else if (notify) ctx.notifyOutbox();
   return outcome;
 }
 
@@ -114,7 +121,7 @@ export async function handleDeadLetter(
     await moveTo(trx, ctx, row, t.to, ctx.now(), { error: d.reason.slice(0, 4096) });
     return 'applied' as const;
   });
-  return finish(ctx, 'dlq', outcome);
+  return finish(ctx, 'dlq', outcome, true);
 }
 
 /** Presence: stores it, and on `online` releases the device's waiting commands in order. */
