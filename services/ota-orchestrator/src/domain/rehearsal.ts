@@ -232,6 +232,7 @@ function freshProgress(): DeviceProgress {
     wentOffline: false,
     runningVersion: null,
     error: null,
+    rollbackResends: 0,
   };
 }
 

@@ -27,7 +27,14 @@ export interface DeviceProgress {
   runningVersion: string | null;
   /** Why it failed. */
   error: string | null;
+  /** Times the rollback was sent again after the first. */
+  rollbackResends: number;
+  /** Output only: send the rollback again now (the device finished what kept it busy). */
+  resendRollback?: true;
 }
+
+/** Resends of a rollback after the first, at most (each one answers a sign of an idle device). */
+export const MAX_ROLLBACK_RESENDS = 5;
 
 /** Something that happened to the device. */
 export type DeviceReport =
@@ -62,6 +69,17 @@ function isBehind(state: string, shown: string | null): boolean {
   return (UPDATE_RANK[state] ?? FINAL_RANK) < (UPDATE_RANK[shown] ?? FINAL_RANK);
 }
 
+/**
+ * A sign that a device being rolled back is idle and still on the deployed version: it ended an
+ * operation other than the rollback (`succeeded`/`failed`: the update it was finishing when
+ * the rollback came, which it rejected as busy), or it came online on the deployed version (a
+ * rollback it ran would have rebooted it into the previous one). Its rollback is sent again.
+ */
+function idleOnTarget(r: DeviceReport, targetVersion: string): boolean {
+  if (r.kind === 'update_status') return r.state === 'succeeded' || r.state === 'failed';
+  return r.kind === 'presence' && r.online && r.firmwareVersion === targetVersion;
+}
+
 /** Applies one report; `targetVersion` is the version being deployed. */
 export function applyDeviceReport(
   d: DeviceProgress,
@@ -84,6 +102,8 @@ export function applyDeviceReport(
     else if (r.kind === 'deadline') {
       next.rollbackStatus = 'rollback_failed';
       next.error = 'rollback not confirmed in time';
+    } else if (idleOnTarget(r, targetVersion) && d.rollbackResends < MAX_ROLLBACK_RESENDS) {
+      next.resendRollback = true;
     }
     return next;
   }

@@ -173,6 +173,7 @@ export function progressOf(row: DeviceRow): DeviceProgress {
     wentOffline: row.went_offline,
     runningVersion: row.running_version,
     error: row.error,
+    rollbackResends: row.rollback_attempts,
   };
 }
 

@@ -9,7 +9,10 @@ import { deviceEvent } from './rollout.events';
 
 const FINAL = new Set(['succeeded', 'failed', 'offline', 'rolled_back', 'rollback_failed']);
 
-/** Returns true when the device's shown state changed (the deployment should be evaluated). */
+/**
+ * Returns true when the device's shown state changed or its rollback is to be sent again (the
+ * deployment should be looked at).
+ */
 export async function applyToDevice(
   trx: Transaction<DB>,
   row: DeviceRow,
@@ -23,10 +26,13 @@ export async function applyToDevice(
   const shownBefore = shownStatus(before);
   const shownAfter = shownStatus(after);
   const changed = shownBefore !== shownAfter;
+  const resend = after.resendRollback === true;
   await trx
     .updateTable('deployment_devices')
     .set({
       ...progressColumns(after),
+      // The driver's rollback step sends rows without a rollback command id (a new key).
+      ...(resend && { rollback_command_id: null, rollback_attempts: row.rollback_attempts + 1 }),
       ...(presenceAt !== undefined && { presence_at: presenceAt }),
       ...(changed && FINAL.has(shownAfter) && { finished_at: now }),
       updated_at: now,
@@ -48,5 +54,5 @@ export async function applyToDevice(
       }),
     ]);
   }
-  return changed;
+  return changed || resend;
 }

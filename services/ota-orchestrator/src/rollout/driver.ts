@@ -547,7 +547,11 @@ async function sendCommands(
       params,
       timeout_s: timeoutS,
       expires_in_s: timeoutS,
-      idempotency_key: `${dep.deployment_id}:${row.device_id}:${kind}`,
+      // A rollback sent again (the device rejected it while busy) needs a key of its own.
+      idempotency_key:
+        kind === 'rollback' && row.rollback_attempts > 0
+          ? `${dep.deployment_id}:${row.device_id}:rollback:${row.rollback_attempts + 1}`
+          : `${dep.deployment_id}:${row.device_id}:${kind}`,
     };
   };
   const failed = (row: DeviceRow, err: unknown) => {

@@ -1,4 +1,5 @@
 import {
+  MAX_ROLLBACK_RESENDS,
   applyDeviceReport,
   type DeviceProgress,
   shownStatus,
@@ -14,6 +15,7 @@ const updating: DeviceProgress = {
   wentOffline: false,
   runningVersion: '1.0.0',
   error: null,
+  rollbackResends: 0,
 };
 
 describe('device progress', () => {
@@ -112,5 +114,28 @@ describe('device progress', () => {
     const done = { ...rb, rollbackStatus: 'rolled_back' as const };
     expect(applyDeviceReport(done, { kind: 'deadline' }, V)).toEqual(done);
     expect(shownStatus(updating)).toBe('updating');
+  });
+
+  it('sends a rollback again when the device shows it is idle and still on the deployed version', () => {
+    const rb = { ...updating, status: 'failed' as const, rollbackStatus: 'rolling_back' as const };
+    // It ended the update it was busy with when the rollback came (and was rejected) ...
+    for (const state of ['succeeded', 'failed']) {
+      const d = applyDeviceReport(rb, { kind: 'update_status', state }, V);
+      expect(d).toMatchObject({ rollbackStatus: 'rolling_back', resendRollback: true });
+    }
+    // ... or it is back online on the deployed version.
+    const online = { kind: 'presence' as const, online: true, firmwareVersion: V };
+    expect(applyDeviceReport(rb, online, V).resendRollback).toBe(true);
+    // Not for progress of an operation, another version, going offline, or past the cap.
+    const still = [
+      applyDeviceReport(rb, { kind: 'update_status', state: 'installing' }, V),
+      applyDeviceReport(rb, { ...online, firmwareVersion: '1.0.0' }, V),
+      applyDeviceReport(rb, { kind: 'presence', online: false, firmwareVersion: V }, V),
+      applyDeviceReport({ ...rb, rollbackResends: MAX_ROLLBACK_RESENDS }, online, V),
+    ];
+    for (const d of still) expect(d.resendRollback).toBeUndefined();
+    // A rollback already over is not sent again.
+    const done = { ...rb, rollbackStatus: 'rolled_back' as const };
+    expect(applyDeviceReport(done, online, V).resendRollback).toBeUndefined();
   });
 });

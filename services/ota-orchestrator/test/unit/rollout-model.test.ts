@@ -39,6 +39,7 @@ class Rollout {
       wentOffline: false,
       runningVersion: '1.0.0',
       error: null,
+      rollbackResends: 0,
     }));
   }
 

@@ -49,6 +49,8 @@ export interface DeploymentDeviceTable {
   presence_at: Opt<Date | null>;
   update_command_id: Opt<string | null>;
   rollback_command_id: Opt<string | null>;
+  /** Times the rollback was sent again after the first. */
+  rollback_attempts: Opt<number>;
   dispatched_at: Opt<Date | null>;
   deadline_at: Opt<Date | null>;
   finished_at: Opt<Date | null>;
