@@ -480,12 +480,20 @@ export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
       eagerDone(rows.length);
       throw err;
     }
-    const publish = written(result);
+    let publish: OutboxInsertRow[] = [];
+    try {
+      publish = written(result);
+    } catch (err) {
+      // The write committed: its rows are the relay's now (a claim must never outlive this).
+      logger.error({ event: 'bus.outbox_eager_written_failed', err: String(err) }, 'eager');
+      notifyRelay();
+    }
     const mine = new Set(publish);
     const unused = rows.filter((r) => !mine.has(r));
     unclaim(unused);
     eagerDone(unused.length);
-    publishEager(publish);
+    const ours = new Set(rows);
+    publishEager(publish.filter((r) => ours.has(r)));
     return result;
   };
 

@@ -210,6 +210,23 @@ describe('outbox eager publishing', () => {
     expect(await storedIds('resumed')).toEqual(again.map((x) => x.event_id));
   });
 
+  it('a `written` that throws leaves the committed rows to the relay and holds no claim', async () => {
+    const r = quietRelay();
+    const rows = rowsOf('thrown', 3);
+    const n = await r.publishAfterCommit(
+      rows,
+      () => insert(rows),
+      () => {
+        throw new Error('bug in written');
+      },
+    );
+    expect(n).toBe(3);
+    expect(await r.flushOnce()).toBe(3);
+    expect(await storedIds('thrown')).toEqual(rows.map((x) => x.event_id));
+    await r.stop(); // would hang if a claim were left counted
+    relay = null;
+  });
+
   it('stop waits for eager publishes in flight and their marks', async () => {
     const r = quietRelay();
     const rows = rowsOf('stop', 20);
