@@ -4,6 +4,7 @@
 import { type Deployment } from '@drover/contracts';
 import { DomainError } from '@drover/service-kit';
 import { type Harness, type SimDevice, startHarness } from './rollout.harness';
+import { MAX_ROLLBACK_RESENDS } from '../../src/domain/rollout-device';
 
 jest.setTimeout(240_000);
 
@@ -49,7 +50,9 @@ describe('operator control', () => {
     const updated = fleet.filter((d) => d.updates.length > 0);
     expect(updated.length).toBeGreaterThanOrEqual(6);
     for (const d of updated) {
-      expect(d.rollbacks).toHaveLength(1);
+      // One rollback, or a few when the device reported its update's end after the first.
+      expect(d.rollbacks.length).toBeGreaterThanOrEqual(1);
+      expect(d.rollbacks.length).toBeLessThanOrEqual(1 + MAX_ROLLBACK_RESENDS);
       expect(d.version).toBe('1.0.0');
     }
     await expect(control('resume', dep.deployment_id)).rejects.toBeInstanceOf(DomainError);

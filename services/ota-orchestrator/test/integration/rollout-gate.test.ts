@@ -7,6 +7,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { waitFor } from '@drover/testing';
 import { eventTypes, type Harness, type SimDevice, signer, startHarness } from './rollout.harness';
+import { MAX_ROLLBACK_RESENDS } from '../../src/domain/rollout-device';
 
 // Device deadlines are generous (a loaded CI machine slows every update hop); minutes per test.
 jest.setTimeout(420_000);
@@ -128,7 +129,10 @@ describe('health gate and refusals', () => {
     expect(received.length).toBeLessThan(100);
     for (const d of received) {
       expect(d.updates).toHaveLength(1);
-      expect(d.rollbacks).toHaveLength(1);
+      // A device that showed itself idle on the new version before its first rollback arrived
+      // (e.g. it reported the update's end) is sent the rollback again; the rest get one.
+      expect(d.rollbacks.length).toBeGreaterThanOrEqual(1);
+      expect(d.rollbacks.length).toBeLessThanOrEqual(1 + MAX_ROLLBACK_RESENDS);
       expect(d.version).toBe('1.0.0');
       expect(rows.find((r) => r.device_id === d.id)!.status).toBe('rolled_back');
     }
