@@ -57,6 +57,26 @@ export interface Platform {
 }
 
 const logLevel = process.env.TEST_LOG_LEVEL ?? 'silent';
+/** How long one stopping step may take before the test names it and goes on. */
+const STEP_MS = 60_000;
+const stepName = (step: () => Promise<unknown>) =>
+  step.toString().replace(/\s+/g, ' ').slice(0, 80);
+
+/** Awaits `work`, failing with its name when it takes over STEP_MS (it may still run on). */
+export async function bounded<T>(name: string, work: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const hung = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`stopping "${name}" took over ${STEP_MS} ms`)),
+      STEP_MS,
+    );
+  });
+  try {
+    return await Promise.race([work, hung]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 const silent = () => createLogger({ service: 'story', level: logLevel });
 
 /** Starts every service of the platform. */
@@ -67,13 +87,18 @@ export async function startPlatform(label: string): Promise<Platform> {
     const errors: unknown[] = [];
     for (const step of undo.reverse()) {
       try {
-        await step();
+        // A step that hangs must not hide which one it was (nor keep the rest from running).
+        await bounded(stepName(step), step());
       } catch (err) {
         errors.push(err);
       }
     }
     undo.length = 0;
-    if (errors.length > 0) throw new AggregateError(errors, 'stopping the platform failed');
+    if (errors.length > 0)
+      throw new AggregateError(
+        errors,
+        `stopping the platform failed: ${errors.map(String).join('; ')}`,
+      );
   };
   try {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'drover-story-'));

@@ -14,7 +14,7 @@ import { loadSimulatorConfig } from '../../src/config';
 import { otaFault } from '../../src/domain/firmware';
 import { planFleet } from '../../src/domain/fleet-plan';
 import { createRandom, seedOf } from '../../src/domain/random';
-import { type Platform, startPlatform } from './platform';
+import { bounded, type Platform, startPlatform } from './platform';
 
 jest.setTimeout(300_000);
 
@@ -175,8 +175,11 @@ describe('the Drover story, end to end', () => {
   });
 
   afterAll(async () => {
-    await sim?.stop();
-    await platform?.stop();
+    try {
+      if (sim) await bounded('the simulator', sim.stop());
+    } finally {
+      await platform?.stop();
+    }
   });
 
   it('enrolls the fleet hardware ids over REST', async () => {
