@@ -202,7 +202,12 @@ export class VirtualDevice {
     return up;
   }
 
-  /** Stops telemetry, publishes the offline status and disconnects. */
+  /**
+   * Stops telemetry, publishes the offline status and disconnects. Never waits on a connection
+   * that is gone: the offline status and the in-flight messages are given up to
+   * STOP_PUBLISH_TIMEOUT_MS and only while connected (with `clean: false` and no automatic
+   * reconnect, mqtt.js would otherwise wait for their PUBACK forever).
+   */
   async stop(): Promise<void> {
     this.stopping = true;
     clearTimeout(this.telemetryTimer);
@@ -210,18 +215,29 @@ export class VirtualDevice {
     clearTimeout(this.renewTimer);
     const client = this.client;
     if (!client) return;
-    if (client.connected) {
-      await client
-        .publishAsync(`${this.root}/status`, JSON.stringify(msg.OFFLINE_STATUS), {
-          qos: 1,
-          retain: true,
-        })
-        .catch((err: unknown) => this.o.logger.warn({ err, device: this.id }, 'offline failed'));
-      this.o.onSent('status');
-    }
     if (this.online) this.o.onConnection(false);
     this.online = false;
-    await client.endAsync(!client.connected);
+    if (client.connected) {
+      const offline = client.publishAsync(
+        `${this.root}/status`,
+        JSON.stringify(msg.OFFLINE_STATUS),
+        { qos: 1, retain: true },
+      );
+      this.o.onSent('status');
+      const outcome = await whileConnected(client, offline, STOP_PUBLISH_TIMEOUT_MS);
+      if (outcome !== 'done') {
+        this.o.logger.warn({ device: this.id, outcome }, 'offline status not acknowledged');
+      }
+    }
+    if (!client.connected) {
+      await client.endAsync(true);
+      return;
+    }
+    // DISCONNECT once the in-flight messages are acknowledged, unless the connection goes first.
+    const ended = client.endAsync(false);
+    if ((await whileConnected(client, ended, STOP_PUBLISH_TIMEOUT_MS)) !== 'done') {
+      client.stream.destroy();
+    }
   }
 
   private async onConnect(): Promise<void> {
@@ -449,6 +465,7 @@ export class VirtualDevice {
 
   /** Cuts the TCP connection without DISCONNECT, as a power loss: the broker sends the will. */
   private dropConnection(): void {
+    if (this.stopping) return; // a device shutting down does not reboot or vanish
     this.client?.stream.destroy();
   }
 
@@ -484,6 +501,38 @@ export class VirtualDevice {
 }
 
 const RENEWAL_TIMEOUT_MS = 30_000;
+/** How long stopping waits for the offline status's and the DISCONNECT's acknowledgement. */
+const STOP_PUBLISH_TIMEOUT_MS = 5_000;
+
+/** Waits for `work` while the client stays connected, at most `ms`. */
+async function whileConnected(
+  client: MqttClient,
+  work: Promise<unknown>,
+  ms: number,
+): Promise<'done' | 'failed' | 'closed' | 'timeout'> {
+  let onClose = (): void => undefined;
+  let timer: NodeJS.Timeout | undefined;
+  const closed = new Promise<'closed'>((resolve) => {
+    onClose = () => resolve('closed');
+    client.once('close', onClose);
+  });
+  const timeout = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), ms);
+  });
+  try {
+    return await Promise.race([
+      work.then(
+        () => 'done' as const,
+        () => 'failed' as const,
+      ),
+      closed,
+      timeout,
+    ]);
+  } finally {
+    clearTimeout(timer);
+    client.off('close', onClose);
+  }
+}
 
 function parseObject(payload: Buffer): Record<string, unknown> {
   try {
