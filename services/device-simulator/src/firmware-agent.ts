@@ -91,23 +91,29 @@ export class FirmwareAgent {
     if (cmd.name === 'firmware.update') {
       const plan = planUpdate(cmd.params, this.slots, this.busy);
       if (plan.kind === 'reject') return answer('rejected', { error: plan.error });
-      await answer('accepted');
       const { deploymentId, version } = plan.order;
       if (plan.kind === 'already') {
+        await answer('accepted');
         await host.updateStatus(deploymentId, version, 'succeeded', { progress: 100 });
         return answer('succeeded', { result: { firmware_version: version } });
       }
-      return this.run(() => this.update(cmd.id, plan.order, host));
+      // Busy from the moment it is accepted: a second update arriving while the acceptance is
+      // on its way to the broker is refused.
+      return this.run(async () => {
+        await answer('accepted');
+        await this.update(cmd.id, plan.order, host);
+      });
     }
     const plan = planRollback(cmd.params, this.slots, this.busy);
     if (plan.kind === 'reject') return answer('rejected', { error: plan.error });
-    await answer('accepted');
     const { deploymentId, version } = plan.order;
     if (plan.kind === 'already') {
+      await answer('accepted');
       await host.updateStatus(deploymentId, version, 'rolled_back');
       return answer('succeeded', { result: { firmware_version: version } });
     }
     return this.run(async () => {
+      await answer('accepted');
       await host.updateStatus(deploymentId, version, 'installing');
       await this.install();
       await this.rebootInto({ cmdId: cmd.id, deploymentId, version, end: 'rolled_back' }, host);
