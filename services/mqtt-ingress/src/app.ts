@@ -1,5 +1,5 @@
-// Composition of the ingress: bus, registry cache, N shared-subscription connections plus one for
-// `status`, the command forwarders and the ops server.
+// Composition of the ingress: bus, registry cache, N shared-subscription connections plus some
+// for `cmd/res` and one for `status`, the command forwarders and the ops server.
 import mqtt from 'mqtt';
 import {
   DEVICE_CHANNELS,
@@ -39,7 +39,8 @@ export interface MqttIngress {
   /** The ops server's port (0 when disabled). */
   opsPort: number;
   /** The fixed MQTT client ids of the subscriber connections: `<MQTT_CLIENT_ID>-<n>` for the
-   * `MQTT_CONNECTIONS` ones, then `<MQTT_CLIENT_ID>-status`. */
+   * `MQTT_CONNECTIONS` ones, `<MQTT_CLIENT_ID>-answers-<n>` for the `MQTT_ANSWER_CONNECTIONS`
+   * ones, then `<MQTT_CLIENT_ID>-status`. */
   clientIds: string[];
 }
 
@@ -53,11 +54,15 @@ export interface StartOptions {
 
 /** The device channel with a connection of its own. */
 const STATUS_CHANNEL: DeviceChannel = 'status';
+/** The device channel with connections of their own: command answers. */
+const ANSWER_CHANNEL: DeviceChannel = 'cmd/res';
 
 /** The shared subscriptions of the ingress, split by connection. */
 export interface SubscriptionFilters {
   /** `status` alone, for the one status connection. */
   status: string[];
+  /** `cmd/res` alone, for the `MQTT_ANSWER_CONNECTIONS` answer connections. */
+  answers: string[];
   /** Every other device channel, for each of the `MQTT_CONNECTIONS` connections. */
   other: string[];
 }
@@ -67,14 +72,17 @@ export interface SubscriptionFilters {
  * connection handles its messages one at a time, in the broker's order, so one connection for
  * all statuses stamps a device's `online`s and last wills in the order the broker received them
  * (the registry orders presence by that stamp); spread over many connections, an older status
- * stuck behind a slow message would be stamped after a newer one.
+ * stuck behind a slow message would be stamped after a newer one. `cmd/res` is apart too: a
+ * command's answer never waits behind telemetry queued on the data connections (the round
+ * trip of a command is timed; telemetry is not).
  */
 export function subscriptionFilters(group: string, prefix: string): SubscriptionFilters {
   const filter = (c: DeviceChannel) =>
     sharedSubscription(group, deviceChannelFilter(c, prefix || undefined));
   return {
     status: [filter(STATUS_CHANNEL)],
-    other: DEVICE_CHANNELS.filter((c) => c !== STATUS_CHANNEL).map(filter),
+    answers: [filter(ANSWER_CHANNEL)],
+    other: DEVICE_CHANNELS.filter((c) => c !== STATUS_CHANNEL && c !== ANSWER_CHANNEL).map(filter),
   };
 }
 
@@ -132,9 +140,16 @@ export async function startMqttIngress(
   const connections = Array.from({ length: config.MQTT_CONNECTIONS }, (_, i) => ({
     clientId: `${config.MQTT_CLIENT_ID}-${i}`,
     filters: filters.other,
-    // Sessions of a version that took `status` on every connection keep that subscription.
-    dropFilters: filters.status,
+    // Sessions of older versions took `status` and `cmd/res` on every connection: drop them.
+    dropFilters: [...filters.status, ...filters.answers],
   }));
+  for (let i = 0; i < config.MQTT_ANSWER_CONNECTIONS; i += 1) {
+    connections.push({
+      clientId: `${config.MQTT_CLIENT_ID}-answers-${i}`,
+      filters: filters.answers,
+      dropFilters: [],
+    });
+  }
   // Still a shared subscription in the same group: replicas split the devices' statuses.
   connections.push({
     clientId: `${config.MQTT_CLIENT_ID}-status`,

@@ -4,7 +4,9 @@
 // there for good (docs/rollouts.md, the rolled-back device that stayed on the bad version).
 // Here the stall is a registry outage: telemetry of a device the ingress has not looked up yet
 // retries its lookup and holds its connection, while the status device is already cached.
-// Also: a data connection resuming an older version's session gives up its `status` share.
+// Command answers (`cmd/res`) pass the stalled connections as well, on connections of their own.
+// Also: a data connection resuming an older version's session gives up its `status` and
+// `cmd/res` shares.
 import mqtt, { type MqttClient } from 'mqtt';
 import { type Bus, rpcRequest } from '@drover/bus';
 import { deviceSubject, eventFilter } from '@drover/contracts';
@@ -36,6 +38,8 @@ const CONNECTIONS = 4;
 const STALLED = CONNECTIONS - 1;
 /** `online` statuses the device sends while they are stalled. */
 const STATUSES = 16;
+/** Command answers the device sends while they are stalled. */
+const ANSWERS = 8;
 
 interface Presence {
   msgId: string;
@@ -60,6 +64,8 @@ describe('status order through the ingress with stalled connections', () => {
   const devices: MqttClient[] = [];
   /** Presence messages of `dev` in the order the bus delivered them. */
   const presences: Presence[] = [];
+  /** Command ids of `dev`'s answers on the bus. */
+  const answers: string[] = [];
 
   const topic = (deviceId: string, channel: string) =>
     `${ns}/${tenant}/sensor/${deviceId}/${channel}`;
@@ -121,6 +127,9 @@ describe('status order through the ingress with stalled connections', () => {
         });
       },
     });
+    bus.nc.subscribe(deviceSubject(bus.naming, 'cmd_res', tenant, 'dev'), {
+      callback: (_err, msg) => answers.push(msg.json<{ cmd_id: string }>().cmd_id),
+    });
     await bus.nc.flush();
     ingress = await startMqttIngress(
       loadIngressConfig({
@@ -181,6 +190,22 @@ describe('status order through the ingress with stalled connections', () => {
       timeoutMs: 30_000,
       description: 'statuses past the stalled connections',
     });
+    // Command answers pass the stalled data connections too (connections of their own); spread
+    // over the data connections, the broker's round robin would hold most of them.
+    for (let n = 1; n <= ANSWERS; n += 1) {
+      const answer = { msg_id: `a${n}`, ts: Date.now(), schema_version: 1, cmd_id: `c${n}` };
+      await dev.publishAsync(
+        topic('dev', 'cmd/res'),
+        JSON.stringify({ ...answer, status: 'succeeded' }),
+        { qos: 1 },
+      );
+    }
+    await waitFor(() => answers.length === ANSWERS, {
+      timeoutMs: 30_000,
+      description: 'the answers past the stalled connections',
+    });
+    expect(await inFlight()).toBe(STALLED);
+
     // The registry back: the held telemetry goes on, with whatever queued behind it.
     registry = await startDeviceRegistry(registryConfig, { logger: silent, ensureStreams: false });
     await waitFor(() => presences.length === STATUSES, {
@@ -212,10 +237,12 @@ describe('a data connection resuming a session of the version before', () => {
     await purgeSessions(TEST_MQTT_URL, [clientId]);
   });
 
-  it('drops the status subscription the session still holds', async () => {
+  it('drops the status and answer subscriptions the session still holds', async () => {
     // The session as the version before left it: every channel on every connection.
     const before = await mqtt.connectAsync(TEST_MQTT_URL, { clientId, clean: false });
-    await before.subscribeAsync([...filters.status, ...filters.other], { qos: 1 });
+    await before.subscribeAsync([...filters.status, ...filters.answers, ...filters.other], {
+      qos: 1,
+    });
     await before.endAsync();
 
     const topics: string[] = [];
@@ -223,7 +250,7 @@ describe('a data connection resuming a session of the version before', () => {
       url: TEST_MQTT_URL,
       clientId,
       filters: filters.other,
-      dropFilters: filters.status,
+      dropFilters: [...filters.status, ...filters.answers],
       sink: async (t) => {
         topics.push(t);
       },
@@ -235,8 +262,9 @@ describe('a data connection resuming a session of the version before', () => {
     clients.push(device);
     const root = `${ns}/${tenant}/sensor/d0`;
     await device.publishAsync(`${root}/status`, '{}', { qos: 1 });
+    await device.publishAsync(`${root}/cmd/res`, '{}', { qos: 1 });
     await device.publishAsync(`${root}/telemetry`, '{}', { qos: 1 });
-    // One connection delivers in the broker's order: the status would have come first.
+    // One connection delivers in the broker's order: the status and answer would have come first.
     await waitFor(() => topics.includes(`${root}/telemetry`), { timeoutMs: 30_000 });
     expect(topics).toEqual([`${root}/telemetry`]);
   });
