@@ -31,6 +31,7 @@ import { startCommandRpc } from './rpc/command.rpc-server';
 import { type GatewayContext, SERVICE_NAME } from './service/gateway.context';
 import { CreateBatcher } from './service/create-batcher';
 import { ReportBatcher } from './service/report-batcher';
+import { RowCache } from './service/row-cache';
 import { type Scanner, startScanner } from './service/scanner';
 
 /** The required settings plus any of the optional ones (defaults from the config schema). */
@@ -166,6 +167,7 @@ export async function startCommandGateway(
     },
     backoff: { baseMs: config.RESEND_BASE_MS, maxMs: config.RESEND_MAX_MS },
     sentReportGraceMs: config.SENT_REPORT_GRACE_MS,
+    rowCache: new RowCache(config.REPORT_ROW_CACHE_MAX),
     defaults: {
       timeoutS: config.DEFAULT_TIMEOUT_S,
       expiresInS: config.DEFAULT_EXPIRES_IN_S,

@@ -21,6 +21,9 @@ export const GatewayConfigSchema = Type.Object({
   REPORT_BATCH_MAX: Type.Integer({ minimum: 1, maximum: 10_000, default: 256 }),
   // Extra wait before a batch that is not full is flushed (0: at the end of the event-loop turn).
   REPORT_BATCH_WAIT_MS: Type.Integer({ minimum: 0, maximum: 1000, default: 0 }),
+  // Open commands kept as this gateway last wrote them, so their reports skip the read
+  // (0: every report batch reads its rows). About 1 KB each.
+  REPORT_ROW_CACHE_MAX: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 20_000 }),
   // Batches reading or writing at once (one pool connection each at a time; keep < DB_POOL_MAX).
   REPORT_BATCH_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 64, default: 4 }),
   // Single creates without an Idempotency-Key inserted per batch at most (one statement and one

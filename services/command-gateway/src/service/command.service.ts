@@ -135,6 +135,7 @@ export async function createCommand(
           () => insertCreated(ctx.db, row, plan, outbox),
           (r) => {
             if (r === null) return [];
+            if (r.attempts === 1) ctx.rowCache?.set(r);
             return r.attempts === 1 ? [outbox.event, outbox.dispatch] : [outbox.event];
           },
         );

@@ -4,8 +4,11 @@
 // Only creates without an Idempotency-Key come here: a keyed create keeps its own statement and
 // its conflict handling. Each caller awaits its own row; a failed statement fails its batch's
 // callers only (the RPC answers them with a retryable error).
-import { type BatchRow, insertCreatedBatch } from '../adapters/postgres/command.repository';
-import { type CommandRow } from '../adapters/postgres/command.table';
+import {
+  type BatchRow,
+  insertCreatedBatch,
+  type VersionedRow,
+} from '../adapters/postgres/command.repository';
 import { type GatewayContext } from './gateway.context';
 
 /**
@@ -14,14 +17,16 @@ import { type GatewayContext } from './gateway.context';
  * `command.queued` event, then its COMMANDS message when it was dispatched at once.
  */
 export function insertBatchAndPublish(
-  ctx: Pick<GatewayContext, 'db' | 'publishAfterCommit'>,
+  ctx: Pick<GatewayContext, 'db' | 'publishAfterCommit' | 'rowCache'>,
   tenant: string,
   batch: BatchRow[],
-): Promise<CommandRow[]> {
+): Promise<VersionedRow[]> {
   return ctx.publishAfterCommit(
     batch.flatMap((b) => [b.outbox.event, b.outbox.dispatch]),
     () => insertCreatedBatch(ctx.db, tenant, batch),
     (stored) => {
+      // Held before the COMMANDS messages go out: their broker-ack reports find the rows.
+      for (const r of stored) if (r.attempts === 1) ctx.rowCache?.set(r);
       const byId = new Map(stored.map((r) => [r.command_id, r]));
       return batch.flatMap((b) => {
         const r = byId.get(b.row.command_id);
@@ -53,7 +58,7 @@ export interface CreateBatchStats {
 interface Pending {
   tenant: string;
   row: BatchRow;
-  resolve: (row: CommandRow) => void;
+  resolve: (row: VersionedRow) => void;
   reject: (err: unknown) => void;
 }
 
@@ -71,7 +76,7 @@ export class CreateBatcher {
   ) {}
 
   /** Inserts `row` with the next batch; resolves with the stored row. */
-  submit(tenant: string, row: BatchRow): Promise<CommandRow> {
+  submit(tenant: string, row: BatchRow): Promise<VersionedRow> {
     return new Promise((resolve, reject) => {
       this.pending.push({ tenant, row, resolve, reject });
       this.schedule();

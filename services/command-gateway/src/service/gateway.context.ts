@@ -4,10 +4,10 @@ import { type OutboxRelay } from '@drover/bus';
 import { type Naming } from '@drover/contracts';
 import { type Logger } from '@drover/observability';
 import { type BackoffPolicy } from '../domain/backoff';
-import { type BatchRow } from '../adapters/postgres/command.repository';
-import { type CommandRow } from '../adapters/postgres/command.table';
+import { type BatchRow, type VersionedRow } from '../adapters/postgres/command.repository';
 import { type DB } from '../adapters/postgres/schema';
 import { type CommandMetrics } from '../command.metrics';
+import { type RowCache } from './row-cache';
 
 /** The service name (RPC service, event source, durable prefix). */
 export const SERVICE_NAME = 'command-gateway';
@@ -58,5 +58,7 @@ export interface GatewayContext {
   /** Metric series. */
   metrics: CommandMetrics;
   /** Inserts an unkeyed create with others of its turn (absent: one statement per create). */
-  createBatch?: (tenant: string, row: BatchRow) => Promise<CommandRow>;
+  createBatch?: (tenant: string, row: BatchRow) => Promise<VersionedRow>;
+  /** Open commands as this gateway last wrote them (absent: every report reads its row). */
+  rowCache?: RowCache;
 }

@@ -1,5 +1,6 @@
 // Applies device reports (`cmd_res`, `cmd_sent`) in batches: the reports submitted in one
-// event-loop turn (or up to REPORT_BATCH_MAX) are read with one statement, decided in memory in
+// event-loop turn (or up to REPORT_BATCH_MAX) are read with one statement (rows this gateway
+// wrote last come from its row cache instead, see row-cache.ts), decided in memory in
 // arrival order (foldReports) and written with one compare-and-set statement that also inserts
 // their events (one commit per batch instead of two round trips and a commit per report). Each
 // submitter awaits its own report's outcome, so acks, naks and DLQ stay per message. One batcher
@@ -63,6 +64,11 @@ export interface ReportBatchStats {
   reports: number;
   /** Read statements. */
   reads: number;
+  /** Rows taken from the row cache instead of a read. */
+  cached: number;
+  /** Cached rows that had changed meanwhile, or that a report was ignored on (their reports
+   * went on with a read). */
+  stale: number;
   /** Write statements. */
   writes: number;
   /** Rows written. */
@@ -110,6 +116,8 @@ export class ReportBatcher {
     batches: 0,
     reports: 0,
     reads: 0,
+    cached: 0,
+    stale: 0,
     writes: 0,
     rowsWritten: 0,
     races: 0,
@@ -193,8 +201,25 @@ export class ReportBatcher {
     stats.batches++;
     stats.reports += batch.length;
     const ids = [...new Set(batch.map((p) => p.report.cmdId))];
-    const rows = await findVersionedMany(ctx.db, ids);
-    stats.reads++;
+    // Rows this gateway wrote last come from the cache; the compare-and-set below catches a
+    // cached row that changed since (it is then read like any other).
+    const rows: VersionedRow[] = [];
+    const fromCache = new Set<string>();
+    const toRead: string[] = [];
+    for (const id of ids) {
+      const row = ctx.rowCache?.get(id);
+      if (row === undefined) {
+        toRead.push(id);
+      } else {
+        rows.push(row);
+        fromCache.add(id);
+      }
+    }
+    stats.cached += fromCache.size;
+    if (toRead.length > 0) {
+      rows.push(...(await findVersionedMany(ctx.db, toRead)));
+      stats.reads++;
+    }
     const now = ctx.now();
     const fold = foldReports<VersionedRow, Pending, Effect>(rows, batch, {
       rowKey: (row) => row.command_id,
@@ -214,6 +239,7 @@ export class ReportBatcher {
         }),
     });
     const tied = new Set(fold.writes.flatMap((w) => w.reports));
+    const recheck = new Set<string>();
     fold.verdicts.forEach((v, i) => {
       const p = batch[i]!;
       if (v.kind === 'unknown') {
@@ -221,10 +247,18 @@ export class ReportBatcher {
         ctx.metrics.refused.inc({ kind, reason: 'unknown_command' });
         p.reject(new ValidationError('unknown_command', `no command ${cmdId} for ${deviceId}`));
       } else if (v.kind === 'ignored' && !tied.has(i)) {
-        p.resolve(v.reason);
+        if (fromCache.has(p.report.cmdId)) {
+          // Only a write proves a cached row current: an ignore is decided on the read row.
+          recheck.add(p.report.cmdId);
+          this.enqueue(p);
+        } else {
+          p.resolve(v.reason);
+        }
       }
     });
-    let written = new Set<string>();
+    for (const id of recheck) ctx.rowCache?.delete(id);
+    stats.stale += recheck.size;
+    let written = new Map<string, string>();
     if (fold.writes.length > 0) {
       await this.hooks.beforeWrite?.(fold.writes.map((w) => w.read.command_id));
       const moves = fold.writes.map((w) => ({
@@ -243,18 +277,30 @@ export class ReportBatcher {
       stats.rowsWritten += written.size;
     }
     for (const w of fold.writes) {
-      if (written.has(w.read.command_id)) {
+      const id = w.read.command_id;
+      const version = written.get(id);
+      if (version !== undefined) {
+        ctx.rowCache?.set({ ...w.final, row_version: version });
         for (const e of w.effects) countMove(ctx, e.base, e.move, now);
         for (const i of w.reports) {
           const v = fold.verdicts[i]!;
           batch[i]!.resolve(v.kind === 'ignored' ? v.reason : 'applied');
         }
+      } else if (fromCache.has(id)) {
+        // The cached row was out of date: read it with the next batch (not a race).
+        stats.stale++;
+        ctx.rowCache?.delete(id);
+        for (const i of w.reports) this.enqueue(batch[i]!);
       } else {
+        ctx.rowCache?.delete(id);
         stats.races++;
         for (const i of w.reports) this.retry(batch[i]!);
       }
     }
-    this.hooks.onBatch?.({ commandIds: batch.map((p) => p.report.cmdId), written: [...written] });
+    this.hooks.onBatch?.({
+      commandIds: batch.map((p) => p.report.cmdId),
+      written: [...written.keys()],
+    });
   }
 
   private retry(p: Pending): void {

@@ -32,6 +32,8 @@ async function applyDue(ctx: GatewayContext): Promise<number> {
   const handled = await ctx.db.transaction().execute(async (trx) => {
     const now = ctx.now();
     const rows = await lockDue(trx, now, BATCH);
+    // Rows the scanner changes: a cached copy would only cost a failed compare-and-set.
+    for (const row of rows) ctx.rowCache?.delete(row.command_id);
     const online = new Map<string, Set<string>>();
     for (const tenant of new Set(rows.map((r) => r.tenant))) {
       const ids = rows.filter((r) => r.tenant === tenant).map((r) => r.device_id);

@@ -1,6 +1,8 @@
 // Batched device reports on the real path (devices over MQTT, the real ingress): many answers
 // share one read and one write statement, reports of one command in one batch fold in order,
-// an unknown command is refused alone, and a row changed between read and write is retried.
+// an unknown command is refused alone, a row changed between read and write is retried, and
+// rows the gateway wrote last come from its row cache (checked by the write, never trusted for
+// an ignore).
 import { sql } from 'kysely';
 import { consumerOpts, JSONCodec } from 'nats';
 import { dlqSubject } from '@drover/contracts';
@@ -97,7 +99,7 @@ describe('batched device reports', () => {
     await h?.stop();
   });
 
-  it('200 answers at once: all succeeded, one read and at most one write per batch', async () => {
+  it('200 answers at once: all succeeded from the row cache, at most one write per batch', async () => {
     const targets = Array.from({ length: 200 }, (_, i) => `d${i % 4}`);
     const ids = await createSilent(targets, 'many');
     await untilAll(ids, 'sent');
@@ -111,9 +113,69 @@ describe('batched device reports', () => {
     expect(d.reports).toBeGreaterThanOrEqual(200);
     expect(d.rowsWritten).toBe(200);
     expect(d.batches).toBeLessThan(d.reports);
-    expect(d.reads).toBe(d.batches);
+    // The gateway wrote every row last (create, broker ack): all from its row cache, no read.
+    expect(d.cached).toBe(200);
+    expect(d.stale).toBe(0);
+    expect(d.reads).toBe(0);
     expect(d.writes).toBeLessThanOrEqual(d.batches);
     expect(d.writes).toBeGreaterThan(0);
+    // Final rows leave the cache.
+    expect(ids.some((id) => h.gateway.ctx.rowCache?.get(id) !== undefined)).toBe(false);
+  });
+
+  it('without the row cache: one read per batch', async () => {
+    const targets = Array.from({ length: 100 }, (_, i) => `d${i % 4}`);
+    const ids = await createSilent(targets, 'uncached');
+    await untilAll(ids, 'sent');
+    await waitFor(() => devices.every((d) => d.received.length >= 75), { timeoutMs: 30_000 });
+    h.gateway.ctx.rowCache?.clear();
+    const before = stats();
+    await Promise.all(ids.map((id, i) => devices[i % 4]!.answer(id, 'succeeded')));
+    await untilAll(ids, 'succeeded');
+    const d = delta(before);
+    expect(d.rowsWritten).toBe(100);
+    expect(d.cached).toBe(0);
+    expect(d.reads).toBe(d.batches);
+  });
+
+  it('a cached row changed by someone else: the report reads it and applies once', async () => {
+    const [id] = await createSilent(['d1'], 'stale');
+    await untilAll([id!], 'sent');
+    expect(h.gateway.ctx.rowCache?.get(id!)?.status).toBe('sent');
+    // Another writer (a replica, the scanner) changes the row: the cached version is old.
+    await sql`update commands set error = error where command_id = ${id!}`.execute(db());
+    const before = stats();
+    await devices[1]!.answer(id!, 'succeeded', { result: { stale: true } });
+    await untilAll([id!], 'succeeded');
+    const d = delta(before);
+    expect(d).toMatchObject({ cached: 1, stale: 1, races: 0, reads: 1, rowsWritten: 1 });
+    const evs = await events(id!);
+    expect(evs.filter((e) => e.status === 'succeeded')).toHaveLength(1);
+    expect(await h.get(id!)).toMatchObject({ status: 'succeeded', result: { stale: true } });
+  });
+
+  it('a report ignored on a cached row is decided again on the read row', async () => {
+    const [id] = await createSilent(['d1'], 'ignored');
+    await untilAll([id!], 'sent');
+    await devices[1]!.answer(id!, 'accepted');
+    await untilAll([id!], 'accepted');
+    expect(h.gateway.ctx.rowCache?.get(id!)?.status).toBe('accepted');
+    // The row moved on without this gateway (as a time-out by another replica would).
+    await sql`update commands set status = 'timed_out', completed_at = now()
+              where command_id = ${id!}`.execute(db());
+    const counted = (reason: string) =>
+      h.metric('drover_command_reports_ignored_total', { kind: 'cmd_res', reason });
+    const [late, duplicate] = [await counted('late'), await counted('duplicate')];
+    const before = stats();
+    await devices[1]!.answer(id!, 'accepted');
+    await waitFor(async () => ((await counted('late')) === late + 1 ? true : null), {
+      timeoutMs: 30_000,
+      description: 'the answer counted late',
+    });
+    // On the cached `accepted` row it would have been a duplicate.
+    expect(await counted('duplicate')).toBe(duplicate);
+    expect(delta(before)).toMatchObject({ cached: 1, stale: 1, reads: 1, rowsWritten: 0 });
+    expect((await statuses([id!])).get(id!)).toBe('timed_out');
   });
 
   it('accepted then succeeded in one batch: both events, in order; the row ends succeeded', async () => {
@@ -218,6 +280,8 @@ describe('batched device reports', () => {
   it('a row changed between read and write: the report is retried and applied once', async () => {
     const [id] = await createSilent(['d3'], 'race');
     await untilAll([id!], 'sent');
+    // Read from the database (a cached row changed meanwhile is the test above).
+    h.gateway.ctx.rowCache?.delete(id!);
     const before = stats();
     let touched = 0;
     h.gateway.reports.hooks.beforeWrite = async (writing) => {

@@ -28,12 +28,12 @@ export async function insertCreated(
   row: NewCommandRow,
   plan: DispatchPlan,
   outbox: { event: OutboxInsertRow; dispatch: OutboxInsertRow },
-): Promise<CommandRow | null> {
+): Promise<VersionedRow | null> {
   const messages = JSON.stringify([
     { k: 0, ...outbox.event },
     { k: 1, ...outbox.dispatch },
   ]);
-  const r = await sql<CommandRow>`
+  const r = await sql<VersionedRow>`
     with p as (
       select exists (
         select 1 from device_presence
@@ -56,7 +56,7 @@ export async function insertCreated(
           else ${row.expires_at}::timestamptz end
       from p
       on conflict (tenant, idempotency_key) do nothing
-      returning *
+      returning *, xmin::text as row_version
     ), ob as (
       insert into outbox (event_id, subject, payload, headers)
       select m.event_id, m.subject, m.payload::jsonb, m.headers::jsonb
@@ -157,14 +157,14 @@ export interface VersionedMove {
  * (one round trip, one commit): a row is written only if it is unchanged since it was read and
  * not locked right now by someone about to change it (it never waits on a row lock, so a batch
  * does not hold a pool connection while the scanner works on its rows). The outbox rows of the
- * rows written are inserted in the order given (across rows). Returns the ids written; the
- * others changed since they were read: read them again.
+ * rows written are inserted in the order given (across rows). Returns the ids written with
+ * their new row versions; the others changed since they were read: read them again.
  */
 export async function compareAndMoveMany(
   db: Executor,
   moves: VersionedMove[],
-): Promise<Set<string>> {
-  if (moves.length === 0) return new Set();
+): Promise<Map<string, string>> {
+  if (moves.length === 0) return new Map();
   const iso = (d: Date | string | null) => (d === null ? null : new Date(d).toISOString());
   const rows = JSON.stringify(
     moves.map(({ commandId, version, patch: p }) => ({
@@ -187,7 +187,7 @@ export async function compareAndMoveMany(
       .flatMap((m) => m.outbox.map((row) => ({ command_id: m.commandId, ...row })))
       .map((row, k) => ({ k, ...row })),
   );
-  const r = await sql<{ command_id: string }>`
+  const r = await sql<{ command_id: string; row_version: string }>`
     with v as (
       select * from jsonb_to_recordset(${rows}::jsonb) as v(
         command_id text, version text, status text, sent_at timestamptz, accepted_at timestamptz,
@@ -212,7 +212,7 @@ export async function compareAndMoveMany(
         answered = v.answered
       from v join locked on locked.command_id = v.command_id
       where c.command_id = v.command_id
-      returning c.command_id
+      returning c.command_id, c.xmin::text as row_version
     ), ob as (
       insert into outbox (event_id, subject, payload, headers)
       select m.event_id, m.subject, m.payload::jsonb, m.headers::jsonb
@@ -222,9 +222,9 @@ export async function compareAndMoveMany(
       order by m.k
       on conflict (event_id) do nothing
     )
-    select command_id from upd
+    select command_id, row_version from upd
   `.execute(db);
-  return new Set(r.rows.map((row) => row.command_id));
+  return new Map(r.rows.map((row) => [row.command_id, row.row_version]));
 }
 
 /** Updates one command. */
@@ -355,7 +355,7 @@ export async function insertCreatedBatch(
   db: Executor,
   tenant: string,
   batch: BatchRow[],
-): Promise<CommandRow[]> {
+): Promise<VersionedRow[]> {
   if (batch.length === 0) return [];
   const rows = JSON.stringify(
     batch.map((b, i) => ({
@@ -379,7 +379,7 @@ export async function insertCreatedBatch(
       { command_id: b.row.command_id, k: 1, ...b.outbox.dispatch },
     ]),
   );
-  const r = await sql<CommandRow>`
+  const r = await sql<VersionedRow>`
     with input as (
       select r.*, exists (
         select 1 from device_presence p
@@ -405,7 +405,7 @@ export async function insertCreatedBatch(
       from input
       order by i
       on conflict (tenant, idempotency_key) do nothing
-      returning *
+      returning *, xmin::text as row_version
     ), ob as (
       insert into outbox (event_id, subject, payload, headers)
       select m.event_id, m.subject, m.payload::jsonb, m.headers::jsonb
