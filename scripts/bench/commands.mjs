@@ -14,6 +14,8 @@
 //
 // Knobs (environment): BENCH_DEVICES (2000), BENCH_RATE (1000), BENCH_SECONDS (60),
 // BENCH_TELEMETRY_RATE (10000; 0 skips the second run), BENCH_BROKER (private | shared),
+// BENCH_GATEWAY_ENV / BENCH_INGRESS_ENV (JSON objects of extra settings for that service, e.g.
+// '{"REPORT_BATCH_WAIT_MS":"3"}'),
 // BENCH_DEBUG (prints each service's event-loop utilization every second), BENCH_CPU_PROF_DIR
 // (writes a CPU profile of each service there), MQTT_URL (shared
 // broker), MOSQUITTO_BIN, NATS_URL, DATABASE_URL, REDIS_URL.
@@ -49,6 +51,11 @@ const jc = JSONCodec();
 
 // ---------------------------------------------------------------- children: one service each
 
+/** Extra settings of a service, as a JSON object in the named variable (tuning experiments). */
+function extraEnv(name) {
+  return process.env[name] ? JSON.parse(process.env[name]) : {};
+}
+
 async function service(role) {
   const ns = process.env.BENCH_NS;
   const quiet = { LOG_LEVEL: 'warn', DROVER_NAMESPACE: ns, OPS_PORT: '0' };
@@ -70,6 +77,7 @@ async function service(role) {
         MQTT_TOPIC_PREFIX: ns,
         MQTT_CLIENT_ID: `${ns}-ingress`,
         ENSURE_STREAMS: 'false',
+        ...extraEnv('BENCH_INGRESS_ENV'),
       }),
       { opsServer: false },
     );
@@ -81,6 +89,7 @@ async function service(role) {
       ...quiet,
       DB_SCHEMA: `${ns}_cmd`,
       OUTBOX_POLL_MS: 50,
+      ...extraEnv('BENCH_GATEWAY_ENV'),
     });
   }
   // Event loop utilization, sampled for the parent's summary (a loop near 1 is CPU-bound: the
