@@ -43,7 +43,11 @@ export function processCpuSeconds(pid) {
   }
 }
 
-/** CPU seconds of every process by command name (`postgres` sums all its backends). */
+/**
+ * CPU seconds of every process by command name (`postgres` sums all its backends), with the
+ * time of children already waited for (a backend that exits moves its time into the
+ * postmaster's, so the sum never goes down).
+ */
 export function cpuByCommand() {
   const out = new Map();
   for (const d of readdirSync('/proc')) {
@@ -57,7 +61,8 @@ export function cpuByCommand() {
     }
     const name = s.slice(s.indexOf('(') + 1, s.lastIndexOf(')'));
     const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-    out.set(name, (out.get(name) ?? 0) + (Number(f[11]) + Number(f[12])) / TICKS_PER_S);
+    const ticks = Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
+    out.set(name, (out.get(name) ?? 0) + ticks / TICKS_PER_S);
   }
   return out;
 }
