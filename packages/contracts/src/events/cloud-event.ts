@@ -156,6 +156,9 @@ export function createEvent<S extends TObject>(
     datacontenttype: 'application/json',
     data: input.data,
   };
+  // The compiled check first: the issue iterator is many times slower and only the rejection
+  // path needs it (it showed in the command gateway's CPU profile on every event).
+  if (envelopeChecker.check(event) && def.strictData.check(input.data)) return event;
   const envelopeIssue = envelopeChecker.firstError(event);
   if (envelopeIssue !== null) throw new InvalidEventError(def.type, formatIssue(envelopeIssue));
   const dataIssue = def.strictData.firstError(input.data);
