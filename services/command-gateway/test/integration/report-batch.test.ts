@@ -9,7 +9,9 @@ import { dlqSubject } from '@drover/contracts';
 import { rpcRequest } from '@drover/bus';
 import { waitFor } from '@drover/testing';
 import { type CreateCommandsResponse } from '@drover/contracts';
+import { runWithContext } from '@drover/observability';
 import { type ReportBatchStats } from '../../src/service/report-batcher';
+import { handleAnswer } from '../../src/service/traffic.service';
 import { type Device, type Harness, startHarness } from './command.harness';
 
 jest.setTimeout(180_000);
@@ -275,6 +277,35 @@ describe('batched device reports', () => {
     }
     sub.unsubscribe();
     expect(codes).toEqual(['unknown_command', 'unknown_command']);
+  });
+
+  it('the events of batched reports carry the correlation id of each report', async () => {
+    const ids = await createSilent(['d0', 'd1'], 'corr');
+    await untilAll(ids, 'sent');
+    const answer = (id: string, deviceId: string, correlationId: string) =>
+      runWithContext({ correlationId }, () =>
+        handleAnswer(h.gateway.ctx, h.gateway.reports, {
+          tenant: h.tenant,
+          deviceId,
+          cmdId: id,
+          status: 'succeeded',
+        }),
+      );
+    // One batch, two messages with their own correlation ids.
+    const outcomes = await Promise.all([
+      answer(ids[0]!, 'd0', 'corr-report-0'),
+      answer(ids[1]!, 'd1', 'corr-report-1'),
+    ]);
+    expect(outcomes).toEqual(['applied', 'applied']);
+    const r = await sql<{ id: string; c: string }>`
+      select payload->'data'->>'command_id' as id, headers->>'Drover-Correlation-Id' as c
+      from outbox
+      where payload->'data'->>'command_id' = any(${ids}) and payload->'data'->>'status' = 'succeeded'
+    `.execute(db());
+    expect(Object.fromEntries(r.rows.map((row) => [row.id, row.c]))).toEqual({
+      [ids[0]!]: 'corr-report-0',
+      [ids[1]!]: 'corr-report-1',
+    });
   });
 
   it('a row changed between read and write: the report is retried and applied once', async () => {
