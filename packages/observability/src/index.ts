@@ -1,4 +1,10 @@
-export { runWithContext, getContext, newCorrelationId, type DroverContext } from './context';
+export {
+  runWithContext,
+  getContext,
+  captureContext,
+  newCorrelationId,
+  type DroverContext,
+} from './context';
 export { createLogger, hashId, type Logger, type LoggerOptions } from './logger';
 export { createMetrics, type Metrics, type MetricsOptions } from './metrics';
 export {

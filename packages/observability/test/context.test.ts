@@ -2,7 +2,9 @@
 // order, timed now (the generator itself is tested in @drover/contracts); and the context that
 // carries them.
 import { decodeTime, isValid } from 'ulid';
-import { getContext, newCorrelationId, runWithContext } from '../src';
+import { context as otelContext, createContextKey } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { captureContext, getContext, newCorrelationId, runWithContext } from '../src';
 
 describe('correlation ids', () => {
   it('are 100k valid, unique ULIDs in increasing order, timed now', () => {
@@ -29,5 +31,31 @@ describe('context', () => {
       }),
     );
     expect(getContext()).toEqual({});
+  });
+
+  it('captures the context and the trace context for work done later, elsewhere', async () => {
+    const manager = new AsyncLocalStorageContextManager().enable();
+    otelContext.setGlobalContextManager(manager);
+    try {
+      const key = createContextKey('test');
+      const later = otelContext.with(otelContext.active().setValue(key, 'span-1'), () =>
+        runWithContext({ correlationId: 'c-1' }, () => captureContext()),
+      );
+      const outside = captureContext();
+      // Run from a timer: nothing of the capturing call's context is current there.
+      const seen = await new Promise<unknown[]>((resolve) =>
+        setTimeout(() => {
+          resolve([
+            getContext(),
+            later(() => [getContext(), otelContext.active().getValue(key)]),
+            outside(() => getContext()),
+          ]);
+        }, 1),
+      );
+      expect(seen).toEqual([{}, [{ correlationId: 'c-1' }, 'span-1'], {}]);
+    } finally {
+      otelContext.disable();
+      manager.disable();
+    }
   });
 });

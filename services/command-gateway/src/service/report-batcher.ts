@@ -6,8 +6,8 @@
 // submitter awaits its own report's outcome, so acks, naks and DLQ stay per message. One batcher
 // serves both kinds: a command's broker ack and its answers often arrive together and then fold
 // into one write instead of racing each other.
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { eventMessages, type OutboxInsertRow, outboxRows } from '@drover/bus';
+import { captureContext } from '@drover/observability';
 import { UnavailableError, ValidationError } from '@drover/service-kit';
 import { foldReports } from '../domain/report-fold';
 import {
@@ -105,13 +105,6 @@ interface Effect {
   outbox: OutboxInsertRow[];
 }
 
-function bindContext(): <T>(fn: () => T) => T {
-  // A snapshot of the async context (correlation id, trace): `AsyncResource.bind` made two
-  // deprecation wrappers per report (it showed in the gateway's CPU profile).
-  const run = AsyncLocalStorage.snapshot();
-  return <T>(fn: () => T): T => run(fn);
-}
-
 /** Batches device reports; see the file header. */
 export class ReportBatcher {
   /** Counters. */
@@ -146,7 +139,7 @@ export class ReportBatcher {
   /** Applies `report` with the next batch; resolves with its outcome. */
   submit(report: Report): Promise<ReportOutcome> {
     return new Promise((resolve, reject) => {
-      this.enqueue({ report, race: 0, inContext: bindContext(), resolve, reject });
+      this.enqueue({ report, race: 0, inContext: captureContext(), resolve, reject });
     });
   }
 
