@@ -106,7 +106,16 @@ describe('health gate and refusals', () => {
     });
     const done = await h.until(dep.deployment_id, (d) => d.status === 'rolled_back', 180_000);
     expect(done.reason).toBe('error_rate');
-    expect(done.stages[4]!.started_at).toBeNull();
+    const rows = await h.devices(dep.deployment_id);
+    // The plan's order is a hash of the deployment id: the stage that first holds a failing
+    // device is random. In about 1 run in 20 none of the first 25 devices fails, and then the
+    // gate rightly trips only in the last stage.
+    const failingIds = new Set(failing.filter((_, i) => i % 10 === 3).map((d) => d.id));
+    const first = Math.min(
+      ...rows.filter((r) => failingIds.has(r.device_id) && r.stage !== null).map((r) => r.stage!),
+    );
+    expect(first).toBeLessThanOrEqual(4);
+    if (first < 4) expect(done.stages[4]!.started_at).toBeNull();
 
     const ev = await waitFor(() => rollingBackEvent(h, dep.deployment_id) ?? null, {
       timeoutMs: 10_000,
@@ -123,10 +132,9 @@ describe('health gate and refusals', () => {
       expect(e.data.error_rate as number).toBeLessThanOrEqual(0.02);
     }
 
-    const rows = await h.devices(dep.deployment_id);
     const received = failing.filter((d) => d.updates.length > 0);
     expect(received.length).toBeGreaterThan(0);
-    expect(received.length).toBeLessThan(100);
+    if (first < 4) expect(received.length).toBeLessThan(100);
     for (const d of received) {
       expect(d.updates).toHaveLength(1);
       // A device that showed itself idle on the new version before its first rollback arrived
