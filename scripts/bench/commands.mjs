@@ -4,9 +4,9 @@
 // ingress → DEVICE → gateway → `command.succeeded` event), open loop at BENCH_RATE commands/s
 // for BENCH_SECONDS over BENCH_DEVICES connected mqtt.js devices; once idle and once with
 // BENCH_TELEMETRY_RATE telemetry msg/s flowing. In the same run, the floor: the bare MQTT QoS 1
-// round trip between two mqtt.js clients through the same broker. Prints p50/p95/p99, the
-// failed ratio, and where the CPU went (each service process, Postgres, NATS, the broker, the
-// load generator) per command. Built code (run `pnpm exec turbo run build` first); registry,
+// round trip between two mqtt.js clients through the same broker. Prints p50/p95/p99 (and p95
+// by send-time window), the failed ratio, and where the CPU went (each service process,
+// Postgres, NATS, the broker, the load generator) per command. Built code (run `pnpm exec turbo run build` first); registry,
 // ingress and gateway run in their own processes, as deployed. The broker is a private
 // Mosquitto on a free port tuned as deploy/mosquitto/mosquitto.conf is (Nagle off, raised
 // in-flight window); BENCH_BROKER=shared uses MQTT_URL instead. Shared NATS, Postgres and Redis
@@ -242,6 +242,9 @@ async function run(ns, nc, deviceIds, telemetryRate, services) {
     return st;
   };
   const rtts = [];
+  // [send time since the start of the run, round trip] of each succeeded command.
+  const timed = [];
+  let runStart = 0;
   let failed = 0;
   let errors = 0;
   const sub = nc.subscribe(`${ns}.iot.evt.${TENANT}.command.>`);
@@ -261,8 +264,10 @@ async function run(ns, nc, deviceIds, telemetryRate, services) {
       )
         continue;
       started.delete(e.data.command_id);
-      if (e.data.status === 'succeeded') rtts.push(now() - t0);
-      else failed++;
+      if (e.data.status === 'succeeded') {
+        rtts.push(now() - t0);
+        timed.push([t0 - runStart, now() - t0]);
+      } else failed++;
     }
   })();
   let telemetry = null;
@@ -292,6 +297,7 @@ async function run(ns, nc, deviceIds, telemetryRate, services) {
   }
   const total = RATE * SECONDS;
   const t0 = now();
+  runStart = t0;
   const inflight = [];
   for (let i = 0; i < total; i++) {
     const due = t0 + (i * 1000) / RATE;
@@ -339,6 +345,7 @@ async function run(ns, nc, deviceIds, telemetryRate, services) {
     stages: stageSummary(stages),
     elu,
     q: quantiles(rtts),
+    windows: byWindow(timed),
     failedRatio: (failed + lost + errors) / total,
     errors,
     lost,
@@ -405,9 +412,30 @@ function stageSummary(stages) {
   return Object.fromEntries(Object.entries(spans).map(([k, f]) => [k, quantiles(done.map(f)).p50]));
 }
 
+/** p95 of the round trips by the window of the run they were sent in (a backlog shows here). */
+function byWindow(timed) {
+  const size = Math.max(5, Math.round(SECONDS / 6)) * 1000;
+  const groups = new Map();
+  for (const [at, rtt] of timed) {
+    const w = Math.floor(at / size);
+    if (!groups.has(w)) groups.set(w, []);
+    groups.get(w).push(rtt);
+  }
+  return [...groups.keys()]
+    .sort((a, b) => a - b)
+    .map((w) => ({
+      from: (w * size) / 1000,
+      to: ((w + 1) * size) / 1000,
+      p95: quantiles(groups.get(w)).p95,
+    }));
+}
+
 function printRun(label, r) {
   console.log(
     `${label} ${fmt(r.q)} failed=${(r.failedRatio * 100).toFixed(3)} % achieved=${r.achieved.toFixed(0)}/s`,
+  );
+  console.log(
+    `  p95 by send time: ${r.windows.map((w) => `${w.from}–${w.to} s ${w.p95.toFixed(0)} ms`).join(', ')}`,
   );
   console.log(`  cpu ms/command: ${fmtCpu(r.cpu)}`);
   console.log(
