@@ -4,44 +4,42 @@
 // A cached row can be stale — the scanner, a release or another replica changed it — and then
 // its compare-and-set writes nothing: the report batcher drops the entry and reads the row, so
 // the cache saves reads but never decides against a newer row.
+import { LRUCache } from 'lru-cache';
 import { type VersionedRow } from '../adapters/postgres/command.repository';
 import { isFinal } from '../domain/command-state';
 
-/** A bounded map of command id → row as last written (oldest entries leave first). */
+/** A bounded map of command id → row as last written (least recently used leave first). */
 export class RowCache {
-  private readonly rows = new Map<string, VersionedRow>();
+  private readonly rows: LRUCache<string, VersionedRow> | null;
 
   /** `max` entries at most (0 keeps nothing). */
-  constructor(readonly max: number) {}
+  constructor(readonly max: number) {
+    this.rows = max > 0 ? new LRUCache({ max }) : null;
+  }
 
   /** Entries held. */
   get size(): number {
-    return this.rows.size;
+    return this.rows?.size ?? 0;
   }
 
   /** The row as this gateway last wrote or read it, if held. */
   get(commandId: string): VersionedRow | undefined {
-    return this.rows.get(commandId);
+    return this.rows?.get(commandId);
   }
 
-  /** Holds `row` (newest); a final row is dropped instead (reports on it are rare). */
+  /** Holds `row`; a final row is dropped instead (reports on it are rare). */
   set(row: VersionedRow): void {
-    this.rows.delete(row.command_id);
-    if (isFinal(row.status) || this.max <= 0) return;
-    this.rows.set(row.command_id, row);
-    if (this.rows.size > this.max) {
-      const oldest = this.rows.keys().next().value as string;
-      this.rows.delete(oldest);
-    }
+    if (isFinal(row.status)) this.rows?.delete(row.command_id);
+    else this.rows?.set(row.command_id, row);
   }
 
   /** Forgets a command. */
   delete(commandId: string): void {
-    this.rows.delete(commandId);
+    this.rows?.delete(commandId);
   }
 
   /** Forgets everything (tests). */
   clear(): void {
-    this.rows.clear();
+    this.rows?.clear();
   }
 }

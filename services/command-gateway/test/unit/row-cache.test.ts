@@ -5,11 +5,11 @@ const row = (id: string, status = 'sent', version = '1') =>
   ({ command_id: id, status, row_version: version }) as VersionedRow;
 
 describe('RowCache', () => {
-  it('keeps the newest rows up to its size, oldest leave first', () => {
+  it('keeps the most recent rows up to its size, least recently used leave first', () => {
     const c = new RowCache(2);
     c.set(row('a'));
     c.set(row('b'));
-    c.set(row('a', 'accepted', '2')); // a is newest now
+    c.set(row('a', 'accepted', '2')); // a is the most recent now
     c.set(row('c'));
     expect(c.size).toBe(2);
     expect(c.get('b')).toBeUndefined();
