@@ -68,6 +68,14 @@ export interface OutboxRelayOptions {
   pruneBatch?: number;
   /** How long eagerly published rows wait to be marked sent together (default 50 ms). */
   markDelayMs?: number;
+  /**
+   * Delete rows once their publish is acked instead of marking them sent (default false). A
+   * delete writes a few bytes of WAL where marking writes a new version of the whole row and its
+   * index entries, and nothing is left to prune. Only for a service whose use cases never rely
+   * on finding a sent row by its event id (`on conflict (event_id)` of a retried write); the
+   * stream's duplicate window still drops a republished row.
+   */
+  deleteSent?: boolean;
 }
 
 /** A running outbox relay. */
@@ -136,6 +144,10 @@ export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
   const pollMs = opts.pollMs ?? 250;
   const batchSize = Math.max(1, Math.floor(opts.batchSize ?? 200));
   const maxInFlight = Math.max(1, opts.maxInFlight ?? 1);
+  // How acked rows leave the unsent set: deleted, or marked sent and pruned after the retention.
+  const markByIds = opts.deleteSent
+    ? 'delete from outbox where id = any'
+    : 'update outbox set sent_at = clock_timestamp() where id = any';
   let stopped = false;
   let running: Promise<number> | null = null;
   let again = false;
@@ -210,9 +222,7 @@ export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
       const { ids } = published;
       if (ids.length > 0) {
         if (!ids.every((id) => /^[0-9]+$/.test(id))) throw new Error('outbox id not a bigint');
-        await client.query(
-          `update outbox set sent_at = clock_timestamp() where id = any('{${ids.join(',')}}'::bigint[]); commit`,
-        );
+        await client.query(`${markByIds}('{${ids.join(',')}}'::bigint[]); commit`);
       } else {
         await client.query('commit');
       }
@@ -235,9 +245,7 @@ export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
       const published = await publishBatch(rows);
       const { ids } = published;
       if (ids.length > 0) {
-        await sql`
-          update outbox set sent_at = clock_timestamp() where id = any(${ids}::bigint[])
-        `.execute(trx);
+        await sql`${sql.raw(markByIds)}(${ids}::bigint[])`.execute(trx);
       }
       return outcome(rows.length, published);
     });
@@ -403,8 +411,11 @@ export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
       toMark = [];
       const ids = rows.map((r) => r.event_id);
       eagerStats.marks++;
-      sql`update outbox set sent_at = clock_timestamp()
+      (opts.deleteSent
+        ? sql`delete from outbox where event_id = any(${ids}::text[])`
+        : sql`update outbox set sent_at = clock_timestamp()
           where event_id = any(${ids}::text[]) and sent_at is null`
+      )
         .execute(db)
         .catch((err: unknown) => {
           // The rows stay unsent: the relay's next pass publishes them again (duplicates).

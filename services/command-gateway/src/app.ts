@@ -113,6 +113,7 @@ export async function startCommandGateway(
     logger,
     pollMs: config.OUTBOX_POLL_MS,
     retentionMs: config.OUTBOX_RETENTION_MS,
+    deleteSent: config.OUTBOX_DELETE_SENT,
     batchSize: 500,
     maxInFlight: config.OUTBOX_MAX_IN_FLIGHT,
   });

@@ -34,7 +34,11 @@ export const GatewayConfigSchema = Type.Object({
   // Device meta cache age limit; device events drop entries at once (0 = no cache).
   DEVICE_META_TTL_MS: Type.Integer({ minimum: 0, default: 300_000 }),
   OUTBOX_POLL_MS: Type.Integer({ minimum: 10, default: 250 }),
-  // Sent outbox rows are deleted once older than this (0 keeps them).
+  // Acked outbox rows are deleted at once (true) or marked sent and deleted once older than
+  // OUTBOX_RETENTION_MS (false). The gateway never looks a sent row up again, and marking cost
+  // a new version of every row (a third of the gateway's WAL at 1,000 commands/s).
+  OUTBOX_DELETE_SENT: Type.Boolean({ default: true }),
+  // With OUTBOX_DELETE_SENT=false: sent rows are deleted once older than this (0 keeps them).
   OUTBOX_RETENTION_MS: Type.Integer({ minimum: 0, default: 3_600_000 }),
   // Outbox publishes awaiting their stream ack at once (1 = one after another).
   OUTBOX_MAX_IN_FLIGHT: Type.Integer({ minimum: 1, maximum: 1000, default: 128 }),

@@ -122,6 +122,22 @@ describe('outbox eager publishing', () => {
     expect(first.json()).toEqual({ label: 'eager', i: 9 });
   });
 
+  it('with deleteSent, deletes a writer’s rows once acked instead of marking them', async () => {
+    const r = (relay = startOutboxRelay({ db, bus, pollMs: 60_000, deleteSent: true }));
+    const rows = rowsOf('eagerdel', 5);
+    await r.publishAfterCommit(
+      rows,
+      () => insert(rows),
+      () => rows,
+    );
+    await waitFor(async () => (await db.selectFrom('outbox').select('id').execute()).length === 0, {
+      timeoutMs: 10_000,
+    });
+    expect(r.eagerStats.published).toBe(5);
+    expect(await storedIds('eagerdel')).toEqual(rows.map((x) => x.event_id));
+    expect(await r.flushOnce()).toBe(0);
+  });
+
   it('leaves the rows the write did not insert, and those of a failed write, to the relay', async () => {
     const r = quietRelay();
     const rows = rowsOf('partial', 4);

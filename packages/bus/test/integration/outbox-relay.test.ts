@@ -247,6 +247,39 @@ describe('outbox relay over the pipeline', () => {
     expect(await storedIds('kysely')).toEqual([...first, ...rest].map((m) => m.msgId));
   });
 
+  it('with deleteSent, deletes the acked prefix instead of marking it (raw pool and Kysely)', async () => {
+    const first = Array.from({ length: 8 }, (_, i) => message('delsent', i));
+    const lost: OutboxMessage = { subject: 'iot.nowhere.z', msgId: 'delsent-lost', payload: {} };
+    const rest = Array.from({ length: 3 }, (_, i) => message('delsent', 20 + i));
+    await enqueue([...first, lost, ...rest]);
+    const own = new Kysely<OutboxDb>({
+      dialect: new PostgresDialect({ pool: createPool({ url: TEST_DATABASE_URL, schema }) }),
+    });
+    const left = async () =>
+      (await db.selectFrom('outbox').select('event_id').orderBy('id').execute()).map(
+        (r) => r.event_id,
+      );
+    const raw = startOutboxRelay({ db, bus, pollMs: 60_000, maxInFlight: 1, deleteSent: true });
+    try {
+      expect(await raw.flushOnce()).toBe(8);
+      // The acked rows are gone; the failed one and those behind it stay, unsent.
+      expect(await left()).toEqual(['delsent-lost', ...rest.map((m) => m.msgId)]);
+      expect(await unsent()).toEqual(['delsent-lost', ...rest.map((m) => m.msgId)]);
+    } finally {
+      await raw.stop();
+    }
+    await db.deleteFrom('outbox').where('event_id', '=', 'delsent-lost').execute();
+    const viaKysely = startOutboxRelay({ db: own, bus, pollMs: 60_000, deleteSent: true });
+    try {
+      expect(await viaKysely.flushOnce()).toBe(3);
+      expect(await left()).toEqual([]);
+    } finally {
+      await viaKysely.stop();
+      await own.destroy();
+    }
+    expect(await storedIds('delsent')).toEqual([...first, ...rest].map((m) => m.msgId));
+  });
+
   it('deletes sent rows once they are older than the retention, never unsent ones', async () => {
     const old = Array.from({ length: 6 }, (_, i) => message('prune', i));
     await enqueue(old);

@@ -80,7 +80,12 @@ describe('batched device reports', () => {
 
   beforeAll(async () => {
     // Resends far apart: the silent commands are answered by the tests, not re-sent meanwhile.
-    h = await startHarness('rbatch', { RESEND_BASE_MS: 60_000, RESEND_MAX_MS: 60_000 });
+    h = await startHarness('rbatch', {
+      RESEND_BASE_MS: 60_000,
+      RESEND_MAX_MS: 60_000,
+      // The events are checked in the outbox, in insert order: keep the sent rows.
+      OUTBOX_DELETE_SENT: false,
+    });
     const ids = ['d0', 'd1', 'd2', 'd3'];
     await h.register(ids);
     for (const id of ids) devices.push(await h.connect(id, silent));
