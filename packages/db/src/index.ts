@@ -1,3 +1,10 @@
-export { createDb, createPool, poolOf, assertSchemaName, type DbOptions } from './create-db';
+export {
+  createDb,
+  createPool,
+  executePrepared,
+  poolOf,
+  assertSchemaName,
+  type DbOptions,
+} from './create-db';
 export { migrate, dropSchema, ObjectMigrationProvider, type MigrateOptions } from './migrate';
 export { isTransientDbError } from './transient';

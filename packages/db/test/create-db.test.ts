@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
-import { createDb, dropSchema, poolOf } from '../src';
+import { createDb, dropSchema, executePrepared, poolOf } from '../src';
 
 const URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const schema = `t_${randomBytes(4).toString('hex')}_db_create`;
@@ -17,6 +17,28 @@ describe('createDb', () => {
     await dropSchema(db, schema);
     await db.destroy();
     await small.destroy();
+  });
+
+  it('executePrepared: a named statement on the pool, unnamed inside a transaction', async () => {
+    const one = createDb<unknown>({ url: URL, schema, poolMin: 1, poolMax: 1 });
+    try {
+      const q = (n: number) => sql<{ twice: number }>`select ${n}::int * 2 as twice`;
+      expect((await executePrepared(one, 'drover_test_twice', q(2))).rows).toEqual([{ twice: 4 }]);
+      expect((await executePrepared(one, 'drover_test_twice', q(5))).rows).toEqual([{ twice: 10 }]);
+      // The pool's one connection holds it prepared.
+      const prepared = await sql<{ name: string }>`
+        select name from pg_prepared_statements`.execute(one);
+      expect(prepared.rows.map((r) => r.name)).toContain('drover_test_twice');
+      const inTrx = await one
+        .transaction()
+        .execute((trx) => executePrepared(trx, 'drover_test_trx', q(7)));
+      expect(inTrx.rows).toEqual([{ twice: 14 }]);
+      const after = await sql<{ name: string }>`
+        select name from pg_prepared_statements`.execute(one);
+      expect(after.rows.map((r) => r.name)).not.toContain('drover_test_trx');
+    } finally {
+      await one.destroy();
+    }
   });
 
   it('defaults the pool to min 5, max 30 and honours explicit sizes', () => {

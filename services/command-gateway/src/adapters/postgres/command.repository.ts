@@ -2,6 +2,7 @@
 // is locked first (FOR UPDATE, SKIP LOCKED for the scanner) so replicas never double-handle.
 import { sql, type Updateable } from 'kysely';
 import { type OutboxInsertRow } from '@drover/bus';
+import { executePrepared } from '@drover/db';
 import { type CommandStatus, OPEN_STATUSES } from '../../domain/command-state';
 import { type CommandRow, type CommandTable, type NewCommandRow } from './command.table';
 import { type Executor } from './schema';
@@ -33,7 +34,10 @@ export async function insertCreated(
     { k: 0, ...outbox.event },
     { k: 1, ...outbox.dispatch },
   ]);
-  const r = await sql<VersionedRow>`
+  const r = await executePrepared(
+    db,
+    'drover_cmd_create',
+    sql<VersionedRow>`
     with p as (
       select exists (
         select 1 from device_presence
@@ -55,7 +59,7 @@ export async function insertCreated(
         case when p.online then ${plan.deadlineAt}::timestamptz
           else ${row.expires_at}::timestamptz end
       from p
-      on conflict (tenant, idempotency_key) do nothing
+      on conflict (tenant, idempotency_key) where idempotency_key is not null do nothing
       returning *, xmin::text as row_version
     ), ob as (
       insert into outbox (event_id, subject, payload, headers)
@@ -68,7 +72,8 @@ export async function insertCreated(
       on conflict (event_id) do nothing
     )
     select * from ins
-  `.execute(db);
+  `,
+  );
   return r.rows[0] ?? null;
 }
 
@@ -187,7 +192,10 @@ export async function compareAndMoveMany(
       .flatMap((m) => m.outbox.map((row) => ({ command_id: m.commandId, ...row })))
       .map((row, k) => ({ k, ...row })),
   );
-  const r = await sql<{ command_id: string; row_version: string }>`
+  const r = await executePrepared(
+    db,
+    'drover_cmd_move_many',
+    sql<{ command_id: string; row_version: string }>`
     with v as (
       select * from jsonb_to_recordset(${rows}::jsonb) as v(
         command_id text, version text, status text, sent_at timestamptz, accepted_at timestamptz,
@@ -223,7 +231,8 @@ export async function compareAndMoveMany(
       on conflict (event_id) do nothing
     )
     select command_id, row_version from upd
-  `.execute(db);
+  `,
+  );
   return new Map(r.rows.map((row) => [row.command_id, row.row_version]));
 }
 
@@ -379,7 +388,10 @@ export async function insertCreatedBatch(
       { command_id: b.row.command_id, k: 1, ...b.outbox.dispatch },
     ]),
   );
-  const r = await sql<VersionedRow>`
+  const r = await executePrepared(
+    db,
+    'drover_cmd_create_batch',
+    sql<VersionedRow>`
     with input as (
       select r.*, exists (
         select 1 from device_presence p
@@ -404,7 +416,7 @@ export async function insertCreatedBatch(
         case when online then deadline_at else expires_at end
       from input
       order by i
-      on conflict (tenant, idempotency_key) do nothing
+      on conflict (tenant, idempotency_key) where idempotency_key is not null do nothing
       returning *, xmin::text as row_version
     ), ob as (
       insert into outbox (event_id, subject, payload, headers)
@@ -419,7 +431,8 @@ export async function insertCreatedBatch(
       on conflict (event_id) do nothing
     )
     select * from ins
-  `.execute(db);
+  `,
+  );
   return r.rows;
 }
 

@@ -3,10 +3,12 @@ import { type Migration } from 'kysely/migration';
 import { outboxMigration } from '@drover/bus';
 import * as initial from './migrations/202611260700_initial';
 import * as fanoutIdempotency from './migrations/202611260900_fanout_idempotency';
+import * as partialIndexes from './migrations/202611270600_partial_indexes';
 
 /** Migrations for `migrate(db, {schema, migrations})`. */
 export const commandMigrations: Record<string, Migration> = {
   '202611260700_initial': initial,
   '202611260701_outbox': outboxMigration,
   '202611260900_fanout_idempotency': fanoutIdempotency,
+  '202611270600_partial_indexes': partialIndexes,
 };
