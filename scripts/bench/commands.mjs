@@ -38,6 +38,8 @@ const num = (k, d) => Number(process.env[k] ?? d);
 const DEVICES = num('BENCH_DEVICES', 2000);
 const RATE = num('BENCH_RATE', 1000);
 const SECONDS = num('BENCH_SECONDS', 60);
+// Seconds at the full rate before the measured runs (JIT, caches, pools), printed apart.
+const WARMUP_SECONDS = num('BENCH_WARMUP_SECONDS', 0);
 const TELEMETRY_RATE = num('BENCH_TELEMETRY_RATE', 10000);
 const PRIVATE_BROKER = (process.env.BENCH_BROKER ?? 'private') !== 'shared';
 const SERVERS = {
@@ -232,7 +234,7 @@ const fmtCpu = (c) =>
     .map(([k, v]) => `${k} ${v.toFixed(2)}`)
     .join(', ');
 
-async function run(ns, nc, deviceIds, telemetryRate, services) {
+async function run(ns, nc, deviceIds, telemetryRate, services, seconds = SECONDS) {
   const cpu0 = cpuSnapshot(services);
   const started = new Map();
   const stages = new Map();
@@ -295,7 +297,7 @@ async function run(ns, nc, deviceIds, telemetryRate, services) {
       }, 10),
     };
   }
-  const total = RATE * SECONDS;
+  const total = RATE * seconds;
   const t0 = now();
   runStart = t0;
   const inflight = [];
@@ -511,6 +513,12 @@ async function main() {
   console.log(
     `floor (bare MQTT QoS 1 round trip): ${fmt(await floor(ns, Math.min(RATE * 10, 10000)))}`,
   );
+  if (WARMUP_SECONDS > 0) {
+    printRun(
+      `warm-up (${WARMUP_SECONDS} s, not counted):`,
+      await run(ns, nc, deviceIds, 0, services, WARMUP_SECONDS),
+    );
+  }
   printRun('idle:', await run(ns, nc, deviceIds, 0, services));
   if (TELEMETRY_RATE > 0) {
     printRun(
