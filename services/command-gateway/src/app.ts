@@ -16,6 +16,7 @@ import {
 import {
   DEVICE_REGISTRY_SERVICE,
   type DeviceList,
+  type DevicesMeta,
   type DeviceMeta,
   DeviceRegistryOps,
 } from '@drover/contracts';
@@ -30,6 +31,7 @@ import { commandMetrics } from './command.metrics';
 import { startCommandRpc } from './rpc/command.rpc-server';
 import { type GatewayContext, SERVICE_NAME } from './service/gateway.context';
 import { CreateBatcher } from './service/create-batcher';
+import { DeviceMetaLoader } from './service/device-meta.loader';
 import { ReportBatcher } from './service/report-batcher';
 import { RowCache } from './service/row-cache';
 import { type Scanner, startScanner } from './service/scanner';
@@ -70,6 +72,8 @@ export interface CommandGateway {
   reports: ReportBatcher;
   /** The create batcher (tests). */
   creates: CreateBatcher;
+  /** Device-meta lookups (tests). */
+  metaLoader: DeviceMetaLoader;
   /** Eager outbox publishing counters (tests, benchmarks). */
   outboxStats: EagerStats;
 }
@@ -126,6 +130,29 @@ export async function startCommandGateway(
     max: 100_000,
     ttl: config.DEVICE_META_TTL_MS,
   });
+  const metaLoader = new DeviceMetaLoader(
+    config.DEVICE_META_TTL_MS > 0 ? metaCache : null,
+    async (tenant, ids) => {
+      const res = await rpcRequest<DevicesMeta>(
+        bus,
+        DEVICE_REGISTRY_SERVICE,
+        DeviceRegistryOps.getDevicesMeta,
+        { tenant, device_ids: ids },
+      );
+      return new Map(
+        res.items.map((m) => [m.device_id, { deviceType: m.device_type, status: m.status }]),
+      );
+    },
+    async (tenant, deviceId) => {
+      const meta = await rpcRequest<DeviceMeta>(
+        bus,
+        DEVICE_REGISTRY_SERVICE,
+        DeviceRegistryOps.getDeviceMeta,
+        { tenant, device_id: deviceId },
+      );
+      return { deviceType: meta.device_type, status: meta.status };
+    },
+  );
   const ctx: GatewayContext = {
     db,
     naming: bus.naming,
@@ -135,20 +162,7 @@ export async function startCommandGateway(
     notifyOutbox: () => relay.notify(),
     publishAfterCommit: (rows, write, written) => relay.publishAfterCommit(rows, write, written),
     hint: (at) => scanner?.hint(at),
-    deviceMeta: async (tenant, deviceId) => {
-      const key = `${tenant}/${deviceId}`;
-      const cached = config.DEVICE_META_TTL_MS > 0 ? metaCache.get(key) : undefined;
-      if (cached !== undefined) return cached;
-      const meta = await rpcRequest<DeviceMeta>(
-        bus,
-        DEVICE_REGISTRY_SERVICE,
-        DeviceRegistryOps.getDeviceMeta,
-        { tenant, device_id: deviceId },
-      );
-      const view = { deviceType: meta.device_type, status: meta.status };
-      if (config.DEVICE_META_TTL_MS > 0) metaCache.set(key, view);
-      return view;
-    },
+    deviceMeta: (tenant, deviceId) => metaLoader.get(tenant, deviceId),
     groupDevices: async (tenant, groupId) => {
       const out: { deviceId: string; deviceType: string }[] = [];
       let cursor: string | null = null;
@@ -187,9 +201,9 @@ export async function startCommandGateway(
     maxInFlight: config.REPORT_BATCH_CONCURRENCY,
   });
   const metaWatch = watchDeviceChanges(bus, {
-    onChange: ({ tenant, deviceId }) => metaCache.delete(`${tenant}/${deviceId}`),
+    onChange: ({ tenant, deviceId }) => metaLoader.forget(tenant, deviceId),
     onLost: (reason) => {
-      metaCache.clear();
+      metaLoader.forgetAll();
       logger.warn({ event: 'meta_cache.events_lost', reason }, 'device meta cache cleared');
     },
   });
@@ -243,6 +257,7 @@ export async function startCommandGateway(
     scanner,
     reports,
     creates,
+    metaLoader,
     outboxStats: relay.eagerStats,
   };
 }

@@ -23,6 +23,7 @@ export const DeviceRegistryOps = {
   getGroup: 'get_group',
   listGroupDevices: 'list_group_devices',
   getDeviceMeta: 'get_device_meta',
+  getDevicesMeta: 'get_devices_meta',
   listDeviceTargets: 'list_device_targets',
 } as const;
 /** One of the device-registry operation names. */
@@ -306,6 +307,25 @@ export const DeviceMeta = Type.Object(
 /** Hot-path device metadata. */
 export type DeviceMeta = Static<typeof DeviceMeta>;
 
+/** Most device ids per `get_devices_meta` request. */
+export const DEVICES_META_MAX = 500;
+
+/** `get_devices_meta` request: the metadata of many devices of one tenant in one call. */
+export const GetDevicesMetaRequest = Type.Object({
+  ...TenantScoped,
+  device_ids: Type.Array(Id('device id'), { minItems: 1, maxItems: DEVICES_META_MAX }),
+});
+/** `get_devices_meta` request. */
+export type GetDevicesMetaRequest = Static<typeof GetDevicesMetaRequest>;
+
+/** `get_devices_meta` response: the devices that exist (an unknown id is left out). */
+export const DevicesMeta = Type.Object(
+  { items: Type.Array(DeviceMeta) },
+  { additionalProperties: false },
+);
+/** `get_devices_meta` response. */
+export type DevicesMeta = Static<typeof DevicesMeta>;
+
 /** Page size bounds of `list_device_targets` (compact rows, so pages are larger). */
 export const DEVICE_TARGETS_LIMIT = { min: 1, max: 5000, default: 1000 } as const;
 
@@ -368,6 +388,7 @@ export const DeviceRegistryRpc = {
   [DeviceRegistryOps.getGroup]: { request: GetGroupRequest, response: Group },
   [DeviceRegistryOps.listGroupDevices]: { request: ListGroupDevicesRequest, response: DeviceList },
   [DeviceRegistryOps.getDeviceMeta]: { request: GetDeviceMetaRequest, response: DeviceMeta },
+  [DeviceRegistryOps.getDevicesMeta]: { request: GetDevicesMetaRequest, response: DevicesMeta },
   [DeviceRegistryOps.listDeviceTargets]: {
     request: ListDeviceTargetsRequest,
     response: DeviceTargetList,

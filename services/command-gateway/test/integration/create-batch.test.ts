@@ -67,6 +67,25 @@ describe('batched single creates', () => {
     }
   });
 
+  it('looks up a burst of devices it has not seen in a few registry calls, not one each', async () => {
+    const cold = Array.from({ length: 40 }, (_, i) => `cold-${i}`);
+    await h.register(cold);
+    const before = { ...h.gateway.metaLoader.stats };
+    const [created, unknown] = await Promise.all([
+      Promise.all(cold.map((device_id) => h.create({ device_id, name: 'cold' }))),
+      h.create({ device_id: 'cold-nobody', name: 'cold' }).catch((err: unknown) => err),
+    ]);
+    // Offline devices: parked, but each created once with its device type from the registry.
+    expect(created.map((c) => [c.created, c.command.status])).toEqual(
+      cold.map(() => [true, 'queued']),
+    );
+    expect(unknown).toMatchObject({ status: 404, code: 'device_not_found' });
+    const batches = h.gateway.metaLoader.stats.batches - before.batches;
+    expect(batches).toBeGreaterThanOrEqual(1);
+    expect(batches).toBeLessThan(20);
+    expect(h.gateway.metaLoader.stats.single).toBe(before.single);
+  });
+
   it('parks a batched create for an offline device and keeps keyed creates idempotent', async () => {
     const [parked, keyed, again] = await Promise.all([
       h.create({ device_id: 'c-off', name: 'go' }),

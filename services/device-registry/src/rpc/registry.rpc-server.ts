@@ -29,6 +29,7 @@ const handlers: Record<keyof typeof DeviceRegistryRpc, Handler> = {
   [Ops.getGroup]: groupService.getGroup,
   [Ops.listGroupDevices]: groupService.listGroupDevices,
   [Ops.getDeviceMeta]: deviceService.getDeviceMeta,
+  [Ops.getDevicesMeta]: deviceService.getDevicesMeta,
   [Ops.listDeviceTargets]: listDeviceTargets,
 };
 

@@ -5,10 +5,12 @@ import {
   type Device,
   type DeviceList,
   type DeviceMeta,
+  type DevicesMeta,
   DeviceDecommissionedV1,
   DeviceRegisteredV1,
   DeviceUpdatedV1,
   type GetDeviceRequest,
+  type GetDevicesMetaRequest,
   type ListDevicesRequest,
   newDeviceId,
   type UpdateDeviceRequest,
@@ -123,6 +125,36 @@ export async function getDeviceMeta(
   req: GetDeviceRequest,
 ): Promise<DeviceMeta> {
   return toMeta(await loadDeviceCached(ctx, req.tenant, req.device_id));
+}
+
+/**
+ * `get_devices_meta`: many devices' metadata in one call (a command burst to devices the caller
+ * has not cached yet). Cached devices come from Redis (one pipeline), the rest from one query,
+ * then cached; unknown ids are left out of the answer.
+ */
+export async function getDevicesMeta(
+  ctx: RegistryContext,
+  req: GetDevicesMetaRequest,
+): Promise<DevicesMeta> {
+  const ids = [...new Set(req.device_ids)];
+  const cached = await Promise.all(
+    ids.map((deviceId) => ctx.cache.get({ tenant: req.tenant, deviceId })),
+  );
+  const found = new Map<string, Device>();
+  ids.forEach((id, i) => {
+    const c = cached[i];
+    if (c !== undefined && c.tenant === req.tenant) found.set(id, c);
+  });
+  const misses = ids.filter((id) => !found.has(id));
+  const rows = await devices.findDevices(ctx.db, req.tenant, misses);
+  await Promise.all(
+    rows.map((row) => {
+      const device = toDevice(row);
+      found.set(device.device_id, device);
+      return ctx.cache.set(device);
+    }),
+  );
+  return { items: ids.flatMap((id) => (found.has(id) ? [toMeta(found.get(id)!)] : [])) };
 }
 
 /** `list_devices` */

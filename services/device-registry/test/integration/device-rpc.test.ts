@@ -160,6 +160,29 @@ describe('devices', () => {
     });
   });
 
+  it('get_devices_meta answers many devices at once: cached or not, only the tenant’s', async () => {
+    await create({ device_id: 'metam-1', hardware_id: 'HW-METAM-1' });
+    await create({ device_id: 'metam-2', hardware_id: 'HW-METAM-2' });
+    // One of them cached by a single lookup first.
+    await h.rpc(Ops.getDeviceMeta, { tenant: T, device_id: 'metam-1' });
+    const res = await h.rpc<{ items: unknown[] }>(Ops.getDevicesMeta, {
+      tenant: T,
+      device_ids: ['metam-2', 'nobody', 'metam-1', 'metam-2'],
+    });
+    expect(res.items).toEqual([
+      { device_id: 'metam-2', tenant: T, device_type: 'sensor', status: 'active' },
+      { device_id: 'metam-1', tenant: T, device_type: 'sensor', status: 'active' },
+    ]);
+    const other = await h.rpc<{ items: unknown[] }>(Ops.getDevicesMeta, {
+      tenant: OTHER,
+      device_ids: ['metam-1', 'metam-2'],
+    });
+    expect(other.items).toEqual([]);
+    await expect(h.rpc(Ops.getDevicesMeta, { tenant: T, device_ids: [] })).rejects.toMatchObject({
+      status: 400,
+    });
+  });
+
   it('updates tags (replace) and attributes (merge patch) and emits device.updated', async () => {
     await create({
       device_id: 'upd-1',

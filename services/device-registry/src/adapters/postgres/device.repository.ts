@@ -67,6 +67,21 @@ export async function findDevice(
   return q.executeTakeFirst();
 }
 
+/** The devices of the tenant among `ids` (unknown ids are left out). */
+export async function findDevices(
+  db: Executor,
+  tenant: string,
+  ids: readonly string[],
+): Promise<DeviceRow[]> {
+  if (ids.length === 0) return [];
+  return db
+    .selectFrom('devices')
+    .selectAll()
+    .where('tenant', '=', tenant)
+    .where('device_id', 'in', ids)
+    .execute();
+}
+
 /** Applies a change and returns the new row. */
 export async function updateDevice(
   db: Executor,
