@@ -198,6 +198,7 @@ export async function startCommandGateway(
   const reports = new ReportBatcher(ctx, {
     maxBatch: config.REPORT_BATCH_MAX,
     waitMs: config.REPORT_BATCH_WAIT_MS,
+    holdMs: config.REPORT_HOLD_MS,
     maxInFlight: config.REPORT_BATCH_CONCURRENCY,
   });
   const metaWatch = watchDeviceChanges(bus, {

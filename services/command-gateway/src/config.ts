@@ -21,6 +21,9 @@ export const GatewayConfigSchema = Type.Object({
   REPORT_BATCH_MAX: Type.Integer({ minimum: 1, maximum: 10_000, default: 256 }),
   // Extra wait before a batch that is not full is flushed (0: at the end of the event-loop turn).
   REPORT_BATCH_WAIT_MS: Type.Integer({ minimum: 0, maximum: 1000, default: 0 }),
+  // How long a command's broker ack or `accepted` waits for its next report, to be written with
+  // it (0: each is written at once). A final answer is never held and releases what waits.
+  REPORT_HOLD_MS: Type.Integer({ minimum: 0, maximum: 1000, default: 10 }),
   // Open commands kept as this gateway last wrote them, so their reports skip the read
   // (0: every report batch reads its rows). About 1 KB each.
   REPORT_ROW_CACHE_MAX: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 20_000 }),

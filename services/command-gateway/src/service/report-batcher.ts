@@ -5,7 +5,11 @@
 // their events (one commit per batch instead of two round trips and a commit per report). Each
 // submitter awaits its own report's outcome, so acks, naks and DLQ stay per message. One batcher
 // serves both kinds: a command's broker ack and its answers often arrive together and then fold
-// into one write instead of racing each other.
+// into one write instead of racing each other. To let them meet, a report that cannot be a
+// command's last (the broker ack, `accepted`) is held up to REPORT_HOLD_MS before it joins a
+// batch; the command's final answer releases it at once, and they are written together: one
+// row version, one index update and one statement where three would follow each other. A
+// final answer itself is never held.
 import { eventMessages, type OutboxInsertRow, outboxRows } from '@drover/bus';
 import { captureContext } from '@drover/observability';
 import { UnavailableError, ValidationError } from '@drover/service-kit';
@@ -44,6 +48,8 @@ export interface Report {
   cmdId: string;
   /** The decision on the row as it is when the report is applied (pure; may run again). */
   decide: (row: CommandRow, now: Date) => ReportDecision;
+  /** Not the command's last report (a broker ack, `accepted`): may be held for a later one. */
+  holdable?: boolean;
 }
 
 /** Sizes of {@link ReportBatcher}. */
@@ -54,6 +60,8 @@ export interface ReportBatcherOptions {
   waitMs: number;
   /** Batches reading or writing at once (each uses one pool connection at a time). */
   maxInFlight: number;
+  /** How long a holdable report waits for its command's next report (0: never held). */
+  holdMs?: number;
 }
 
 /** Counters (tests, debugging). */
@@ -75,6 +83,10 @@ export interface ReportBatchStats {
   rowsWritten: number;
   /** Rows whose write lost to another writer (their reports were retried). */
   races: number;
+  /** Reports held for a later report of their command. */
+  held: number;
+  /** Held reports a later report of their command released (they were written together). */
+  joined: number;
 }
 
 /** Test hooks. */
@@ -117,6 +129,8 @@ export class ReportBatcher {
     writes: 0,
     rowsWritten: 0,
     races: 0,
+    held: 0,
+    joined: 0,
   };
   /** Test hooks. */
   hooks: ReportBatchHooks = {};
@@ -124,6 +138,10 @@ export class ReportBatcher {
   private scheduled = false;
   private inFlight = 0;
   private readonly busy = new Set<string>();
+  // Held reports by command (arrival order), and the commands in the order their hold ends.
+  private readonly holding = new Map<string, { until: number; reports: Pending[] }>();
+  private readonly holdOrder: { cmdId: string; until: number }[] = [];
+  private holdTimer: NodeJS.Timeout | null = null;
 
   /** `options` may be changed at run time (tests). */
   constructor(
@@ -136,11 +154,62 @@ export class ReportBatcher {
     return this.pending.length;
   }
 
+  /** Reports held for a later report of their command (tests). */
+  get holdingCount(): number {
+    let n = 0;
+    for (const h of this.holding.values()) n += h.reports.length;
+    return n;
+  }
+
   /** Applies `report` with the next batch; resolves with its outcome. */
   submit(report: Report): Promise<ReportOutcome> {
     return new Promise((resolve, reject) => {
-      this.enqueue({ report, race: 0, inContext: captureContext(), resolve, reject });
+      const p: Pending = { report, race: 0, inContext: captureContext(), resolve, reject };
+      const holdMs = this.options.holdMs ?? 0;
+      const held = this.holding.get(report.cmdId);
+      if (held !== undefined) {
+        if (report.holdable === true) {
+          held.reports.push(p);
+          this.stats.held++;
+          return;
+        }
+        // The command's next report: what was held goes with it, in arrival order.
+        this.holding.delete(report.cmdId);
+        this.stats.joined += held.reports.length;
+        for (const h of held.reports) this.enqueue(h);
+      } else if (report.holdable === true && holdMs > 0) {
+        const until = Date.now() + holdMs;
+        this.holding.set(report.cmdId, { until, reports: [p] });
+        this.holdOrder.push({ cmdId: report.cmdId, until });
+        this.stats.held++;
+        this.armHold();
+        return;
+      }
+      this.enqueue(p);
     });
+  }
+
+  // One timer for every hold: holds end in the order they began (the same holdMs for all).
+  private armHold(): void {
+    if (this.holdTimer !== null) return;
+    const next = this.holdOrder[0];
+    if (next === undefined) return;
+    this.holdTimer = setTimeout(
+      () => {
+        this.holdTimer = null;
+        const now = Date.now();
+        while (this.holdOrder.length > 0 && this.holdOrder[0]!.until <= now) {
+          const { cmdId, until } = this.holdOrder.shift()!;
+          const held = this.holding.get(cmdId);
+          // Released earlier by a later report (and maybe held again since, with a later end).
+          if (held === undefined || held.until !== until) continue;
+          this.holding.delete(cmdId);
+          for (const h of held.reports) this.enqueue(h);
+        }
+        this.armHold();
+      },
+      Math.max(0, next.until - Date.now()),
+    );
   }
 
   private enqueue(p: Pending): void {

@@ -64,6 +64,8 @@ export async function handleAnswer(
     tenant: a.tenant,
     deviceId: a.deviceId,
     cmdId: a.cmdId,
+    // `accepted` is followed by the result, often within milliseconds.
+    holdable: a.status === 'accepted',
     decide: (row, now) => {
       const t = applyAnswer(row.status, a.status);
       if (t.kind === 'ignore') return { ignore: t.reason };
@@ -97,6 +99,8 @@ export async function handleSent(
     tenant: s.tenant,
     deviceId: s.deviceId,
     cmdId: s.cmdId,
+    // The device's answer usually follows the broker's ack within milliseconds.
+    holdable: true,
     decide: (row) => {
       const t = applySignal(row.status, 'broker_acked');
       if (t.kind === 'ignore') return { ignore: t.reason };

@@ -85,6 +85,8 @@ describe('batched device reports', () => {
       RESEND_MAX_MS: 60_000,
       // The events are checked in the outbox, in insert order: keep the sent rows.
       OUTBOX_DELETE_SENT: false,
+      // Reports are written as they come (the hold has a test of its own, which sets it).
+      REPORT_HOLD_MS: 0,
     });
     const ids = ['d0', 'd1', 'd2', 'd3'];
     await h.register(ids);
@@ -183,6 +185,34 @@ describe('batched device reports', () => {
     expect(await counted('duplicate')).toBe(duplicate);
     expect(delta(before)).toMatchObject({ cached: 1, stale: 1, reads: 1, rowsWritten: 0 });
     expect((await statuses([id!])).get(id!)).toBe('timed_out');
+  });
+
+  it('holds a broker ack for the answer that follows (one write); alone, writes it after the hold', async () => {
+    const reports = h.gateway.reports;
+    reports.options.holdMs = 1500; // long enough to be sure the answer comes within it
+    try {
+      const [id] = await createSilent(['d2'], 'hold');
+      // The broker ack is held: the row is still as created.
+      await waitFor(() => (reports.holdingCount === 1 ? true : null), { timeoutMs: 30_000 });
+      expect((await statuses([id!])).get(id!)).toBe('queued');
+      const before = stats();
+      await devices[2]!.answer(id!, 'succeeded', { result: { held: true } });
+      await untilAll([id!], 'succeeded');
+      // The answer released it at once: both in one write, the events in order.
+      expect(delta(before)).toMatchObject({ joined: 1, writes: 1, rowsWritten: 1 });
+      const evs = await events(id!);
+      expect(evs.map((e) => e.status)).toEqual(['queued', 'sent', 'succeeded']);
+
+      // A device that says nothing: its ack is written once the hold ends, not before.
+      const [alone] = await createSilent(['d3'], 'hold-alone');
+      const started = Date.now();
+      await waitFor(() => (reports.holdingCount === 1 ? true : null), { timeoutMs: 30_000 });
+      await untilAll([alone!], 'sent');
+      expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
+      expect(reports.holdingCount).toBe(0);
+    } finally {
+      reports.options.holdMs = 0;
+    }
   });
 
   it('accepted then succeeded in one batch: both events, in order; the row ends succeeded', async () => {
