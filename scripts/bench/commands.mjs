@@ -13,6 +13,7 @@
 // with a throw-away namespace, schemas and topic prefix, cleaned up.
 //
 // Knobs (environment): BENCH_DEVICES (2000), BENCH_RATE (1000), BENCH_SECONDS (60),
+// BENCH_WARMUP_SECONDS (0; seconds at the full rate before the measured runs, printed apart),
 // BENCH_TELEMETRY_RATE (10000; 0 skips the second run), BENCH_BROKER (private | shared),
 // BENCH_GATEWAY_ENV / BENCH_INGRESS_ENV (JSON objects of extra settings for that service, e.g.
 // '{"REPORT_BATCH_WAIT_MS":"3"}'),
