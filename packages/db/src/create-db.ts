@@ -82,10 +82,22 @@ export async function executePrepared<R>(
   const compiled = query.compile(db);
   const pool = pools.get(db);
   if (pool === undefined) return db.executeQuery(compiled);
-  const r = await pool.query<R & pg.QueryResultRow>({
-    name,
-    text: compiled.sql,
-    values: compiled.parameters as unknown[],
-  });
-  return { rows: r.rows };
+  const client = await pool.connect();
+  try {
+    const r = await client.query<R & pg.QueryResultRow>({
+      name,
+      text: compiled.sql,
+      values: compiled.parameters as unknown[],
+    });
+    client.release();
+    return { rows: r.rows };
+  } catch (err) {
+    // As pool.query does: a connection whose query failed is not reused.
+    client.release(err as Error);
+    // A migration (another replica's, during a rolling deploy) changed a table under the
+    // prepared statement: "cached plan must not change result type". The connection that held
+    // it is gone now; this call runs unnamed.
+    if ((err as { code?: string }).code !== '0A000') throw err;
+  }
+  return db.executeQuery(compiled);
 }

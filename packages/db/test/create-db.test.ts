@@ -36,6 +36,20 @@ describe('createDb', () => {
       const after = await sql<{ name: string }>`
         select name from pg_prepared_statements`.execute(one);
       expect(after.rows.map((r) => r.name)).not.toContain('drover_test_trx');
+
+      // A migration changes the table under a prepared `select *`: the call still answers.
+      await sql`create table prep_probe (id int)`.execute(one);
+      await sql`insert into prep_probe values (1)`.execute(one);
+      const all = () => sql<Record<string, unknown>>`select * from prep_probe`;
+      expect((await executePrepared(one, 'drover_test_all', all())).rows).toEqual([{ id: 1 }]);
+      await sql`alter table prep_probe add column note text`.execute(one);
+      expect((await executePrepared(one, 'drover_test_all', all())).rows).toEqual([
+        { id: 1, note: null },
+      ]);
+      // And the next call prepares it again on a fresh connection.
+      expect((await executePrepared(one, 'drover_test_all', all())).rows).toEqual([
+        { id: 1, note: null },
+      ]);
     } finally {
       await one.destroy();
     }
