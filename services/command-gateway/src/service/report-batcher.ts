@@ -189,7 +189,8 @@ export class ReportBatcher {
     });
   }
 
-  // One timer for every hold: holds end in the order they began (the same holdMs for all).
+  // One timer for every hold: holds end in the order they began, as every hold lasts holdMs (a
+  // shorter holdMs set at run time waits behind holds begun before it).
   private armHold(): void {
     if (this.holdTimer !== null) return;
     const next = this.holdOrder[0];
