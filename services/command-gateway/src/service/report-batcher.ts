@@ -85,7 +85,7 @@ export interface ReportBatchStats {
   races: number;
   /** Reports held for a later report of their command. */
   held: number;
-  /** Held reports a later report of their command released (they were written together). */
+  /** Held reports a later report of their command released (written together with it). */
   joined: number;
 }
 
@@ -109,6 +109,13 @@ interface Pending {
   inContext: <T>(fn: () => T) => T;
   resolve: (outcome: ReportOutcome) => void;
   reject: (err: unknown) => void;
+}
+
+// A command's held reports; `awaitingAck`: a final answer among them waits for the broker ack.
+interface HoldGroup {
+  until: number;
+  reports: Pending[];
+  awaitingAck: boolean;
 }
 
 interface Effect {
@@ -139,7 +146,7 @@ export class ReportBatcher {
   private inFlight = 0;
   private readonly busy = new Set<string>();
   // Held reports by command (arrival order), and the commands in the order their hold ends.
-  private readonly holding = new Map<string, { until: number; reports: Pending[] }>();
+  private readonly holding = new Map<string, HoldGroup>();
   private readonly holdOrder: { cmdId: string; until: number }[] = [];
   private holdTimer: NodeJS.Timeout | null = null;
 
@@ -166,20 +173,23 @@ export class ReportBatcher {
     return new Promise((resolve, reject) => {
       const p: Pending = { report, race: 0, inContext: captureContext(), resolve, reject };
       const holdMs = this.options.holdMs ?? 0;
-      const held = this.holding.get(report.cmdId);
-      if (held !== undefined) {
-        if (report.holdable === true) {
-          held.reports.push(p);
-          this.stats.held++;
-          return;
-        }
-        // The command's next report: what was held goes with it, in arrival order.
-        this.holding.delete(report.cmdId);
-        this.stats.joined += held.reports.length;
-        for (const h of held.reports) this.enqueue(h);
-      } else if (report.holdable === true && holdMs > 0) {
+      const group = this.holding.get(report.cmdId);
+      if (group !== undefined) {
+        group.reports.push(p);
+        this.stats.held++;
+        // A broker ack completes a group whose final answer waited for it; a final answer
+        // completes a group unless it has to wait for the broker ack itself.
+        const complete =
+          report.kind === 'cmd_sent'
+            ? group.awaitingAck
+            : report.holdable !== true && !(group.awaitingAck = this.awaitsAck(group.reports));
+        if (complete) this.release(report.cmdId, group, true);
+        return;
+      }
+      if (holdMs > 0 && (report.holdable === true || this.awaitsAck([p]))) {
         const until = Date.now() + holdMs;
-        this.holding.set(report.cmdId, { until, reports: [p] });
+        const awaitingAck = report.holdable !== true;
+        this.holding.set(report.cmdId, { until, reports: [p], awaitingAck });
         this.holdOrder.push({ cmdId: report.cmdId, until });
         this.stats.held++;
         this.armHold();
@@ -187,6 +197,27 @@ export class ReportBatcher {
       }
       this.enqueue(p);
     });
+  }
+
+  // A final answer whose command this gateway dispatched but has not seen acked by the broker
+  // waits (within the hold) for that ack: answers often overtake it (another consumer), and
+  // an ack applied after the answer would be late and the command would never show `sent_at`.
+  private awaitsAck(reports: Pending[]): boolean {
+    if (reports.some((r) => r.report.kind === 'cmd_sent')) return false;
+    const row = this.ctx.rowCache?.get(reports[0]!.report.cmdId);
+    return row !== undefined && row.status === 'queued' && row.attempts > 0;
+  }
+
+  // Releases a command's held reports into the next batch: the broker ack first (it happened
+  // before any answer), the rest in arrival order.
+  private release(cmdId: string, group: HoldGroup, early: boolean): void {
+    this.holding.delete(cmdId);
+    if (early) this.stats.joined += group.reports.length - 1;
+    const ordered = [
+      ...group.reports.filter((r) => r.report.kind === 'cmd_sent'),
+      ...group.reports.filter((r) => r.report.kind !== 'cmd_sent'),
+    ];
+    for (const r of ordered) this.enqueue(r);
   }
 
   // One timer for every hold: holds end in the order they began, as every hold lasts holdMs (a
@@ -201,11 +232,10 @@ export class ReportBatcher {
         const now = Date.now();
         while (this.holdOrder.length > 0 && this.holdOrder[0]!.until <= now) {
           const { cmdId, until } = this.holdOrder.shift()!;
-          const held = this.holding.get(cmdId);
+          const group = this.holding.get(cmdId);
           // Released earlier by a later report (and maybe held again since, with a later end).
-          if (held === undefined || held.until !== until) continue;
-          this.holding.delete(cmdId);
-          for (const h of held.reports) this.enqueue(h);
+          if (group === undefined || group.until !== until) continue;
+          this.release(cmdId, group, false);
         }
         this.armHold();
       },

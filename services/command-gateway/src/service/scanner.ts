@@ -8,6 +8,7 @@ import {
   fanoutPace,
   lockDue,
   updateCommand,
+  type VersionedRow,
 } from '../adapters/postgres/command.repository';
 import { onlineDevices } from '../adapters/postgres/presence.repository';
 import { type CommandRow } from '../adapters/postgres/command.table';
@@ -29,6 +30,7 @@ const BATCH = 20;
 const ms = (d: Date | string | null) => (d === null ? null : new Date(d).getTime());
 
 async function applyDue(ctx: GatewayContext): Promise<number> {
+  const dispatched: VersionedRow[] = [];
   const handled = await ctx.db.transaction().execute(async (trx) => {
     const now = ctx.now();
     const rows = await lockDue(trx, now, BATCH);
@@ -41,9 +43,10 @@ async function applyDue(ctx: GatewayContext): Promise<number> {
     }
     const paced = await paceFanouts(trx, rows, now);
     for (const row of rows)
-      if (!paced.has(row.command_id)) await applyOne(ctx, trx, row, now, online);
+      if (!paced.has(row.command_id)) await applyOne(ctx, trx, row, now, online, dispatched);
     return rows.length;
   });
+  for (const row of dispatched) ctx.rowCache?.set(row);
   if (handled > 0) ctx.notifyOutbox();
   return handled;
 }
@@ -82,6 +85,7 @@ async function applyOne(
   row: CommandRow,
   now: Date,
   online: Map<string, Set<string>>,
+  dispatched: VersionedRow[],
 ): Promise<void> {
   const action = decideDue(
     {
@@ -97,7 +101,8 @@ async function applyOne(
   );
   if (action === 'expire') await moveTo(trx, ctx, row, 'expired', now);
   else if (action === 'time_out') await moveTo(trx, ctx, row, 'timed_out', now);
-  else if (action === 'dispatch' || action === 'resend') await dispatch(trx, ctx, row, now);
+  else if (action === 'dispatch' || action === 'resend')
+    dispatched.push(await dispatch(trx, ctx, row, now));
   // Parked: the device's next `online` releases it.
   else if (action === 'park') await updateCommand(trx, row.command_id, { next_attempt_at: null });
   else {

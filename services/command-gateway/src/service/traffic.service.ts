@@ -5,7 +5,11 @@
 // (the bus DLQs it).
 import { ValidationError } from '@drover/service-kit';
 import { applyAnswer, applySignal, type DeviceAnswer } from '../domain/command-state';
-import { findCommand, lockWaitingForDevice } from '../adapters/postgres/command.repository';
+import {
+  findCommand,
+  lockWaitingForDevice,
+  type VersionedRow,
+} from '../adapters/postgres/command.repository';
 import { upsertPresence } from '../adapters/postgres/presence.repository';
 import { type CommandRow } from '../adapters/postgres/command.table';
 import { type Executor } from '../adapters/postgres/schema';
@@ -145,6 +149,7 @@ export async function releaseDevice(
   tenant: string,
   deviceId: string,
 ): Promise<number> {
+  const dispatched: VersionedRow[] = [];
   const released = await ctx.db.transaction().execute(async (trx) => {
     const now = ctx.now();
     const rows = await lockWaitingForDevice(trx, tenant, deviceId, now);
@@ -152,11 +157,12 @@ export async function releaseDevice(
       if (row.attempts === 0 && new Date(row.expires_at).getTime() <= now.getTime()) {
         await moveTo(trx, ctx, row, 'expired', now);
       } else {
-        await dispatch(trx, ctx, row, now);
+        dispatched.push(await dispatch(trx, ctx, row, now));
       }
     }
     return rows.length;
   });
+  for (const row of dispatched) ctx.rowCache?.set(row);
   if (released > 0) ctx.notifyOutbox();
   return released;
 }

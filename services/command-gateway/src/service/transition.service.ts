@@ -12,7 +12,11 @@ import { type OutboxMessage } from '@drover/bus';
 import { resendDelayMs } from '../domain/backoff';
 import { type CommandStatus, isFinal } from '../domain/command-state';
 import { type CommandRow } from '../adapters/postgres/command.table';
-import { updateCommand } from '../adapters/postgres/command.repository';
+import {
+  updateCommand,
+  updateCommandVersioned,
+  type VersionedRow,
+} from '../adapters/postgres/command.repository';
 import { outboxEvents, outboxMessages } from '../adapters/postgres/outbox';
 import { type Executor } from '../adapters/postgres/schema';
 import { type GatewayContext, SERVICE_NAME } from './gateway.context';
@@ -76,19 +80,23 @@ export function handOverDeadline(
   return new Date(now.getTime() + timeoutS * 1000 + ctx.sentReportGraceMs);
 }
 
-/** Hands a command to the COMMANDS stream (via the outbox) and arms its timers. */
+/**
+ * Hands a command to the COMMANDS stream (via the outbox) and arms its timers. Returns the row
+ * as written: once the transaction has committed, the caller puts it in the row cache, so the
+ * command's reports skip the read and an answer that overtakes the broker ack can wait for it.
+ */
 export async function dispatch(
   trx: Executor,
   ctx: GatewayContext,
   row: CommandRow,
   now: Date,
-): Promise<void> {
+): Promise<VersionedRow> {
   const attempts = row.attempts + 1;
   await outboxMessages(trx, [commandMessage(ctx, row, attempts, now)]);
   const next = new Date(now.getTime() + resendDelayMs(ctx.backoff, attempts, ctx.random()));
   const first = row.attempts === 0;
   const deadline = first ? handOverDeadline(ctx, row.timeout_s, now) : row.deadline_at;
-  await updateCommand(trx, row.command_id, {
+  const written = await updateCommandVersioned(trx, row.command_id, {
     attempts,
     next_attempt_at: next,
     deadline_at: deadline,
@@ -97,6 +105,7 @@ export async function dispatch(
   ctx.metrics.dispatches.inc({ kind: first ? 'send' : 'resend' });
   ctx.hint(next);
   if (deadline !== null) ctx.hint(new Date(deadline));
+  return written;
 }
 
 /** A row's move to a new state, planned before it is written. */

@@ -11,7 +11,8 @@ import { waitFor } from '@drover/testing';
 import { type CreateCommandsResponse } from '@drover/contracts';
 import { runWithContext } from '@drover/observability';
 import { type ReportBatchStats } from '../../src/service/report-batcher';
-import { handleAnswer } from '../../src/service/traffic.service';
+import { handleAnswer, handleSent, releaseDevice } from '../../src/service/traffic.service';
+import { findVersionedMany } from '../../src/adapters/postgres/command.repository';
 import { type Device, type Harness, startHarness } from './command.harness';
 
 jest.setTimeout(180_000);
@@ -213,6 +214,53 @@ describe('batched device reports', () => {
     } finally {
       reports.options.holdMs = 0;
     }
+  });
+
+  it('a final answer that overtakes the broker ack waits for it: sent_at is kept', async () => {
+    const reports = h.gateway.reports;
+    await h.register(['off1']);
+    // Never connected: the command is parked. Cached as dispatched by this gateway, it is what
+    // the gateway holds between its hand-over and the ingress's ack report.
+    const [id] = await createSilent(['off1'], 'overtake');
+    const [row] = await findVersionedMany(db(), [id!]);
+    h.gateway.ctx.rowCache!.set({ ...row!, attempts: 1 });
+    reports.options.holdMs = 1500;
+    try {
+      const answered = handleAnswer(h.gateway.ctx, reports, {
+        tenant: h.tenant,
+        deviceId: 'off1',
+        cmdId: id!,
+        status: 'succeeded',
+        result: { overtook: true },
+      });
+      await waitFor(() => (reports.holdingCount === 1 ? true : null), { timeoutMs: 30_000 });
+      expect((await statuses([id!])).get(id!)).toBe('queued');
+      const sentAt = new Date();
+      const acked = handleSent(h.gateway.ctx, reports, {
+        tenant: h.tenant,
+        deviceId: 'off1',
+        cmdId: id!,
+        sentAt,
+      });
+      expect(await Promise.all([acked, answered])).toEqual(['applied', 'applied']);
+      const done = await h.get(id!);
+      expect(done).toMatchObject({ status: 'succeeded', result: { overtook: true } });
+      expect(Date.parse(done.sent_at!)).toBe(sentAt.getTime());
+      const evs = await events(id!);
+      expect(evs.map((e) => e.status)).toEqual(['queued', 'sent', 'succeeded']);
+    } finally {
+      reports.options.holdMs = 0;
+    }
+  });
+
+  it('a command released to a device that connected is cached as written', async () => {
+    await h.register(['off2']);
+    const [id] = await createSilent(['off2'], 'release');
+    expect(h.gateway.ctx.rowCache!.get(id!)).toBeUndefined(); // parked, not dispatched
+    expect(await releaseDevice(h.gateway.ctx, h.tenant, 'off2')).toBe(1);
+    const cached = h.gateway.ctx.rowCache!.get(id!);
+    expect(cached).toMatchObject({ command_id: id, status: 'queued', attempts: 1 });
+    expect(cached!.row_version).toMatch(/^[0-9]+$/);
   });
 
   it('accepted then succeeded in one batch: both events, in order; the row ends succeeded', async () => {

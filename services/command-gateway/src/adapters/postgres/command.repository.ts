@@ -240,6 +240,22 @@ export async function updateCommand(db: Executor, commandId: string, patch: Patc
   await db.updateTable('commands').set(patch).where('command_id', '=', commandId).execute();
 }
 
+/** Updates one command; returns it as written, with its new row version. */
+export async function updateCommandVersioned(
+  db: Executor,
+  commandId: string,
+  patch: Patch,
+): Promise<VersionedRow> {
+  const row = await db
+    .updateTable('commands')
+    .set(patch)
+    .where('command_id', '=', commandId)
+    .returningAll()
+    .returning(sql<string>`xmin::text`.as('row_version'))
+    .executeTakeFirstOrThrow();
+  return row as VersionedRow;
+}
+
 /** Due rows (timers reached), locked; rows another replica holds are skipped. */
 export async function lockDue(db: Executor, now: Date, limit: number): Promise<CommandRow[]> {
   return db
