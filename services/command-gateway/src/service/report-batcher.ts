@@ -29,6 +29,8 @@ export type ReportOutcome = 'applied' | 'duplicate' | 'late' | 'stale';
 /** A report's decision on a row: ignore it (counted) or move it. */
 export type ReportDecision =
   | { ignore: Exclude<ReportOutcome, 'applied'> }
+  /** Columns to record without a move (no state change, no event). */
+  | { fill: Partial<Pick<CommandRow, 'sent_at'>> }
   | {
       to: Parameters<typeof planMove>[1];
       patch: Parameters<typeof planMove>[3];
@@ -120,7 +122,8 @@ interface HoldGroup {
 
 interface Effect {
   base: CommandRow;
-  move: PlannedMove;
+  /** Null for a fill (columns recorded without a move). */
+  move: PlannedMove | null;
   outbox: OutboxInsertRow[];
 }
 
@@ -325,6 +328,9 @@ export class ReportBatcher {
         p.inContext(() => {
           const d = p.report.decide(row, now);
           if ('ignore' in d) return d;
+          if ('fill' in d) {
+            return { row: { ...row, ...d.fill }, effect: { base: row, move: null, outbox: [] } };
+          }
           const base = d.row ?? row;
           const move = planMove(base, d.to, now, d.patch);
           const next = { ...move.next, row_version: row.row_version };
@@ -377,7 +383,7 @@ export class ReportBatcher {
       const version = written.get(id);
       if (version !== undefined) {
         ctx.rowCache?.set({ ...w.final, row_version: version });
-        for (const e of w.effects) countMove(ctx, e.base, e.move, now);
+        for (const e of w.effects) if (e.move !== null) countMove(ctx, e.base, e.move, now);
         for (const i of w.reports) {
           const v = fold.verdicts[i]!;
           batch[i]!.resolve(v.kind === 'ignored' ? v.reason : 'applied');

@@ -107,7 +107,11 @@ export async function handleSent(
     holdable: true,
     decide: (row) => {
       const t = applySignal(row.status, 'broker_acked');
-      if (t.kind === 'ignore') return { ignore: t.reason };
+      // The device's answer came first (beyond the hold): no move, but the command keeps when
+      // the broker had it.
+      if (t.kind === 'ignore') {
+        return row.sent_at === null ? { fill: { sent_at: s.sentAt } } : { ignore: t.reason };
+      }
       // The time-out runs from sending: no earlier than timeout_s after the broker had it.
       deadline = new Date(s.sentAt.getTime() + row.timeout_s * 1000);
       return { to: t.to, patch: { sent_at: s.sentAt, deadline_at: deadline } };

@@ -253,6 +253,29 @@ describe('batched device reports', () => {
     }
   });
 
+  it('a broker ack after the final answer (past any hold) still records sent_at, no event', async () => {
+    await h.register(['off3']);
+    const [id] = await createSilent(['off3'], 'late-ack');
+    const report = { tenant: h.tenant, deviceId: 'off3', cmdId: id! };
+    expect(
+      await handleAnswer(h.gateway.ctx, h.gateway.reports, { ...report, status: 'succeeded' }),
+    ).toBe('applied');
+    const sentAt = new Date();
+    const before = stats();
+    expect(await handleSent(h.gateway.ctx, h.gateway.reports, { ...report, sentAt })).toBe(
+      'applied',
+    );
+    expect(delta(before)).toMatchObject({ writes: 1, rowsWritten: 1 });
+    const done = await h.get(id!);
+    expect(done.status).toBe('succeeded');
+    expect(Date.parse(done.sent_at!)).toBe(sentAt.getTime());
+    expect((await events(id!)).map((e) => e.status)).toEqual(['queued', 'succeeded']);
+    // Once recorded, another ack (a resend's) is late.
+    expect(
+      await handleSent(h.gateway.ctx, h.gateway.reports, { ...report, sentAt: new Date() }),
+    ).toBe('late');
+  });
+
   it('a command released to a device that connected is cached as written', async () => {
     await h.register(['off2']);
     const [id] = await createSilent(['off2'], 'release');
