@@ -203,8 +203,8 @@ export class ReportBatcher {
   }
 
   // A final answer whose command this gateway dispatched but has not seen acked by the broker
-  // waits (within the hold) for that ack: answers often overtake it (another consumer), and
-  // an ack applied after the answer would be late and the command would never show `sent_at`.
+  // waits (within the hold) for that ack: answers often overtake it (another consumer), and an
+  // ack applied after the answer would need a write of its own to fill `sent_at`.
   private awaitsAck(reports: Pending[]): boolean {
     if (reports.some((r) => r.report.kind === 'cmd_sent')) return false;
     const row = this.ctx.rowCache?.get(reports[0]!.report.cmdId);

@@ -83,7 +83,7 @@ export function handOverDeadline(
 /**
  * Hands a command to the COMMANDS stream (via the outbox) and arms its timers. Returns the row
  * as written: once the transaction has committed, the caller puts it in the row cache, so the
- * command's reports skip the read and an answer that overtakes the broker ack can wait for it.
+ * command's reports skip the read and an answer that overtakes the broker ack waits for it.
  */
 export async function dispatch(
   trx: Executor,
