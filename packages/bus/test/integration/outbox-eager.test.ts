@@ -56,8 +56,16 @@ describe('outbox eager publishing', () => {
     await db.deleteFrom('outbox').execute();
   });
 
-  // A relay that never polls: only notifies and explicit passes publish.
-  const quietRelay = () => (relay = startOutboxRelay({ db, bus, pollMs: 60_000, batchSize: 50 }));
+  // A relay that never polls: only notifies and explicit passes publish. Its first pass starts
+  // on a timer at once; it is awaited here, else on a slow machine it could still be reading
+  // while the test writes, and publish rows the test expects to find unpublished.
+  const quietRelay = async (): Promise<OutboxRelay> => {
+    const r = (relay = startOutboxRelay({ db, bus, pollMs: 60_000, batchSize: 50 }));
+    // Timers of one delay fire in the order they were set: the relay's first tick has begun.
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    await r.flushOnce();
+    return r;
+  };
 
   const message = (label: string, i: number): OutboxMessage => ({
     subject: `iot.device.acme.${label}.d${i % 3}`,
@@ -101,7 +109,7 @@ describe('outbox eager publishing', () => {
     ).map((r) => r.event_id);
 
   it('publishes a writer’s rows right after its commit, in order, and marks them sent', async () => {
-    const r = quietRelay();
+    const r = await quietRelay();
     const rows = rowsOf('eager', 12);
     const n = await r.publishAfterCommit(
       rows,
@@ -139,7 +147,7 @@ describe('outbox eager publishing', () => {
   });
 
   it('leaves the rows the write did not insert, and those of a failed write, to the relay', async () => {
-    const r = quietRelay();
+    const r = await quietRelay();
     const rows = rowsOf('partial', 4);
     // The write inserts all four but says it inserted only the first two (as a statement that
     // skipped some would): the other two are the relay's.
@@ -169,7 +177,7 @@ describe('outbox eager publishing', () => {
   });
 
   it('a relay pass skips rows an eager writer claimed: each is stored once', async () => {
-    const r = quietRelay();
+    const r = await quietRelay();
     const rows = rowsOf('claimed', 5);
     let passSent = -1;
     await r.publishAfterCommit(
@@ -189,7 +197,7 @@ describe('outbox eager publishing', () => {
   });
 
   it('after a failed eager publish the relay publishes until it caught up, then eager resumes', async () => {
-    const r = quietRelay();
+    const r = await quietRelay();
     // No stream captures this subject: its eager publish fails.
     const lost = outboxRows([{ subject: 'iot.nowhere.y', msgId: 'lost-1', payload: {} }]);
     await r.publishAfterCommit(
@@ -227,7 +235,7 @@ describe('outbox eager publishing', () => {
   });
 
   it('a `written` that throws leaves the committed rows to the relay and holds no claim', async () => {
-    const r = quietRelay();
+    const r = await quietRelay();
     const rows = rowsOf('thrown', 3);
     const n = await r.publishAfterCommit(
       rows,
@@ -244,7 +252,7 @@ describe('outbox eager publishing', () => {
   });
 
   it('stop waits for eager publishes in flight and their marks', async () => {
-    const r = quietRelay();
+    const r = await quietRelay();
     const rows = rowsOf('stop', 20);
     await r.publishAfterCommit(
       rows,
