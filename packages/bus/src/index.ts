@@ -22,12 +22,26 @@ export { serveRpc, rpcRequest } from './rpc';
 export type { RpcContext, RpcEndpoint, ServeRpcOptions, RpcServer, RpcRequestOptions } from './rpc';
 export {
   outboxMigration,
+  outboxBatchMigration,
+  outboxBatch,
+  outboxBatchLine,
+  parseOutboxBatch,
+  isOutboxBatch,
   enqueueEvents,
   enqueueMessages,
   eventMessages,
   outboxRows,
 } from './outbox';
-export type { AnyKysely, OutboxDb, OutboxTable, OutboxMessage, OutboxInsertRow } from './outbox';
+export type {
+  AnyKysely,
+  OutboxDb,
+  OutboxTable,
+  OutboxMessage,
+  OutboxInsertRow,
+  OutboxBatchRow,
+  OutboxBatchMessage,
+  OutboxEntry,
+} from './outbox';
 export { startOutboxRelay } from './outbox-relay';
 export { createJsPipeline, PipelinedPublishError } from './js-pipeline';
 export { DEVICE_CHANGE_EVENTS, watchDeviceChanges } from './device-changes';

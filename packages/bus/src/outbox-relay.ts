@@ -9,7 +9,7 @@ import { poolOf } from '@drover/db';
 import { type Bus, type BusLogger } from './connect';
 import { captureHeaders, encodePayload, HEADERS } from './headers';
 import { qualifySubject } from './publish';
-import { type AnyKysely, type OutboxInsertRow } from './outbox';
+import { type AnyKysely, type OutboxEntry, isOutboxBatch, parseOutboxBatch } from './outbox';
 
 // The pg pool behind a `createDb` database (its types without a direct dependency on pg).
 type PgPool = NonNullable<ReturnType<typeof poolOf>>;
@@ -29,10 +29,38 @@ interface Pass {
 interface OutboxRow {
   id: string;
   event_id: string;
+  subject: string | null;
+  payload: unknown;
+  headers: Record<string, string>;
+  /** A batch row's messages (only read with `batches`). */
+  batch?: string | null;
+}
+
+/** One message to publish: a row of one message, or one message of a batch row. */
+interface RowMessage {
   subject: string;
+  msgId: string;
   payload: unknown;
   headers: Record<string, string>;
 }
+
+/** The messages a row stands for, in order. */
+const rowMessages = (row: OutboxRow): RowMessage[] =>
+  row.batch !== null && row.batch !== undefined
+    ? parseOutboxBatch(row.batch).map((m) => ({
+        subject: m.s,
+        msgId: m.id,
+        payload: m.p,
+        headers: m.h,
+      }))
+    : [
+        {
+          subject: row.subject as string,
+          msgId: row.event_id,
+          payload: row.payload,
+          headers: row.headers,
+        },
+      ];
 
 /** Options of {@link startOutboxRelay}. */
 export interface OutboxRelayOptions {
@@ -76,6 +104,11 @@ export interface OutboxRelayOptions {
    * stream's duplicate window still drops a republished row.
    */
   deleteSent?: boolean;
+  /**
+   * The outbox may hold batch rows (it has the `batch` column of {@link outboxBatchMigration}):
+   * a pass reads the column and publishes a batch row's messages in order (default false).
+   */
+  batches?: boolean;
 }
 
 /** A running outbox relay. */
@@ -101,11 +134,16 @@ export interface OutboxRelay {
    * one that way, except those already in flight when the failure was seen (as with
    * `maxInFlight`). A row published twice (a pass that read it just before its mark committed,
    * a crash before the mark) is a duplicate the stream drops by `Nats-Msg-Id`.
+   *
+   * A batch row (`outboxBatch`) is one row for many messages: `written` may give it
+   * back with fewer messages (those of the rows the statement really wrote), same `event_id`.
+   * It is marked once all its messages are acked; when one fails, the relay publishes all of
+   * them again (the ones already stored are duplicates the stream drops).
    */
   publishAfterCommit<T>(
-    rows: OutboxInsertRow[],
+    rows: OutboxEntry[],
     write: () => Promise<T>,
-    written: (result: T) => OutboxInsertRow[],
+    written: (result: T) => OutboxEntry[],
   ): Promise<T>;
   /** Eager-publish counters (tests, metrics). */
   readonly eagerStats: EagerStats;
@@ -115,9 +153,9 @@ export interface OutboxRelay {
 
 /** Counters of `publishAfterCommit`. */
 export interface EagerStats {
-  /** Rows published eagerly and acked. */
+  /** Messages published eagerly and acked (a batch row's each). */
   published: number;
-  /** Rows whose eager publish failed (handed to the relay). */
+  /** Rows whose eager publish failed (handed to the relay; a batch row once). */
   failed: number;
   /** Calls that found eager publishing off (after a failure) and left their rows to the relay. */
   deferred: number;
@@ -170,7 +208,7 @@ export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
     with l as (
       select pg_try_advisory_xact_lock(${OUTBOX_LOCK_CLASS}, hashtext(current_schema())) as locked
     )
-    select id, event_id, subject, payload, headers from outbox
+    select id, event_id, subject, payload, headers${opts.batches ? ', batch' : ''} from outbox
     where (select locked from l) and sent_at is null
     order by id
     limit ${batchSize}`;
@@ -253,39 +291,49 @@ export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
   const flushBatch = (): Promise<Pass> =>
     pool !== undefined ? flushBatchRaw(pool) : flushBatchKysely();
 
-  // Publishes the rows in id order through the bus's pipeline, at most `maxInFlight` awaiting
-  // their ack; the first failure stops issuing more. Resolves once every issued publish has
-  // settled, with the length of the unbroken prefix of acked rows (a duplicate ack counts).
+  // Publishes the rows' messages in id order (a batch row's in its order) through the bus's
+  // pipeline, at most `maxInFlight` awaiting their ack; the first failure stops issuing more.
+  // Resolves once every issued publish has settled, with the number of leading rows all of
+  // whose messages were acked, unbroken (a duplicate ack counts).
   const publishRows = (rows: OutboxRow[]): Promise<{ acked: number; failure: unknown }> =>
     new Promise((resolve) => {
       const pipeline = opts.bus.pipeline();
       // The context's trace and correlation headers, as `publish()` adds them; the row's own
-      // (captured at enqueue time) win, and `Nats-Msg-Id` is the row's.
+      // (captured at enqueue time) win, and `Nats-Msg-Id` is the message's.
       const base = captureHeaders();
-      const ok = new Array<boolean>(rows.length).fill(false);
+      const messages: RowMessage[] = [];
+      // ends[r]: the number of messages of rows 0..r.
+      const ends: number[] = [];
+      for (const row of rows) {
+        for (const m of rowMessages(row)) messages.push(m);
+        ends.push(messages.length);
+      }
+      const ok = new Array<boolean>(messages.length).fill(false);
       let failure: unknown = null;
       let issued = 0;
       let inFlight = 0;
       const done = (): void => {
+        let prefix = 0;
+        while (prefix < issued && ok[prefix]) prefix++;
         let acked = 0;
-        while (acked < issued && ok[acked]) acked++;
+        while (acked < rows.length && (ends[acked] as number) <= prefix) acked++;
         resolve({ acked, failure });
       };
+      if (messages.length === 0) {
+        done();
+        return;
+      }
       const pump = (): void => {
-        while (failure === null && inFlight < maxInFlight && issued < rows.length) {
+        while (failure === null && inFlight < maxInFlight && issued < messages.length) {
           const k = issued++;
-          const row = rows[k] as OutboxRow;
+          const m = messages[k] as RowMessage;
           const h = natsHeaders();
           for (const key in base) h.set(key, base[key] as string);
-          for (const key in row.headers) h.set(key, row.headers[key] as string);
-          h.set(HEADERS.msgId, row.event_id);
+          for (const key in m.headers) h.set(key, m.headers[key] as string);
+          h.set(HEADERS.msgId, m.msgId);
           inFlight++;
           pipeline
-            .publishWithHeaders(
-              qualifySubject(opts.bus, row.subject),
-              encodePayload(row.payload),
-              h,
-            )
+            .publishWithHeaders(qualifySubject(opts.bus, m.subject), encodePayload(m.payload), h)
             .then(
               () => {
                 ok[k] = true;
@@ -297,7 +345,7 @@ export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
             .finally(() => {
               inFlight--;
               pump();
-              if (inFlight === 0 && (failure !== null || issued === rows.length)) done();
+              if (inFlight === 0 && (failure !== null || issued === messages.length)) done();
             });
         }
       };
@@ -385,10 +433,10 @@ export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
     inFlightEager -= n;
     if (inFlightEager === 0 && eagerIdle !== null) eagerIdle();
   };
-  const claim = (rows: OutboxInsertRow[]): void => {
+  const claim = (rows: OutboxEntry[]): void => {
     for (const r of rows) claimed.set(r.event_id, (claimed.get(r.event_id) ?? 0) + 1);
   };
-  const unclaim = (rows: OutboxInsertRow[]): void => {
+  const unclaim = (rows: OutboxEntry[]): void => {
     for (const r of rows) {
       const n = (claimed.get(r.event_id) ?? 1) - 1;
       if (n <= 0) claimed.delete(r.event_id);
@@ -401,7 +449,7 @@ export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
   // claim ends when its mark commits (a relay pass then finds the row sent) or fails (the pass
   // sends it).
   const markDelayMs = Math.max(0, opts.markDelayMs ?? 50);
-  let toMark: OutboxInsertRow[] = [];
+  let toMark: OutboxEntry[] = [];
   let marking = false;
   const markSoon = (): void => {
     if (marking || toMark.length === 0) return;
@@ -431,44 +479,62 @@ export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
     }, markDelayMs);
   };
 
-  const publishEager = (rows: OutboxInsertRow[]): void => {
+  const eagerFailed = (row: OutboxEntry, err: unknown): void => {
+    eagerStats.failed++;
+    // Counted at every failure: a pass that began before it may not have seen the row.
+    eagerOffs++;
+    if (eagerOn) {
+      eagerOn = false;
+      logger.warn(
+        { event: 'bus.outbox_eager_failed', err: String(err) },
+        'eager publish failed; the relay publishes until it has caught up',
+      );
+    }
+    unclaim([row]);
+    eagerDone(1);
+    notifyRelay();
+  };
+
+  // Publishes the entries' messages in order; an entry is marked once all its messages are
+  // acked, and goes back to the relay (all of it) when one of them fails.
+  const publishEager = (rows: OutboxEntry[]): void => {
     const pipeline = opts.bus.pipeline();
     for (const row of rows) {
-      const h = natsHeaders();
-      const own = JSON.parse(row.headers) as Record<string, string>;
-      for (const key in own) h.set(key, own[key] as string);
-      h.set(HEADERS.msgId, row.event_id);
-      pipeline
-        .publishWithHeaders(qualifySubject(opts.bus, row.subject), Buffer.from(row.payload), h)
-        .then(
-          () => {
-            eagerStats.published++;
-            toMark.push(row);
-            markSoon();
-          },
-          (err: unknown) => {
-            eagerStats.failed++;
-            // Counted at every failure: a pass that began before it may not have seen the row.
-            eagerOffs++;
-            if (eagerOn) {
-              eagerOn = false;
-              logger.warn(
-                { event: 'bus.outbox_eager_failed', err: String(err) },
-                'eager publish failed; the relay publishes until it has caught up',
-              );
-            }
-            unclaim([row]);
-            eagerDone(1);
-            notifyRelay();
-          },
-        );
+      const messages = isOutboxBatch(row) ? row.messages : [row];
+      let pending = messages.length;
+      let failed = false;
+      for (const m of messages) {
+        const h = natsHeaders();
+        const own = JSON.parse(m.headers) as Record<string, string>;
+        for (const key in own) h.set(key, own[key] as string);
+        h.set(HEADERS.msgId, m.event_id);
+        pipeline
+          .publishWithHeaders(qualifySubject(opts.bus, m.subject), Buffer.from(m.payload), h)
+          .then(
+            () => {
+              eagerStats.published++;
+              if (--pending > 0 || failed) return;
+              toMark.push(row);
+              markSoon();
+            },
+            (err: unknown) => {
+              if (failed) return;
+              failed = true;
+              eagerFailed(row, err);
+            },
+          );
+      }
+      if (messages.length === 0) {
+        toMark.push(row);
+        markSoon();
+      }
     }
   };
 
   const publishAfterCommit = async <T>(
-    rows: OutboxInsertRow[],
+    rows: OutboxEntry[],
     write: () => Promise<T>,
-    written: (result: T) => OutboxInsertRow[],
+    written: (result: T) => OutboxEntry[],
   ): Promise<T> => {
     if (!eagerOn || stopped) {
       eagerStats.deferred++;
@@ -491,7 +557,7 @@ export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
       eagerDone(rows.length);
       throw err;
     }
-    let publish: OutboxInsertRow[] = [];
+    let publish: OutboxEntry[] = [];
     try {
       publish = written(result);
     } catch (err) {
@@ -499,12 +565,14 @@ export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
       logger.error({ event: 'bus.outbox_eager_written_failed', err: String(err) }, 'eager');
       notifyRelay();
     }
-    const mine = new Set(publish);
-    const unused = rows.filter((r) => !mine.has(r));
+    // Rows are told apart by id: `written` may give a batch row back with fewer messages.
+    const ours = new Set(rows.map((r) => r.event_id));
+    const mine = publish.filter((r) => ours.has(r.event_id));
+    const mineIds = new Set(mine.map((r) => r.event_id));
+    const unused = rows.filter((r) => !mineIds.has(r.event_id));
     unclaim(unused);
     eagerDone(unused.length);
-    const ours = new Set(rows);
-    publishEager(publish.filter((r) => ours.has(r)));
+    publishEager(mine);
     return result;
   };
 

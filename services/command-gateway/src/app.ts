@@ -118,6 +118,8 @@ export async function startCommandGateway(
     pollMs: config.OUTBOX_POLL_MS,
     retentionMs: config.OUTBOX_RETENTION_MS,
     deleteSent: config.OUTBOX_DELETE_SENT,
+    // Creates and device reports write one batch row per statement.
+    batches: true,
     batchSize: 500,
     maxInFlight: config.OUTBOX_MAX_IN_FLIGHT,
   });

@@ -15,10 +15,14 @@ import {
 } from '@drover/testing';
 import {
   HEADERS,
+  outboxBatch,
+  outboxBatchLine,
+  outboxBatchMigration,
   outboxMigration,
   outboxRows,
   startOutboxRelay,
   type Bus,
+  type OutboxBatchRow,
   type OutboxDb,
   type OutboxInsertRow,
   type OutboxMessage,
@@ -40,7 +44,10 @@ describe('outbox eager publishing', () => {
     db = await createTestDb<OutboxDb>(schema);
     await migrate(db as Kysely<unknown>, {
       schema,
-      migrations: { '202611260600_outbox': outboxMigration },
+      migrations: {
+        '202611260600_outbox': outboxMigration,
+        '202611271000_outbox_batches': outboxBatchMigration,
+      },
     });
   });
 
@@ -59,8 +66,8 @@ describe('outbox eager publishing', () => {
   // A relay that never polls: only notifies and explicit passes publish. Its first pass starts
   // on a timer at once; it is awaited here, else on a slow machine it could still be reading
   // while the test writes, and publish rows the test expects to find unpublished.
-  const quietRelay = async (): Promise<OutboxRelay> => {
-    const r = (relay = startOutboxRelay({ db, bus, pollMs: 60_000, batchSize: 50 }));
+  const quietRelay = async (more: { batches?: boolean } = {}): Promise<OutboxRelay> => {
+    const r = (relay = startOutboxRelay({ db, bus, pollMs: 60_000, batchSize: 50, ...more }));
     // Timers of one delay fire in the order they were set: the relay's first tick has begun.
     await new Promise((resolve) => setTimeout(resolve, 0));
     await r.flushOnce();
@@ -87,6 +94,11 @@ describe('outbox eager publishing', () => {
       }
       return rows.length;
     });
+
+  /** Inserts a batch row holding `messages`, as the gateway's statements do. */
+  const insertBatch = (row: OutboxBatchRow, messages = row.messages) =>
+    sql`insert into outbox (event_id, batch)
+      values (${row.event_id}, ${messages.map(outboxBatchLine).join('\n')})`.execute(db);
 
   /** Message ids stored in the DEVICE stream under `label`, in stream order. */
   const storedIds = async (label: string): Promise<string[]> => {
@@ -249,6 +261,99 @@ describe('outbox eager publishing', () => {
     expect(await storedIds('thrown')).toEqual(rows.map((x) => x.event_id));
     await r.stop(); // would hang if a claim were left counted
     relay = null;
+  });
+
+  it('a relay pass publishes a batch row’s messages in order, between single rows', async () => {
+    const r = await quietRelay({ batches: true });
+    const singles = rowsOf('mixed', 2);
+    const batch = outboxBatch(rowsOf('mixedb', 5));
+    await insert([singles[0]!]);
+    await insertBatch(batch);
+    await insert([singles[1]!]);
+    expect(await r.flushOnce()).toBe(3);
+    expect(await unsent()).toEqual([]);
+    expect(await storedIds('mixed')).toEqual(singles.map((x) => x.event_id));
+    expect(await storedIds('mixedb')).toEqual(batch.messages.map((x) => x.event_id));
+    const info = await bus.jsm.streams.info(stream());
+    const order: string[] = [];
+    for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) {
+      const m = await bus.jsm.streams.getMessage(stream(), { seq });
+      if (/\.mixedb?\./.test(m.subject)) order.push(m.header.get(HEADERS.msgId));
+    }
+    expect(order).toEqual(['mixed-0', ...batch.messages.map((x) => x.event_id), 'mixed-1']);
+    const last = await bus.jsm.streams.getMessage(stream(), {
+      last_by_subj: bus.naming.subject('iot.device.acme.mixedb.d1'),
+    });
+    expect(last.header.get(HEADERS.correlationId)).toBe('corr-mixedb-4');
+    expect(last.json()).toEqual({ label: 'mixedb', i: 4 });
+  });
+
+  it('a batch row with a message that cannot be stored stays unsent, rows before it are sent', async () => {
+    const r = await quietRelay({ batches: true });
+    const before = rowsOf('beforebad', 1);
+    const bad = outboxBatch([
+      ...rowsOf('badbatch', 2),
+      ...outboxRows([{ subject: 'iot.nowhere.z', msgId: 'badbatch-lost', payload: {} }]),
+    ]);
+    await insert(before);
+    await insertBatch(bad);
+    expect(await r.flushOnce()).toBe(1);
+    expect(await unsent()).toEqual([bad.event_id]);
+    // Its stored messages are published again by the next pass: the stream drops them.
+    expect(await r.flushOnce()).toBe(0);
+    expect(await storedIds('badbatch')).toEqual(['badbatch-0', 'badbatch-1']);
+  });
+
+  it('publishes the messages a batch write kept, and deletes the row once all are acked', async () => {
+    const r = (relay = startOutboxRelay({
+      db,
+      bus,
+      pollMs: 60_000,
+      deleteSent: true,
+      batches: true,
+    }));
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    await r.flushOnce();
+    const all = outboxBatch(rowsOf('kept', 6));
+    // The statement wrote the commands of every other message only.
+    const kept = all.messages.filter((_, i) => i % 2 === 0);
+    await r.publishAfterCommit(
+      [all],
+      () => insertBatch(all, kept),
+      () => [{ ...all, messages: kept }],
+    );
+    await waitFor(async () => (await db.selectFrom('outbox').select('id').execute()).length === 0, {
+      timeoutMs: 10_000,
+    });
+    expect(r.eagerStats.published).toBe(3);
+    expect(await storedIds('kept')).toEqual(kept.map((x) => x.event_id));
+    expect(await r.flushOnce()).toBe(0);
+  });
+
+  it('a batch whose eager publish fails goes back to the relay whole', async () => {
+    const r = await quietRelay({ batches: true });
+    const batch = outboxBatch([
+      ...rowsOf('eagerbad', 2),
+      ...outboxRows([{ subject: 'iot.nowhere.w', msgId: 'eagerbad-lost', payload: {} }]),
+    ]);
+    await r.publishAfterCommit(
+      [batch],
+      () => insertBatch(batch),
+      () => [batch],
+    );
+    await waitFor(() => r.eagerStats.failed === 1 && r.eagerStats.published === 2, {
+      timeoutMs: 15_000,
+    });
+    expect(await unsent()).toEqual([batch.event_id]);
+    // The relay cannot get past it either; once it holds only what can be stored, it goes.
+    expect(await r.flushOnce()).toBe(0);
+    await db
+      .updateTable('outbox')
+      .set({ batch: batch.messages.slice(0, 2).map(outboxBatchLine).join('\n') })
+      .where('event_id', '=', batch.event_id)
+      .execute();
+    expect(await r.flushOnce()).toBe(1);
+    expect(await storedIds('eagerbad')).toEqual(['eagerbad-0', 'eagerbad-1']);
   });
 
   it('stop waits for eager publishes in flight and their marks', async () => {

@@ -4,6 +4,7 @@
 // Only creates without an Idempotency-Key come here: a keyed create keeps its own statement and
 // its conflict handling. Each caller awaits its own row; a failed statement fails its batch's
 // callers only (the RPC answers them with a retryable error).
+import { outboxBatch } from '@drover/bus';
 import {
   type BatchRow,
   insertCreatedBatch,
@@ -21,18 +22,21 @@ export function insertBatchAndPublish(
   tenant: string,
   batch: BatchRow[],
 ): Promise<VersionedRow[]> {
+  if (batch.length === 0) return Promise.resolve([]);
+  const all = outboxBatch(batch.flatMap((b) => [b.outbox.event, b.outbox.dispatch]));
   return ctx.publishAfterCommit(
-    batch.flatMap((b) => [b.outbox.event, b.outbox.dispatch]),
-    () => insertCreatedBatch(ctx.db, tenant, batch),
+    [all],
+    () => insertCreatedBatch(ctx.db, tenant, batch, all.event_id),
     (stored) => {
       // Held before the COMMANDS messages go out: their broker-ack reports find the rows.
       for (const r of stored) if (r.attempts === 1) ctx.rowCache?.set(r);
       const byId = new Map(stored.map((r) => [r.command_id, r]));
-      return batch.flatMap((b) => {
+      const messages = batch.flatMap((b) => {
         const r = byId.get(b.row.command_id);
         if (r === undefined) return [];
         return r.attempts === 1 ? [b.outbox.event, b.outbox.dispatch] : [b.outbox.event];
       });
+      return messages.length === 0 ? [] : [{ ...all, messages }];
     },
   );
 }

@@ -10,7 +10,7 @@
 // batch; the command's final answer releases it at once, and they are written together: one
 // row version, one index update and one statement where three would follow each other. A
 // final answer itself is never held.
-import { eventMessages, type OutboxInsertRow, outboxRows } from '@drover/bus';
+import { eventMessages, outboxBatch, type OutboxInsertRow, outboxRows } from '@drover/bus';
 import { captureContext } from '@drover/observability';
 import { UnavailableError, ValidationError } from '@drover/service-kit';
 import { foldReports } from '../domain/report-fold';
@@ -369,11 +369,22 @@ export class ReportBatcher {
         patch: movePatch(w.final),
         outbox: w.effects.flatMap((e) => e.outbox),
       }));
-      // The events of the rows written go out right after the commit, in the statement's order.
+      // The events of the rows written, one batch row in the outbox, go out right after the
+      // commit, in the statement's order.
+      const messages = moves.flatMap((m) => m.outbox);
+      const batch = messages.length > 0 ? outboxBatch(messages) : null;
       written = await ctx.publishAfterCommit(
-        moves.flatMap((m) => m.outbox),
-        () => compareAndMoveMany(ctx.db, moves),
-        (ids) => moves.flatMap((m) => (ids.has(m.commandId) ? m.outbox : [])),
+        batch === null ? [] : [batch],
+        () => compareAndMoveMany(ctx.db, moves, batch?.event_id ?? 'batch:none'),
+        (ids) =>
+          batch === null
+            ? []
+            : [
+                {
+                  ...batch,
+                  messages: moves.flatMap((m) => (ids.has(m.commandId) ? m.outbox : [])),
+                },
+              ],
       );
       stats.writes++;
       stats.rowsWritten += written.size;

@@ -66,13 +66,30 @@ describe('batched device reports', () => {
     );
     return res.results.map((r) => r.command!.command_id);
   };
+  /**
+   * Every message in the outbox (`s` subject, `h` headers, `p` payload, `sent`), in publish
+   * order: a batch row's messages one by one, in their order.
+   */
+  const outboxMessages = sql`(
+    select o.id, x.n, o.sent_at is not null as sent, x.m->>'s' as subject, x.m->'h' as headers,
+      x.m->'p' as payload
+    from outbox o cross join lateral (
+      select t.n, t.line::jsonb as m
+      from string_to_table(o.batch, E'\n') with ordinality as t(line, n)
+      where o.batch is not null
+      union all
+      select 1, jsonb_build_object('s', o.subject, 'h', o.headers, 'p', o.payload)
+      where o.batch is null
+    ) x
+  )`;
   /** The command's events in the outbox (insert order), once all are published. */
   const events = async (commandId: string) =>
     waitFor(
       async () => {
         const r = await sql<{ status: string; subject: string; sent: boolean }>`
-          select payload->'data'->>'status' as status, subject, sent_at is not null as sent
-          from outbox where payload->'data'->>'command_id' = ${commandId} order by id
+          select payload->'data'->>'status' as status, subject, sent
+          from ${outboxMessages} m where payload->'data'->>'command_id' = ${commandId}
+          order by id, n
         `.execute(db());
         return r.rows.every((e) => e.sent) ? r.rows : null;
       },
@@ -405,7 +422,7 @@ describe('batched device reports', () => {
     expect(outcomes).toEqual(['applied', 'applied']);
     const r = await sql<{ id: string; c: string }>`
       select payload->'data'->>'command_id' as id, headers->>'Drover-Correlation-Id' as c
-      from outbox
+      from ${outboxMessages} m
       where payload->'data'->>'command_id' = any(${ids}) and payload->'data'->>'status' = 'succeeded'
     `.execute(db());
     expect(Object.fromEntries(r.rows.map((row) => [row.id, row.c]))).toEqual({

@@ -1,6 +1,6 @@
 // Every migration of the command_gateway schema, by name (applied in name order).
 import { type Migration } from 'kysely/migration';
-import { outboxMigration } from '@drover/bus';
+import { outboxBatchMigration, outboxMigration } from '@drover/bus';
 import * as initial from './migrations/202611260700_initial';
 import * as fanoutIdempotency from './migrations/202611260900_fanout_idempotency';
 import * as partialIndexes from './migrations/202611270600_partial_indexes';
@@ -11,4 +11,5 @@ export const commandMigrations: Record<string, Migration> = {
   '202611260701_outbox': outboxMigration,
   '202611260900_fanout_idempotency': fanoutIdempotency,
   '202611270600_partial_indexes': partialIndexes,
+  '202611271000_outbox_batches': outboxBatchMigration,
 };
