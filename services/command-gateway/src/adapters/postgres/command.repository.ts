@@ -431,10 +431,7 @@ export async function insertCreatedBatch(
     'drover_cmd_create_batch',
     sql<VersionedRow>`
     with input as (
-      select r.*, exists (
-        select 1 from device_presence p
-        where p.tenant = ${tenant} and p.device_id = r.device_id and p.online
-      ) as online
+      select r.*, p.online is not null as online
       from (
         -- The limit tells the planner the row count (see compareAndMoveMany).
         select * from jsonb_to_recordset(${rows}::jsonb) as r(
@@ -444,6 +441,13 @@ export async function insertCreatedBatch(
         )
         limit ${batch.length}
       ) r
+      -- One primary-key lookup per row. As an \`exists\`, the planner may hash the tenant's
+      -- whole presence instead (all 2,000 rows of a bench fleet, 2 ms, every batch).
+      left join lateral (
+        select true as online from device_presence p
+        where p.tenant = ${tenant} and p.device_id = r.device_id and p.online
+        limit 1
+      ) p on true
     ), ins as (
       insert into commands (
         command_id, tenant, device_id, device_type, name, params, status, created_at, expires_at,
