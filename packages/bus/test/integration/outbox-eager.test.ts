@@ -66,7 +66,9 @@ describe('outbox eager publishing', () => {
   // A relay that never polls: only notifies and explicit passes publish. Its first pass starts
   // on a timer at once; it is awaited here, else on a slow machine it could still be reading
   // while the test writes, and publish rows the test expects to find unpublished.
-  const quietRelay = async (more: { batches?: boolean } = {}): Promise<OutboxRelay> => {
+  const quietRelay = async (
+    more: { batches?: boolean; deleteSent?: boolean } = {},
+  ): Promise<OutboxRelay> => {
     const r = (relay = startOutboxRelay({ db, bus, pollMs: 60_000, batchSize: 50, ...more }));
     // Timers of one delay fire in the order they were set: the relay's first tick has begun.
     await new Promise((resolve) => setTimeout(resolve, 0));
@@ -93,6 +95,12 @@ describe('outbox eager publishing', () => {
         );
       }
       return rows.length;
+    });
+
+  /** Once every row is gone (a relay with `deleteSent`). */
+  const outboxEmptied = () =>
+    waitFor(async () => (await db.selectFrom('outbox').select('id').execute()).length === 0, {
+      timeoutMs: 10_000,
     });
 
   /** Inserts a batch row holding `messages`, as the gateway's statements do. */
@@ -143,16 +151,14 @@ describe('outbox eager publishing', () => {
   });
 
   it('with deleteSent, deletes a writer’s rows once acked instead of marking them', async () => {
-    const r = (relay = startOutboxRelay({ db, bus, pollMs: 60_000, deleteSent: true }));
+    const r = await quietRelay({ deleteSent: true });
     const rows = rowsOf('eagerdel', 5);
     await r.publishAfterCommit(
       rows,
       () => insert(rows),
       () => rows,
     );
-    await waitFor(async () => (await db.selectFrom('outbox').select('id').execute()).length === 0, {
-      timeoutMs: 10_000,
-    });
+    await outboxEmptied();
     expect(r.eagerStats.published).toBe(5);
     expect(await storedIds('eagerdel')).toEqual(rows.map((x) => x.event_id));
     expect(await r.flushOnce()).toBe(0);
@@ -305,15 +311,7 @@ describe('outbox eager publishing', () => {
   });
 
   it('publishes the messages a batch write kept, and deletes the row once all are acked', async () => {
-    const r = (relay = startOutboxRelay({
-      db,
-      bus,
-      pollMs: 60_000,
-      deleteSent: true,
-      batches: true,
-    }));
-    await new Promise((resolve) => setTimeout(resolve, 0));
-    await r.flushOnce();
+    const r = await quietRelay({ deleteSent: true, batches: true });
     const all = outboxBatch(rowsOf('kept', 6));
     // The statement wrote the commands of every other message only.
     const kept = all.messages.filter((_, i) => i % 2 === 0);
@@ -322,9 +320,7 @@ describe('outbox eager publishing', () => {
       () => insertBatch(all, kept),
       () => [{ ...all, messages: kept }],
     );
-    await waitFor(async () => (await db.selectFrom('outbox').select('id').execute()).length === 0, {
-      timeoutMs: 10_000,
-    });
+    await outboxEmptied();
     expect(r.eagerStats.published).toBe(3);
     expect(await storedIds('kept')).toEqual(kept.map((x) => x.event_id));
     expect(await r.flushOnce()).toBe(0);
