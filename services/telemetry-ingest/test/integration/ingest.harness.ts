@@ -1,6 +1,6 @@
 // Feeds TELEMETRY directly (as the ingress would) and reads the telemetry schema back.
 import { sql, type Kysely } from 'kysely';
-import { type Bus, publish } from '@drover/bus';
+import { type Bus, isTransientNatsError, publish } from '@drover/bus';
 import { telemetrySubject } from '@drover/contracts';
 
 /** One TELEMETRY message as mqtt-ingress publishes it. */
@@ -17,7 +17,24 @@ export function telemetryMessage(deviceId: string, msgId: string, ts: number, me
   };
 }
 
-/** Publishes `count` messages spread over `devices`, ids `m<i>`, `concurrency` at a time. */
+/**
+ * Publishes one message as the ingress does: a publish whose stream ack timed out (a loaded
+ * machine) is sent again with the same `Nats-Msg-Id`, which the stream stores once.
+ */
+async function publishRetrying(bus: Bus, subject: string, msg: unknown, msgId: string) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await publish(bus, subject, msg, { msgId });
+    } catch (err) {
+      if (attempt >= 5 || !isTransientNatsError(err)) throw err;
+    }
+  }
+}
+
+/**
+ * Publishes `count` messages spread over `devices`, ids `m<i>`, `concurrency` at a time (each
+ * retried after a transient failure, see {@link publishRetrying}).
+ */
 export async function publishTelemetry(
   bus: Bus,
   opts: { devices: number; count: number; start?: number; ts?: number; concurrency?: number },
@@ -31,7 +48,7 @@ export async function publishTelemetry(
       const deviceId = `d${k % opts.devices}`;
       const msg = telemetryMessage(deviceId, `m${k}`, ts + k, { v: k });
       const subject = telemetrySubject(bus.naming, 'acme', 'sensor', deviceId);
-      batch.push(publish(bus, subject, msg, { msgId: `${deviceId}:m${k}` }));
+      batch.push(publishRetrying(bus, subject, msg, `${deviceId}:m${k}`));
     }
     await Promise.all(batch);
   }
