@@ -34,6 +34,8 @@ interface OutboxRow {
   headers: Record<string, string>;
   /** A batch row's messages (only read with `batches`). */
   batch?: string | null;
+  /** With `batches`: the rows the pass looked at, before the byte cap cut the batch. */
+  seen?: string;
 }
 
 /** One message to publish: a row of one message, or one message of a batch row. */
@@ -109,6 +111,12 @@ export interface OutboxRelayOptions {
    * a pass reads the column and publishes a batch row's messages in order (default false).
    */
   batches?: boolean;
+  /**
+   * With `batches`: a pass reads rows up to about this many bytes of batch text (default 8 MiB;
+   * always at least one row), so a backlog of large batch rows never has to fit in memory at
+   * once.
+   */
+  batchBytes?: number;
 }
 
 /** A running outbox relay. */
@@ -204,14 +212,39 @@ export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
   // One statement takes the lock and reads the batch: `l` is evaluated once (a volatile CTE is
   // materialized) and, when another relay holds the lock, the one-time filter returns no row.
   // Constants only (no parameters), so the raw path can send it with `begin` in one string.
-  const selectSql = `
+  const lockCte = `
     with l as (
       select pg_try_advisory_xact_lock(${OUTBOX_LOCK_CLASS}, hashtext(current_schema())) as locked
+    )`;
+  const batchBytes = Math.max(1, Math.floor(opts.batchBytes ?? 8 * 1024 * 1024));
+  // With batch rows, the rows are cut where the batch text read so far passes `batchBytes`
+  // (`octet_length` of a stored value reads its size, not the value); `seen` tells the pass how
+  // many rows it looked at, and a cut batch counts as a full one: it is not the end of the
+  // outbox.
+  const selectSql = opts.batches
+    ? `${lockCte}, r as (
+      select id, event_id, subject, payload, headers, batch from outbox
+      where (select locked from l) and sent_at is null
+      order by id
+      limit ${batchSize}
+    ), w as (
+      select r.*,
+        sum(coalesce(octet_length(batch), 0)) over (order by id)
+          - coalesce(octet_length(batch), 0) as before,
+        count(*) over () as seen
+      from r
     )
-    select id, event_id, subject, payload, headers${opts.batches ? ', batch' : ''} from outbox
+    select id, event_id, subject, payload, headers, batch, seen from w
+    where before < ${batchBytes}
+    order by id`
+    : `${lockCte}
+    select id, event_id, subject, payload, headers from outbox
     where (select locked from l) and sent_at is null
     order by id
     limit ${batchSize}`;
+  /** How many rows a pass read, for the decision whether to go on (a cut batch: a full one). */
+  const seenOf = (rows: OutboxRow[]): number =>
+    rows[0]?.seen !== undefined && rows.length < Number(rows[0].seen) ? batchSize : rows.length;
 
   // Publishes a batch's rows and runs the test hook: the ids to mark sent and the failure.
   const publishBatch = async (
@@ -264,7 +297,7 @@ export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
       } else {
         await client.query('commit');
       }
-      return outcome(rows.length, published);
+      return outcome(seenOf(rows), published);
     } catch (err) {
       await client.query('rollback').catch((rollbackErr: unknown) => {
         broken = rollbackErr as Error; // the connection is gone: the pool drops it
@@ -285,7 +318,7 @@ export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
       if (ids.length > 0) {
         await sql`${sql.raw(markByIds)}(${ids}::bigint[])`.execute(trx);
       }
-      return outcome(rows.length, published);
+      return outcome(seenOf(rows), published);
     });
 
   const flushBatch = (): Promise<Pass> =>

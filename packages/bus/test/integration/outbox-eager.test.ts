@@ -67,7 +67,7 @@ describe('outbox eager publishing', () => {
   // on a timer at once; it is awaited here, else on a slow machine it could still be reading
   // while the test writes, and publish rows the test expects to find unpublished.
   const quietRelay = async (
-    more: { batches?: boolean; deleteSent?: boolean } = {},
+    more: { batches?: boolean; deleteSent?: boolean; batchBytes?: number } = {},
   ): Promise<OutboxRelay> => {
     const r = (relay = startOutboxRelay({ db, bus, pollMs: 60_000, batchSize: 50, ...more }));
     // Timers of one delay fire in the order they were set: the relay's first tick has begun.
@@ -292,6 +292,19 @@ describe('outbox eager publishing', () => {
     });
     expect(last.header.get(HEADERS.correlationId)).toBe('corr-mixedb-4');
     expect(last.json()).toEqual({ label: 'mixedb', i: 4 });
+  });
+
+  it('a pass reads batch rows up to its byte cap, and goes on until the outbox is empty', async () => {
+    // Any batch text passes one byte: each read returns one row.
+    const r = await quietRelay({ batches: true, batchBytes: 1 });
+    const labels = ['cappeda', 'cappedb', 'cappedc'];
+    const batches = labels.map((label) => outboxBatch(rowsOf(label, 2)));
+    for (const b of batches) await insertBatch(b);
+    expect(await r.flushOnce()).toBe(3);
+    expect(await unsent()).toEqual([]);
+    for (const [k, label] of labels.entries()) {
+      expect(await storedIds(label)).toEqual(batches[k]!.messages.map((x) => x.event_id));
+    }
   });
 
   it('a batch row with a message that cannot be stored stays unsent, rows before it are sent', async () => {
