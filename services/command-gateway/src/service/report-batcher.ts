@@ -164,6 +164,11 @@ export class ReportBatcher {
     return this.pending.length;
   }
 
+  /** Batches being applied now (tests: their counters are final once none is). */
+  get running(): number {
+    return this.inFlight;
+  }
+
   /** Reports held for a later report of their command (tests). */
   get holdingCount(): number {
     let n = 0;

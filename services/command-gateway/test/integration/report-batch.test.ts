@@ -40,11 +40,16 @@ describe('batched device reports', () => {
       .execute();
     return new Map(rows.map((r) => [r.command_id, r.status]));
   };
+  /**
+   * Once every command shows `status` and no report batch is being applied: a batch's commit
+   * is visible before its counters are updated, and the tests read the counters next.
+   */
   const untilAll = async (ids: string[], status: string, timeoutMs = 60_000) =>
     waitFor(
       async () => {
         const s = await statuses(ids);
-        return ids.every((id) => s.get(id) === status) ? true : null;
+        const shown = ids.every((id) => s.get(id) === status);
+        return shown && h.gateway.reports.running === 0 ? true : null;
       },
       { timeoutMs, intervalMs: 50, description: `${ids.length} commands ${status}` },
     );
