@@ -144,7 +144,8 @@ export interface OutboxRelay {
    * a crash before the mark) is a duplicate the stream drops by `Nats-Msg-Id`.
    *
    * A batch row (`outboxBatch`) is one row for many messages: `written` may give it
-   * back with fewer messages (those of the rows the statement really wrote), same `event_id`.
+   * back with fewer messages (those of the rows the statement really wrote), same `event_id`;
+   * with none, it was not written.
    * It is marked once all its messages are acked; when one fails, the relay publishes all of
    * them again (the ones already stored are duplicates the stream drops).
    */
@@ -557,10 +558,6 @@ export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
             },
           );
       }
-      if (messages.length === 0) {
-        toMark.push(row);
-        markSoon();
-      }
     }
   };
 
@@ -598,9 +595,12 @@ export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
       logger.error({ event: 'bus.outbox_eager_written_failed', err: String(err) }, 'eager');
       notifyRelay();
     }
-    // Rows are told apart by id: `written` may give a batch row back with fewer messages.
+    // Rows are told apart by id: `written` may give a batch row back with fewer messages, and
+    // one with none was not written (a batch row stands for at least one message).
     const ours = new Set(rows.map((r) => r.event_id));
-    const mine = publish.filter((r) => ours.has(r.event_id));
+    const mine = publish.filter(
+      (r) => ours.has(r.event_id) && !(isOutboxBatch(r) && r.messages.length === 0),
+    );
     const mineIds = new Set(mine.map((r) => r.event_id));
     const unused = rows.filter((r) => !mineIds.has(r.event_id));
     unclaim(unused);

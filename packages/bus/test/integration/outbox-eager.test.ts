@@ -339,6 +339,21 @@ describe('outbox eager publishing', () => {
     expect(await r.flushOnce()).toBe(0);
   });
 
+  it('a batch given back with no message was not written: nothing is published or marked', async () => {
+    const r = await quietRelay({ batches: true });
+    const all = outboxBatch(rowsOf('none', 2));
+    // The statement wrote none of its commands, so it inserted no batch row.
+    await r.publishAfterCommit(
+      [all],
+      async () => 0,
+      () => [{ ...all, messages: [] }],
+    );
+    await r.stop(); // would hang if the row were left counted as in flight
+    relay = null;
+    expect(r.eagerStats).toMatchObject({ published: 0, marks: 0, failed: 0 });
+    expect(await storedIds('none')).toEqual([]);
+  });
+
   it('a batch whose eager publish fails goes back to the relay whole', async () => {
     const r = await quietRelay({ batches: true });
     const batch = outboxBatch([

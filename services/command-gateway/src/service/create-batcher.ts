@@ -36,7 +36,7 @@ export function insertBatchAndPublish(
         if (r === undefined) return [];
         return r.attempts === 1 ? [b.outbox.event, b.outbox.dispatch] : [b.outbox.event];
       });
-      return messages.length === 0 ? [] : [{ ...all, messages }];
+      return [{ ...all, messages }];
     },
   );
 }
