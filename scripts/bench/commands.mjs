@@ -28,6 +28,7 @@ import os from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cpuByCommand, cpuDelta, freePort, processCpuSeconds, waitPort } from './lib/proc.mjs';
+import { drained } from './lib/streams.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const req = createRequire(join(root, 'services', 'command-gateway', 'package.json'));
@@ -41,6 +42,8 @@ const RATE = num('BENCH_RATE', 1000);
 const SECONDS = num('BENCH_SECONDS', 60);
 // Seconds at the full rate before the measured runs (JIT, caches, pools), printed apart.
 const WARMUP_SECONDS = num('BENCH_WARMUP_SECONDS', 0);
+const WARMUP_RATE = num('BENCH_WARMUP_RATE', RATE);
+const WARMUP_DEVICES = num('BENCH_WARMUP_DEVICES', DEVICES);
 const TELEMETRY_RATE = num('BENCH_TELEMETRY_RATE', 10000);
 const PRIVATE_BROKER = (process.env.BENCH_BROKER ?? 'private') !== 'shared';
 const SERVERS = {
@@ -235,7 +238,7 @@ const fmtCpu = (c) =>
     .map(([k, v]) => `${k} ${v.toFixed(2)}`)
     .join(', ');
 
-async function run(ns, nc, deviceIds, telemetryRate, services, seconds = SECONDS) {
+async function run(ns, nc, deviceIds, telemetryRate, services, seconds = SECONDS, rate = RATE) {
   const cpu0 = cpuSnapshot(services);
   const started = new Map();
   const stages = new Map();
@@ -298,12 +301,12 @@ async function run(ns, nc, deviceIds, telemetryRate, services, seconds = SECONDS
       }, 10),
     };
   }
-  const total = RATE * seconds;
+  const total = rate * seconds;
   const t0 = now();
   runStart = t0;
   const inflight = [];
   for (let i = 0; i < total; i++) {
-    const due = t0 + (i * 1000) / RATE;
+    const due = t0 + (i * 1000) / rate;
     const wait = due - now();
     if (wait > 1) await new Promise((r) => setTimeout(r, wait));
     const body = {
@@ -508,6 +511,22 @@ async function main() {
     if (now() - t > 120_000) throw new Error(`only ${rows[0].n} devices online at the gateway`);
     await new Promise((r) => setTimeout(r, 200));
   }
+  // ... and every service must have worked off the connects (the registry's presence
+  // updates and device events, their consumers at the gateway and the ingress): a backlog
+  // left from the set-up would share the CPU with the first seconds of the measured run.
+  const jsm = await nc.jetstreamManager();
+  const streams = [];
+  for await (const name of jsm.streams.names())
+    if (name.startsWith(`${ns.toUpperCase()}_`)) streams.push(name);
+  await drained(jsm, streams, 'set-up backlog', {
+    timeoutMs: 120_000,
+    quiet: async () => {
+      const { rows } = await presence.query(
+        `select count(*)::int as n from ${ns}_reg.outbox where sent_at is null`,
+      );
+      return rows[0].n === 0;
+    },
+  });
   await presence.end();
   console.error(`presence settled in ${((now() - t) / 1000).toFixed(1)} s`);
   console.log(`devices=${DEVICES} rate=${RATE}/s seconds=${SECONDS}`);
@@ -516,8 +535,16 @@ async function main() {
   );
   if (WARMUP_SECONDS > 0) {
     printRun(
-      `warm-up (${WARMUP_SECONDS} s, not counted):`,
-      await run(ns, nc, deviceIds, 0, services, WARMUP_SECONDS),
+      `warm-up (${WARMUP_SECONDS} s at ${WARMUP_RATE}/s, not counted):`,
+      await run(
+        ns,
+        nc,
+        deviceIds.slice(0, WARMUP_DEVICES),
+        0,
+        services,
+        WARMUP_SECONDS,
+        WARMUP_RATE,
+      ),
     );
   }
   printRun('idle:', await run(ns, nc, deviceIds, 0, services));
@@ -548,7 +575,6 @@ async function main() {
   for (const s of [`${ns}_reg`, `${ns}_cmd`])
     await client.query(`drop schema if exists "${s}" cascade`);
   await client.end();
-  const jsm = await nc.jetstreamManager();
   for await (const name of jsm.streams.names())
     if (name.startsWith(`${ns.toUpperCase()}_`)) await jsm.streams.delete(name);
   await nc.close();

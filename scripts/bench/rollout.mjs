@@ -34,6 +34,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { drained } from './lib/streams.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const req = createRequire(join(root, 'services', 'ota-orchestrator', 'package.json'));
@@ -238,18 +239,6 @@ function presence(nc, ns, id, version) {
   );
 }
 
-/** Waits until a durable consumer of the DEVICE stream has nothing pending. */
-async function drained(jsm, stream, label, timeoutMs = 600_000) {
-  const deadline = now() + timeoutMs;
-  for (;;) {
-    let pending = 0;
-    for await (const c of jsm.consumers.list(stream)) pending += c.num_pending + c.num_ack_pending;
-    if (pending === 0) return;
-    if (now() > deadline) throw new Error(`${label}: ${pending} messages still pending`);
-    await sleep(250);
-  }
-}
-
 async function registerFirmware(nc, ns, key, keyId) {
   const image = randomBytes(256 * 1024);
   const js = nc.jetstream();
@@ -380,7 +369,7 @@ async function main() {
     const registered = await registerFirmware(nc, ns, privateKey, keyId);
     bucket = registered.bucket;
     // The orchestrator's DEVICE consumers catch up with the presence history first.
-    await drained(jsm, `${ns.toUpperCase()}_DEVICE`, 'orchestrator catch-up');
+    await drained(jsm, [`${ns.toUpperCase()}_DEVICE`], 'orchestrator catch-up');
     console.error(`orchestrator ready (rss ${mb(idleRss)}), firmware ${TO} registered`);
 
     const log = { requests: [], commands: [], reports: [] };
