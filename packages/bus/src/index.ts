@@ -45,6 +45,11 @@ export type {
 export { startOutboxRelay } from './outbox-relay';
 export { createJsPipeline, PipelinedPublishError } from './js-pipeline';
 export { DEVICE_CHANGE_EVENTS, watchDeviceChanges } from './device-changes';
-export type { DeviceChange, DeviceChangeHandlers, DeviceChangeWatch } from './device-changes';
+export type {
+  DeviceChange,
+  DeviceChangeHandlers,
+  DeviceChangeOptions,
+  DeviceChangeWatch,
+} from './device-changes';
 export type { JsPipeline, JsPipelineOptions, PipelinedAck } from './js-pipeline';
 export type { EagerStats, OutboxRelay, OutboxRelayOptions } from './outbox-relay';

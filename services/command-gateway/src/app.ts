@@ -14,6 +14,7 @@ import {
   watchDeviceChanges,
 } from '@drover/bus';
 import {
+  DEVICE_META_FIELDS,
   DEVICE_REGISTRY_SERVICE,
   type DeviceList,
   type DevicesMeta,
@@ -26,12 +27,13 @@ import { loadConfig } from '@drover/service-kit';
 import { type GatewayConfig, GatewayConfigSchema } from './config';
 import { commandMigrations } from './adapters/postgres/migrations';
 import { type DB } from './adapters/postgres/schema';
+import { onlineDevicesPage } from './adapters/postgres/presence.repository';
 import { startTrafficConsumers } from './adapters/nats/device-traffic.consumer';
 import { commandMetrics } from './command.metrics';
 import { startCommandRpc } from './rpc/command.rpc-server';
 import { type GatewayContext, SERVICE_NAME } from './service/gateway.context';
 import { CreateBatcher } from './service/create-batcher';
-import { DeviceMetaLoader } from './service/device-meta.loader';
+import { DeviceMetaLoader, warmDeviceMeta } from './service/device-meta.loader';
 import { ReportBatcher } from './service/report-batcher';
 import { RowCache } from './service/row-cache';
 import { type Scanner, startScanner } from './service/scanner';
@@ -165,6 +167,7 @@ export async function startCommandGateway(
     publishAfterCommit: (rows, write, written) => relay.publishAfterCommit(rows, write, written),
     hint: (at) => scanner?.hint(at),
     deviceMeta: (tenant, deviceId) => metaLoader.get(tenant, deviceId),
+    prefetchDeviceMeta: (tenant, deviceIds) => metaLoader.prefetch(tenant, deviceIds),
     groupDevices: async (tenant, groupId) => {
       const out: { deviceId: string; deviceType: string }[] = [];
       let cursor: string | null = null;
@@ -203,26 +206,43 @@ export async function startCommandGateway(
     holdMs: config.REPORT_HOLD_MS,
     maxInFlight: config.REPORT_BATCH_CONCURRENCY,
   });
-  const metaWatch = watchDeviceChanges(bus, {
-    onChange: ({ tenant, deviceId }) => metaLoader.forget(tenant, deviceId),
-    onLost: (reason) => {
-      metaLoader.forgetAll();
-      logger.warn({ event: 'meta_cache.events_lost', reason }, 'device meta cache cleared');
+  const metaWatch = watchDeviceChanges(
+    bus,
+    {
+      onChange: ({ tenant, deviceId }) => metaLoader.forget(tenant, deviceId),
+      onLost: (reason) => {
+        metaLoader.forgetAll();
+        logger.warn({ event: 'meta_cache.events_lost', reason }, 'device meta cache cleared');
+      },
     },
-  });
+    { fields: DEVICE_META_FIELDS },
+  );
   const consumers: Consumer[] = await startTrafficConsumers(bus, ctx, reports, {
     concurrency: config.CONSUMER_CONCURRENCY,
     reportConcurrency: config.REPORT_CONSUMER_CONCURRENCY,
   });
   scanner = startScanner(ctx, config.SCAN_MAX_SLEEP_MS);
   const rpc: RpcServer = await startCommandRpc(bus, ctx);
+  // Devices online already get their meta cached in the background, as connects do.
+  let stopping = false;
+  const warming = warmDeviceMeta(
+    metaLoader,
+    (after, limit) => onlineDevicesPage(db, after, limit),
+    () => stopping,
+  ).then(
+    (devices) => logger.info({ event: 'meta_cache.warmed', devices }, 'device meta prefetched'),
+    (err: unknown) =>
+      logger.warn({ event: 'meta_cache.warm_failed', err: String(err) }, 'meta not prefetched'),
+  );
 
   let intakeStopped: Promise<void> | null = null;
   let flushed: Promise<void> | null = null;
   let closed: Promise<void> | null = null;
   const stopIntake = () =>
     (intakeStopped ??= (async () => {
+      stopping = true;
       await rpc.stop();
+      await warming;
       metaWatch.stop();
       await Promise.all(consumers.map((c) => c.stop()));
       await scanner?.stop();

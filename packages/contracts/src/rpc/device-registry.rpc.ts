@@ -306,6 +306,14 @@ export const DeviceMeta = Type.Object(
 );
 /** Hot-path device metadata. */
 export type DeviceMeta = Static<typeof DeviceMeta>;
+/**
+ * The device fields a cache of {@link DeviceMeta} holds besides the ids: a `device.updated`
+ * that changes none of them leaves such a cache valid (`watchDeviceChanges`'s `fields`).
+ */
+export const DEVICE_META_FIELDS = ['device_type', 'status'] as const satisfies readonly Exclude<
+  keyof DeviceMeta,
+  'device_id' | 'tenant'
+>[];
 
 /** Most device ids per `get_devices_meta` request. */
 export const DEVICES_META_MAX = 500;

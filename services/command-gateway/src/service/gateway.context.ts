@@ -44,6 +44,8 @@ export interface GatewayContext {
   hint: (at: Date) => void;
   /** Device meta from the registry (throws NotFoundError for an unknown device). */
   deviceMeta: (tenant: string, deviceId: string) => Promise<DeviceMetaView>;
+  /** Loads devices' meta ahead of their first command (absent: looked up on first use). */
+  prefetchDeviceMeta?: (tenant: string, deviceIds: string[]) => Promise<void>;
   /** Active member devices of a registry group. */
   groupDevices: (
     tenant: string,

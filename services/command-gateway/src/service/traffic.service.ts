@@ -143,7 +143,10 @@ export async function handlePresence(
 ): Promise<'stored' | 'stale'> {
   const stored = await upsertPresence(ctx.db, p);
   if (!stored) return 'stale';
-  if (p.online) await releaseDevice(ctx, p.tenant, p.deviceId);
+  if (!p.online) return 'stored';
+  // In the background: a device that connects is about to be commanded.
+  void ctx.prefetchDeviceMeta?.(p.tenant, [p.deviceId]);
+  await releaseDevice(ctx, p.tenant, p.deviceId);
   return 'stored';
 }
 

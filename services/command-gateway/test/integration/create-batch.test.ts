@@ -1,8 +1,10 @@
 // Single creates batched on the real path: many concurrent unkeyed create_command calls share
 // insert statements, every one gets its own command that reaches the device once and succeeds;
 // a parked create (device offline) and a keyed create keep their semantics beside a batch; a
-// cached device that the registry decommissions is refused at once (its event drops the entry).
+// cached device that the registry decommissions is refused at once (its event drops the entry),
+// while an update of other fields keeps it; a device is looked up when it comes online.
 import { rpcRequest } from '@drover/bus';
+import { eventFilter } from '@drover/contracts';
 import { waitFor } from '@drover/testing';
 import { type Device, type Harness, startHarness } from './command.harness';
 
@@ -131,5 +133,67 @@ describe('device meta cache', () => {
       { timeoutMs: 10_000, intervalMs: 50, description: 'create refused after decommission' },
     );
     expect(String(refused)).toMatch(/decommissioned/);
+  });
+
+  // Runs `act` and resolves once this test has seen the device's `device.<event>`. The gateway
+  // reads events and RPC requests on one connection, in the server's order: an event seen here
+  // has reached the gateway before anything this test sends after it.
+  async function seen(event: string, deviceId: string, act: () => Promise<unknown>) {
+    const sub = h.bus.nc.subscribe(eventFilter(h.bus.naming, { aggregate: 'device', event }));
+    const arrived = (async () => {
+      for await (const m of sub) {
+        const e = JSON.parse(Buffer.from(m.data).toString()) as { data: { device_id: string } };
+        if (e.data.device_id === deviceId) return;
+      }
+    })();
+    await act();
+    await arrived;
+    sub.unsubscribe();
+  }
+
+  it('keeps a cached device through a device.updated that changes no type or status', async () => {
+    await seen('registered', 'm1', () => h.register(['m1']));
+    await h.create({ device_id: 'm1', name: 'go' });
+    const before = { ...h.gateway.metaLoader.stats };
+    await seen('updated', 'm1', () =>
+      rpcRequest(h.bus, 'device-registry', 'update_device', {
+        tenant: h.tenant,
+        device_id: 'm1',
+        tags: ['floor-2'],
+      }),
+    );
+    await h.create({ device_id: 'm1', name: 'go' });
+    expect(h.gateway.metaLoader.stats.batches).toBe(before.batches);
+    expect(h.gateway.metaLoader.stats.single).toBe(before.single);
+  });
+
+  it('looks a device up when it comes online, before its first command', async () => {
+    await seen('registered', 'm2', () => h.register(['m2']));
+    const before = { ...h.gateway.metaLoader.stats };
+    await h.connect('m2');
+    await waitFor(
+      () =>
+        h.gateway.metaLoader.stats.prefetched > before.prefetched &&
+        h.gateway.metaLoader.stats.batches > before.batches,
+      { timeoutMs: 15_000, intervalMs: 20, description: 'meta prefetched on presence' },
+    );
+    const looked = h.gateway.metaLoader.stats.batches;
+    const created = await h.create({ device_id: 'm2', name: 'go' });
+    expect(created.created).toBe(true);
+    expect(h.gateway.metaLoader.stats.batches).toBe(looked);
+    expect(h.gateway.metaLoader.stats.prefetchFailed).toBe(before.prefetchFailed);
+  });
+
+  it('looks up the devices online already when it starts', async () => {
+    await h.restartGateway();
+    // m2 is online (previous test): read from the gateway's presence and looked up in one call.
+    await waitFor(() => h.gateway.metaLoader.stats.batches === 1, {
+      timeoutMs: 15_000,
+      intervalMs: 20,
+      description: 'online devices prefetched at start',
+    });
+    expect(h.gateway.metaLoader.stats.prefetched).toBe(1);
+    await h.create({ device_id: 'm2', name: 'go' });
+    expect(h.gateway.metaLoader.stats.batches).toBe(1);
   });
 });

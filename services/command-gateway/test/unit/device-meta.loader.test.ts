@@ -3,7 +3,12 @@
 // refused, and a registry without the batch operation asked device by device.
 import { LRUCache } from 'lru-cache';
 import { NotFoundError, UnavailableError } from '@drover/service-kit';
-import { DeviceMetaLoader, type FetchMetaMany } from '../../src/service/device-meta.loader';
+import {
+  DeviceMetaLoader,
+  type FetchMetaMany,
+  type OnlinePage,
+  warmDeviceMeta,
+} from '../../src/service/device-meta.loader';
 import { type DeviceMetaView } from '../../src/service/gateway.context';
 
 const view: DeviceMetaView = { deviceType: 'sensor', status: 'active' };
@@ -77,5 +82,76 @@ describe('DeviceMetaLoader', () => {
     const broken = new DeviceMetaLoader(null, () => Promise.reject(new Error('boom')), one);
     await expect(broken.get('acme', 'y')).rejects.toThrow('boom');
     expect(one).toHaveBeenCalledTimes(2);
+  });
+
+  it('prefetches what it does not hold, batched, never past a full cache', async () => {
+    const calls: string[][] = [];
+    let fail = false;
+    const many: FetchMetaMany = async (_t, ids) => {
+      calls.push(ids);
+      if (fail) throw new Error('registry down');
+      return new Map(ids.filter((id) => id !== 'ghost').map((id) => [id, view]));
+    };
+    const cache = new LRUCache<string, DeviceMetaView>({ max: 4 });
+    const loader = new DeviceMetaLoader(cache, many, () => Promise.reject(new Error('unused')));
+    await loader.get('acme', 'a');
+    const flying = loader.get('acme', 'b');
+    // a is cached and b in flight: neither is asked again; ghost is unknown, not a failure.
+    await loader.prefetch('acme', ['a', 'b', 'c', 'ghost']);
+    await flying;
+    expect(calls).toEqual([['a'], ['b', 'c', 'ghost']]);
+    expect(loader.stats).toMatchObject({ prefetched: 2, prefetchFailed: 0 });
+    expect(cache.has('acme/c')).toBe(true);
+    fail = true;
+    await loader.prefetch('acme', ['d']);
+    expect(loader.stats.prefetchFailed).toBe(1);
+    expect(loader.full).toBe(false);
+    fail = false;
+    // Room for one more entry: e is looked up, f is not.
+    await loader.prefetch('acme', ['e', 'f']);
+    expect(calls.at(-1)).toEqual(['e']);
+    expect(loader.full).toBe(true);
+    await loader.prefetch('acme', ['g']);
+    expect(calls.at(-1)).toEqual(['e']);
+    // Without a cache there is nothing to fill.
+    const uncached = new DeviceMetaLoader(null, many, () => Promise.reject(new Error('unused')));
+    await uncached.prefetch('acme', ['a']);
+    expect(uncached.stats.prefetched).toBe(0);
+    expect(uncached.full).toBe(true);
+  });
+
+  it('warms the online devices page by page, per tenant, until stopped or full', async () => {
+    const online = [
+      ...Array.from({ length: 600 }, (_, i) => ({ tenant: 'acme', deviceId: `a${i}` })),
+      { tenant: 'globex', deviceId: 'g0' },
+    ];
+    const page: OnlinePage = async (after, limit) => {
+      const from =
+        after === null
+          ? 0
+          : online.findIndex((d) => d.tenant === after.tenant && d.deviceId === after.deviceId) + 1;
+      return online.slice(from, from + limit);
+    };
+    const calls: { tenant: string; n: number }[] = [];
+    const many: FetchMetaMany = async (tenant, ids) => {
+      calls.push({ tenant, n: ids.length });
+      return new Map(ids.map((id) => [id, view]));
+    };
+    const loader = new DeviceMetaLoader(newCache(), many, () => Promise.reject(new Error('x')));
+    expect(await warmDeviceMeta(loader, page, () => false)).toBe(601);
+    expect(calls).toEqual([
+      { tenant: 'acme', n: 500 },
+      { tenant: 'acme', n: 100 },
+      { tenant: 'globex', n: 1 },
+    ]);
+    const stopped = new DeviceMetaLoader(newCache(), many, () => Promise.reject(new Error('x')));
+    expect(await warmDeviceMeta(stopped, page, () => true)).toBe(0);
+    const small = new DeviceMetaLoader(
+      new LRUCache<string, DeviceMetaView>({ max: 10 }),
+      many,
+      () => Promise.reject(new Error('x')),
+    );
+    // The first page fills the cache: no second page is read.
+    expect(await warmDeviceMeta(small, page, () => false)).toBe(500);
   });
 });

@@ -162,8 +162,8 @@ describe('status order through the ingress with stalled connections', () => {
   it('stamps one device’s statuses in the order it sent them', async () => {
     const dev = await connect('dev');
     const slow = await connect('slow');
-    // `dev` looked up and cached while the registry answers (telemetry: no firmware change, so
-    // no `device.updated` that would drop the entry again).
+    // `dev` looked up and cached while the registry answers (a `device.updated` for new
+    // firmware would not drop the entry: it holds no firmware).
     const warm = { msg_id: 'w0', ts: Date.now(), schema_version: 1, metrics: { x: 1 } };
     await dev.publishAsync(topic('dev', 'telemetry'), JSON.stringify(warm), { qos: 1 });
     await waitFor(async () => (await publishedTelemetry()) === 1, { timeoutMs: 30_000 });

@@ -37,3 +37,23 @@ export async function onlineDevices(
     .execute();
   return new Set(rows.map((r) => r.device_id));
 }
+
+/** Online devices after `after` in primary-key order, `limit` at most (a keyset page). */
+export async function onlineDevicesPage(
+  db: Executor,
+  after: { tenant: string; deviceId: string } | null,
+  limit: number,
+): Promise<{ tenant: string; deviceId: string }[]> {
+  let q = db
+    .selectFrom('device_presence')
+    .select(['tenant', 'device_id'])
+    .where('online', '=', true)
+    .orderBy('tenant')
+    .orderBy('device_id')
+    .limit(limit);
+  if (after !== null) {
+    q = q.where(sql<boolean>`(tenant, device_id) > (${after.tenant}, ${after.deviceId})`);
+  }
+  const rows = await q.execute();
+  return rows.map((r) => ({ tenant: r.tenant, deviceId: r.device_id }));
+}
