@@ -219,6 +219,13 @@ export async function startMqttIngress(
         await new Promise((r) => setTimeout(r, 10));
       }
       await Promise.all(subscribers.map((s) => s.close(true)));
+      const unacked = subscribers.reduce((n, s) => n + s.unacked(), 0);
+      if (unacked > 0) {
+        logger.info(
+          { event: 'ingress.messages_unacked', count: unacked },
+          'messages that came while stopping are left to the broker for redelivery',
+        );
+      }
       await provisioning.stop();
       await provisioningClient.endAsync();
       await Promise.all(forwarders.map((f) => f.stop()));

@@ -6,15 +6,8 @@ import { type RouteLimits, parseIngressTopic, routeMessage } from './domain/mess
 import { type TokenBucket } from './domain/rate-limit';
 import { type DeviceMetaLookup } from './adapters/registry/device-meta.cache';
 import { type IngressPublisher } from './adapters/nats/ingress.publisher';
-import { type MessageSink } from './adapters/mqtt/subscriber.connection';
+import { type MessageSink, StoppingError } from './adapters/mqtt/subscriber.connection';
 import { type IngressMetrics } from './ingress.metrics';
-
-/** Thrown to leave a message unacknowledged because the service is stopping. */
-export class StoppingError extends Error {
-  constructor() {
-    super('ingress stopping');
-  }
-}
 
 /** What the handler needs. */
 export interface MessageHandlerDeps {

@@ -6,7 +6,8 @@
 // retries its lookup and holds its connection, while the status device is already cached.
 // Command answers (`cmd/res`) pass the stalled connections as well, on connections of their own.
 // Also: a data connection resuming an older version's session gives up its `status` and
-// `cmd/res` shares.
+// `cmd/res` shares, and a message refused while the ingress stops is redelivered to the next
+// session.
 import mqtt, { type MqttClient } from 'mqtt';
 import { type Bus, rpcRequest } from '@drover/bus';
 import { deviceSubject, eventFilter } from '@drover/contracts';
@@ -24,7 +25,7 @@ import {
 } from '@drover/testing';
 import { startDeviceRegistry } from '../../../device-registry/src/app';
 import { type MqttIngress, startMqttIngress, subscriptionFilters } from '../../src/app';
-import { openSubscriber } from '../../src/adapters/mqtt/subscriber.connection';
+import { StoppingError, openSubscriber } from '../../src/adapters/mqtt/subscriber.connection';
 import { loadIngressConfig } from '../../src/config';
 import { TEST_MQTT_URL, purgeSessions } from './pipeline.harness';
 
@@ -267,5 +268,54 @@ describe('a data connection resuming a session of the version before', () => {
     // One connection delivers in the broker's order: the status and answer would have come first.
     await waitFor(() => topics.includes(`${root}/telemetry`), { timeoutMs: 30_000 });
     expect(topics).toEqual([`${root}/telemetry`]);
+  });
+});
+
+describe('a message the sink refuses while stopping', () => {
+  const ns = testNamespace('unacked');
+  const clientId = `${ns}-ingress-0`;
+  const clients: MqttClient[] = [];
+
+  afterAll(async () => {
+    await Promise.all(clients.map((c) => c.endAsync(true)));
+    await purgeSessions(TEST_MQTT_URL, [clientId]);
+  });
+
+  it('stays unacknowledged, is counted, and the next session gets it', async () => {
+    const filters = [`${ns}/x/#`];
+    let refused = 0;
+    const stopping = openSubscriber({
+      url: TEST_MQTT_URL,
+      clientId,
+      filters,
+      sink: async () => {
+        refused += 1;
+        throw new StoppingError();
+      },
+      logger: silent,
+    });
+    clients.push(stopping.client);
+    await stopping.ready;
+    const device = await mqtt.connectAsync(TEST_MQTT_URL, { clientId: `${ns}-d0`, clean: true });
+    clients.push(device);
+    await device.publishAsync(`${ns}/x/a`, 'hello', { qos: 1 });
+    await waitFor(() => stopping.unacked() === 1, { timeoutMs: 30_000 });
+    expect(refused).toBe(1);
+    await stopping.close(true);
+
+    const got: string[] = [];
+    const next = openSubscriber({
+      url: TEST_MQTT_URL,
+      clientId,
+      filters,
+      sink: async (_t, payload) => {
+        got.push(payload.toString());
+      },
+      logger: silent,
+    });
+    clients.push(next.client);
+    await waitFor(() => got.length === 1, { timeoutMs: 30_000, description: 'redelivery' });
+    expect(got).toEqual(['hello']);
+    expect(next.unacked()).toBe(0);
   });
 });

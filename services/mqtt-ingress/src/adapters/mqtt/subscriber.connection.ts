@@ -7,8 +7,19 @@ import { type Logger } from '@drover/observability';
 import { jitteredBackoffMs } from '../../domain/backoff';
 import { type MqttTlsOptions, tlsConnectOptions } from './broker';
 
-/** Handles one message; resolving acknowledges it to the broker. */
+/**
+ * Handles one message; resolving acknowledges it to the broker. It rejects (with
+ * {@link StoppingError}) only when the service stops mid-message: the message is then left
+ * unacknowledged, and the broker redelivers it from the session.
+ */
 export type MessageSink = (topic: string, payload: Buffer, contentType?: string) => Promise<void>;
+
+/** Thrown to leave a message unacknowledged because the service is stopping. */
+export class StoppingError extends Error {
+  constructor() {
+    super('ingress stopping');
+  }
+}
 
 /** Options of `openSubscriber`. */
 export interface SubscriberOptions {
@@ -37,6 +48,8 @@ export interface Subscriber {
   client: MqttClient;
   /** Resolves once the first subscription is granted. */
   ready: Promise<void>;
+  /** Messages left unacknowledged because the sink refused them (the service stopping). */
+  unacked(): number;
   /** Disconnects; unacknowledged messages stay in the broker's session. */
   close(force?: boolean): Promise<void>;
 }
@@ -60,13 +73,19 @@ export function openSubscriber(opts: SubscriberOptions): Subscriber {
     ...tlsConnectOptions(opts.tls),
   });
   let attempt = 0;
+  // A message the sink refuses stays unacknowledged. Every connection of a stop under load
+  // leaves one, which is expected: counted here and told once by the service; any other
+  // refusal is a bug and is logged as such.
+  let unacked = 0;
   client.handleMessage = (packet, done) => {
     const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
     opts.sink(packet.topic, payload, packet.properties?.contentType).then(
       () => done(),
-      // The sink only rejects when the service stops mid-message: leave it unacknowledged so
-      // the broker redelivers it from the session.
-      (err: unknown) => opts.logger.warn({ event: 'mqtt.message_unacked', err }, 'not acked'),
+      (err: unknown) => {
+        unacked += 1;
+        if (err instanceof StoppingError) return;
+        opts.logger.error({ event: 'mqtt.message_unacked', err }, 'not acked');
+      },
     );
   };
   client.on('close', () => {
@@ -96,6 +115,7 @@ export function openSubscriber(opts: SubscriberOptions): Subscriber {
   return {
     client,
     ready,
+    unacked: () => unacked,
     close: (force = false) =>
       new Promise<void>((resolve) => client.end(force, {}, () => resolve())),
   };
