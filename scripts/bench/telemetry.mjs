@@ -12,11 +12,11 @@
 // REDIS_URL, BENCH_CPU_PROF_DIR (V8 CPU profiles of the services).
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { mkdtemp, rm, writeFile, readFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, waitPort } from './lib/proc.mjs';
+import { freePort, processCpuSeconds, waitPort } from './lib/proc.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const ingestDir = path.join(root, 'services/telemetry-ingest');
@@ -81,21 +81,10 @@ function startService(name, main, extraEnv, startedEvent) {
   });
 }
 
-async function cpuSeconds(procOrList) {
-  if (Array.isArray(procOrList)) {
-    const each = await Promise.all(procOrList.map((c) => cpuSeconds(c)));
-    return each.reduce((a, b) => a + b, 0);
-  }
-  const pid = procOrList.pid;
-  try {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // utime + stime in clock ticks (CLK_TCK = 100 on Linux).
-    return (Number(f[11]) + Number(f[12])) / 100;
-  } catch (err) {
-    if (err.code === 'ENOENT') return 0; // the process is gone
-    throw err;
-  }
+/** CPU seconds of a child process, or the sum over a list; a process gone counts 0. */
+function cpuSeconds(procOrList) {
+  const list = Array.isArray(procOrList) ? procOrList : [procOrList];
+  return list.reduce((sum, c) => sum + (processCpuSeconds(c.pid) || 0), 0);
 }
 
 async function metricsText(port) {

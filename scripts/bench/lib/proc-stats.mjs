@@ -3,17 +3,8 @@
 // read from a service's /metrics text.
 import { readFile } from 'node:fs/promises';
 
-/** utime + stime of a process in seconds (CLK_TCK = 100); NaN when it is gone. */
-export async function cpuSeconds(pid) {
-  try {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / 100;
-  } catch (err) {
-    void err; // the process exited: no figure
-    return NaN;
-  }
-}
+/** utime + stime of a process in seconds; NaN when it is gone (`processCpuSeconds`). */
+export { processCpuSeconds as cpuSeconds } from './proc.mjs';
 
 /** Resident memory of a process in bytes; NaN when it is gone. */
 export async function rssBytes(pid) {

@@ -31,16 +31,26 @@ export async function waitPort(port, timeoutMs = 15_000) {
 
 const TICKS_PER_S = 100;
 
-/** CPU seconds (user + system) of one process, or 0 once it is gone. */
-export function processCpuSeconds(pid) {
+/**
+ * A process's name and the fields of /proc/<pid>/stat after it (field 14, utime, is at index
+ * 11); null once the process is gone.
+ */
+function readStat(pid) {
+  let s;
   try {
-    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / TICKS_PER_S;
+    s = readFileSync(`/proc/${pid}/stat`, 'utf8');
   } catch (err) {
-    void err; // the process ended between listing and reading: it used no more CPU
-    return 0;
+    void err; // the process ended between listing and reading
+    return null;
   }
+  const close = s.lastIndexOf(')');
+  return { name: s.slice(s.indexOf('(') + 1, close), f: s.slice(close + 2).split(' ') };
+}
+
+/** CPU seconds (user + system) of one process, children not included; NaN once it is gone. */
+export function processCpuSeconds(pid) {
+  const stat = readStat(pid);
+  return stat === null ? NaN : (Number(stat.f[11]) + Number(stat.f[12])) / TICKS_PER_S;
 }
 
 /**
@@ -52,15 +62,9 @@ export function cpuByCommand() {
   const out = new Map();
   for (const d of readdirSync('/proc')) {
     if (!/^\d+$/.test(d)) continue;
-    let s;
-    try {
-      s = readFileSync(`/proc/${d}/stat`, 'utf8');
-    } catch (err) {
-      void err; // gone meanwhile
-      continue;
-    }
-    const name = s.slice(s.indexOf('(') + 1, s.lastIndexOf(')'));
-    const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+    const stat = readStat(d);
+    if (stat === null) continue;
+    const { name, f } = stat;
     const ticks = Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
     out.set(name, (out.get(name) ?? 0) + ticks / TICKS_PER_S);
   }
