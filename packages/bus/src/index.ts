@@ -1,4 +1,4 @@
-export { connectBus, BusHealth, busHealth } from './connect';
+export { coalesceWrites, connectBus, BusHealth, busHealth } from './connect';
 export type { Bus, BusLogger, ConnectBusOptions } from './connect';
 export {
   STREAMS,
