@@ -74,7 +74,8 @@ function protocolOf(nc: NatsConnection): ProtocolWrites | null {
  * bench:commands (1,000 commands/s, two pairs): p50 46 / 49 ms → 36 / 37 ms, p95 96 / 89 ms →
  * 72 / 81 ms. nats.js has no option for it, so this replaces its protocol handler's
  * `sendCommand` (nats 2.29); returns false, changing nothing, when that handler is not shaped
- * as expected.
+ * as expected. A test that fakes timers must leave `setImmediate` real (`doNotFake`), or its
+ * connection's writes wait forever.
  */
 export function coalesceWrites(nc: NatsConnection): boolean {
   const proto = protocolOf(nc);
