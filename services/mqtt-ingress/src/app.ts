@@ -22,7 +22,7 @@ import { createDeviceMetaCache } from './adapters/registry/device-meta.cache';
 import { startDeviceEvents } from './adapters/nats/device-events.consumer';
 import { createIngressPublisher } from './adapters/nats/ingress.publisher';
 import { startCommandForwarders } from './adapters/nats/command.forwarder';
-import { createCommandSentReporter } from './adapters/nats/command-sent.reporter';
+import { createCommandSentReporter, createSentHold } from './adapters/nats/command-sent.reporter';
 import { type Subscriber, openSubscriber } from './adapters/mqtt/subscriber.connection';
 import { openEgress } from './adapters/mqtt/egress.connection';
 import { brokerTarget, tlsConnectOptions } from './adapters/mqtt/broker';
@@ -120,6 +120,10 @@ export async function startMqttIngress(
   // Device and provisioning events drop or update entries at once (registration, decommission).
   const metaEvents = startDeviceEvents(bus, meta, logger);
   let stopping = false;
+  const sentHold =
+    config.COMMANDS_ENABLED && config.COMMAND_SENT_HOLD_MS > 0
+      ? createSentHold(config.COMMAND_SENT_HOLD_MS)
+      : undefined;
   const handler = createMessageHandler({
     prefix: config.MQTT_TOPIC_PREFIX,
     limits: {
@@ -130,6 +134,7 @@ export async function startMqttIngress(
     meta,
     publisher: createIngressPublisher(bus, naming, {
       telemetryBatchMax: config.TELEMETRY_BATCH_MAX,
+      ...(sentHold !== undefined && { sentHold }),
     }),
     rejectBudget: createTokenBucket(config.REJECT_REPORTS_PER_S),
     metrics: series,
@@ -189,7 +194,7 @@ export async function startMqttIngress(
         egress,
         metrics: series,
         logger,
-        onCommandSent: createCommandSentReporter(bus, naming, logger),
+        onCommandSent: createCommandSentReporter(bus, naming, logger, sentHold),
       })
     : [];
   const ops =
@@ -229,6 +234,8 @@ export async function startMqttIngress(
       await provisioning.stop();
       await provisioningClient.endAsync();
       await Promise.all(forwarders.map((f) => f.stop()));
+      // No answer can take them any more: the held broker acks are reported now.
+      await sentHold?.flush();
       metaEvents.stop();
       await egress.close();
       await ops?.close();

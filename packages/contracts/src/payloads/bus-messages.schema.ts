@@ -40,8 +40,15 @@ export type TelemetryMessage = Static<typeof TelemetryMessage>;
 export const StateReportedMessage = Type.Object({ ...StateReportedPayload.properties, ...origin });
 export type StateReportedMessage = Static<typeof StateReportedMessage>;
 
-/** `iot.device.<t>.cmd_res.<id>` */
-export const CommandResultMessage = Type.Object({ ...CommandResultPayload.properties, ...origin });
+/**
+ * `iot.device.<t>.cmd_res.<id>`. `sent_at`: the broker's PUBACK of the command, when the ingress
+ * still held it (the device answered at once); no `cmd_sent` report is published for it then.
+ */
+export const CommandResultMessage = Type.Object({
+  ...CommandResultPayload.properties,
+  ...origin,
+  sent_at: Type.Optional(DateTime),
+});
 export type CommandResultMessage = Static<typeof CommandResultMessage>;
 
 /** `iot.device.<t>.cmd_sent.<id>`: the broker acknowledged (PUBACK) command `cmd_id`. */

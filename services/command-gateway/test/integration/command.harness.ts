@@ -106,6 +106,7 @@ export interface Harness {
 export async function startHarness(
   label: string,
   gatewayEnv: Partial<GatewayConfig> = {},
+  ingressEnv: Record<string, string> = {},
 ): Promise<Harness> {
   const ns = testNamespace(label);
   const tenant = 'acme';
@@ -134,6 +135,7 @@ export async function startHarness(
       MQTT_TOPIC_PREFIX: ns,
       MQTT_CLIENT_ID: `${ns}-ingress`,
       MQTT_CONNECTIONS: '4',
+      ...ingressEnv,
     }),
     { logger: silent, opsServer: false },
   );

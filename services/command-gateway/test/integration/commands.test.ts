@@ -2,7 +2,7 @@
 // are checked against real MQTT traffic through the real ingress.
 import mqtt from 'mqtt';
 import { consumerOpts, JSONCodec } from 'nats';
-import { dlqSubject } from '@drover/contracts';
+import { deviceSubject, dlqSubject } from '@drover/contracts';
 import { waitFor } from '@drover/testing';
 import { type Device, type Harness, TEST_MQTT_URL, startHarness } from './command.harness';
 
@@ -175,5 +175,35 @@ describe('command gateway', () => {
     await expect(h.create({ device_id: 'nope', name: 'ok' })).rejects.toMatchObject({
       code: 'device_not_found',
     });
+  });
+});
+
+describe('a broker ack that rides on the answer', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    // A long hold: even on a loaded machine the device's answer comes within it.
+    h = await startHarness('cmdhold', {}, { COMMAND_SENT_HOLD_MS: '1000' });
+    await h.register(['r0']);
+    await h.connect('r0');
+  });
+  afterAll(async () => {
+    await h?.stop();
+  });
+
+  it('is sent_at of the command, and no cmd_sent report of its own is published', async () => {
+    const { command } = await h.create({ device_id: 'r0', name: 'ok' });
+    const done = await h.until(command.command_id, final);
+    expect(done.status).toBe('succeeded');
+    expect(done.sent_at).toEqual(expect.any(String));
+    expect(done.rtt_ms).toEqual(expect.any(Number));
+    const stream = h.bus.naming.stream('DEVICE');
+    const last = (kind: 'cmd_res' | 'cmd_sent') =>
+      h.bus.jsm.streams.getMessage(stream, {
+        last_by_subj: deviceSubject(h.bus.naming, kind, h.tenant, 'r0'),
+      });
+    const answer = (await last('cmd_res')).json<{ cmd_id: string; sent_at?: string }>();
+    expect(answer.cmd_id).toBe(command.command_id);
+    expect(Date.parse(answer.sent_at!)).toBe(Date.parse(done.sent_at!));
+    await expect(last('cmd_sent')).rejects.toThrow(/no message found/);
   });
 });

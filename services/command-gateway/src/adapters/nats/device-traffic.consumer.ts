@@ -86,7 +86,19 @@ export async function startTrafficConsumers(
     logger,
     handler: async (msg) => {
       const { tenant, deviceId, body } = decode(bus, msg, busMessageCheckers.CommandResultMessage);
-      await runWithContext({ tenant, deviceId }, () =>
+      // An answer that carries the broker's ack (the ingress held it for the answer) is the
+      // `cmd_sent` report and the answer, in that order: both are submitted in this turn and
+      // go into one batch.
+      const sent =
+        body.sent_at === undefined
+          ? null
+          : handleSent(ctx, reports, {
+              tenant,
+              deviceId,
+              cmdId: body.cmd_id,
+              sentAt: time(body.sent_at),
+            });
+      const answer = runWithContext({ tenant, deviceId }, () =>
         handleAnswer(ctx, reports, {
           tenant,
           deviceId,
@@ -96,6 +108,10 @@ export async function startTrafficConsumers(
           ...(body.error !== undefined && { error: body.error }),
         }),
       );
+      // The answer's failure is the message's; the ack's only when the answer went through.
+      const [ack, done] = await Promise.allSettled([sent, answer]);
+      if (done.status === 'rejected') throw done.reason;
+      if (ack.status === 'rejected') throw ack.reason;
     },
   });
   const sent = await consume(bus, {

@@ -13,6 +13,7 @@ import {
 } from '@drover/contracts';
 import { type Bus, HEADERS, outgoingHeaders, publish, publishEvent } from '@drover/bus';
 import { type Route, type TelemetryRecord } from '../../domain/message-router';
+import { type SentHold, sentKey } from './command-sent.reporter';
 
 /** Longest payload excerpt kept in a DLQ record. */
 export const DLQ_PAYLOAD_MAX_BYTES = 4096;
@@ -54,6 +55,11 @@ export interface IngressPublisherOptions {
    * type go out as one `{"batch": [...]}` message (docs/telemetry.md).
    */
   telemetryBatchMax?: number;
+  /**
+   * Broker acks held for their command's answer: an answer that finds its command's ack there
+   * carries it as `sent_at`, and the ack's own `cmd_sent` report is not published.
+   */
+  sentHold?: SentHold;
 }
 
 /** A batch is cut before its body passes this many bytes (NATS refuses more than 1 MiB). */
@@ -161,11 +167,14 @@ export function createIngressPublisher(
       const subject = deviceSubject(naming, route.subjectKind, route.tenant, route.deviceId);
       const headers = outgoingHeaders();
       headers.set(HEADERS.msgId, route.msgId);
-      await pipeline.publishWithHeaders(
-        subject,
-        Buffer.from(JSON.stringify(route.message)),
-        headers,
-      );
+      let message = route.message;
+      if (route.subjectKind === 'cmd_res' && opts.sentHold !== undefined) {
+        const sentAt = opts.sentHold.take(
+          sentKey(route.tenant, route.deviceId, String(route.message.cmd_id)),
+        );
+        if (sentAt !== null) message = { ...message, sent_at: sentAt };
+      }
+      await pipeline.publishWithHeaders(subject, Buffer.from(JSON.stringify(message)), headers);
     },
     async reject(report) {
       const tenant = report.tenant !== undefined && isValidId(report.tenant) ? report.tenant : '_';
