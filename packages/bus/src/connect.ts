@@ -67,7 +67,8 @@ function protocolOf(nc: NatsConnection): ProtocolWrites | null {
 
 /**
  * Makes the connection write what was published during one event-loop iteration as one socket
- * write, at `setImmediate`, where nats.js writes at the end of each microtask turn. A service
+ * write, at `setImmediate`, where nats.js writes at the end of each microtask turn (SUB and
+ * UNSUB still go at the end of the turn, with whatever is pending). A service
  * that publishes from many I/O callbacks of one iteration (the ingress: a report per MQTT
  * message, an ack per JetStream message) otherwise makes a write, and wakes the server, for
  * each. A full buffer (nats.js's pending limit) and `flush()` still write at once. Measured on
@@ -84,7 +85,12 @@ export function coalesceWrites(nc: NatsConnection): boolean {
   proto.sendCommand = function sendCommand(cmd, ...payloads) {
     const empty = this.outbound.length() === 0;
     this.outbound.fill(typeof cmd === 'string' ? encoder.encode(cmd) : cmd, ...payloads);
-    if (empty) setImmediate(() => this.flushPending());
+    if (payloads.length === 0) {
+      // SUB and UNSUB (no payload) go out at the end of this microtask turn, as nats.js does:
+      // a subscription made before a caller's next step (a service ready, then a request to it
+      // from another connection) is on the wire first. What is pending goes with them.
+      queueMicrotask(() => this.flushPending());
+    } else if (empty) setImmediate(() => this.flushPending());
     else if (this.outbound.size() >= this.pendingLimit) this.flushPending();
   };
   return true;

@@ -148,7 +148,11 @@ describe('health gate and refusals', () => {
       failing.filter((d) => d.updates.length === 0).every((d) => d.rollbacks.length === 0),
     ).toBe(true);
     expect(rows.filter((r) => r.status === 'skipped').length).toBe(100 - received.length);
-    const types = eventTypes(h, dep.deployment_id);
+    // The status is visible before its event is published (the outbox, after the commit).
+    const types = await waitFor(() => {
+      const t = eventTypes(h, dep.deployment_id);
+      return t.at(-1) === 'rolled_back' ? t : null;
+    });
     expect(types.slice(-2)).toEqual(['rolling_back', 'rolled_back']);
   });
 

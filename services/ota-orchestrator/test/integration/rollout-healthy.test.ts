@@ -1,4 +1,5 @@
 // A healthy firmware reaches the whole fleet through every stage.
+import { waitFor } from '@drover/testing';
 import { eventTypes, FAST, type Harness, type SimDevice, startHarness } from './rollout.harness';
 
 jest.setTimeout(180_000);
@@ -36,8 +37,11 @@ describe('rollout of a healthy firmware', () => {
     const first = rows.filter((r) => r.stage === 0 || r.stage === 1).map((r) => r.device_id);
     expect(first.filter((id) => id < 'd0010').length).toBeLessThan(5);
 
-    await new Promise((r) => setTimeout(r, 300));
-    const types = eventTypes(h, created.deployment_id);
+    // The status is visible before its event is published (the outbox, after the commit).
+    const types = await waitFor(() => {
+      const t = eventTypes(h, created.deployment_id);
+      return t.at(-1) === 'completed' ? t : null;
+    });
     expect(types[0]).toBe('created');
     expect(types.filter((t) => t === 'stage_started')).toHaveLength(5);
     expect(types.filter((t) => t === 'stage_completed')).toHaveLength(5);
