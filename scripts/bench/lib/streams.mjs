@@ -3,7 +3,7 @@
 // measured run does not share the machine with a backlog that is not part of it.
 
 /** Messages not yet delivered or not yet acked, over every durable consumer of `streams`. */
-export async function pendingMessages(jsm, streams) {
+async function pendingMessages(jsm, streams) {
   let pending = 0;
   for (const stream of streams) {
     for await (const c of jsm.consumers.list(stream)) pending += c.num_pending + c.num_ack_pending;

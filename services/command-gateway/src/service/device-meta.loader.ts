@@ -75,7 +75,7 @@ export class DeviceMetaLoader {
     if (cache === null) return Promise.resolve();
     const lookups: Promise<void>[] = [];
     for (const id of deviceIds) {
-      if (cache.size + this.flights.size >= cache.max) break;
+      if (this.full) break;
       const key = `${tenant}/${id}`;
       if (cache.has(key) || this.flights.has(key)) continue;
       this.stats.prefetched++;
@@ -91,9 +91,9 @@ export class DeviceMetaLoader {
     return Promise.all(lookups).then(() => undefined);
   }
 
-  /** True when no prefetch can add anything (no cache, or a full one). */
+  /** True when no prefetch can add anything: no cache, or one its entries and flights fill. */
   get full(): boolean {
-    return this.cache === null || this.cache.size >= this.cache.max;
+    return this.cache === null || this.cache.size + this.flights.size >= this.cache.max;
   }
 
   /** A device changed: drop its entry, and a lookup in flight must not store its answer. */
