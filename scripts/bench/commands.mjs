@@ -14,7 +14,11 @@
 //
 // Knobs (environment): BENCH_DEVICES (2000), BENCH_RATE (1000), BENCH_SECONDS (60),
 // BENCH_WARMUP_SECONDS (0; seconds at the full rate before the measured runs, printed apart),
-// BENCH_TELEMETRY_RATE (10000; 0 skips the second run), BENCH_BROKER (private | shared),
+// BENCH_TELEMETRY_RATE (10000; 0 skips the second run), BENCH_TELEMETRY_BATCH (the ingress's
+// TELEMETRY_BATCH_MAX, 256 as bench:telemetry's throughput configuration; 1 = a JetStream
+// message per record, the service default), BENCH_BROKER (private | shared), BENCH_NATS
+// (shared | private: a nats-server of its own on a free port; BENCH_NATS_GOMAXPROCS sets its
+// GOMAXPROCS, as a container CPU limit would through the server's automaxprocs),
 // BENCH_GATEWAY_ENV / BENCH_INGRESS_ENV (JSON objects of extra settings for that service, e.g.
 // '{"REPORT_BATCH_WAIT_MS":"3"}'),
 // BENCH_DEBUG (prints each service's event-loop utilization every second), BENCH_CPU_PROF_DIR
@@ -45,7 +49,10 @@ const WARMUP_SECONDS = num('BENCH_WARMUP_SECONDS', 0);
 const WARMUP_RATE = num('BENCH_WARMUP_RATE', RATE);
 const WARMUP_DEVICES = num('BENCH_WARMUP_DEVICES', DEVICES);
 const TELEMETRY_RATE = num('BENCH_TELEMETRY_RATE', 10000);
+// The ingress's TELEMETRY_BATCH_MAX: the throughput configuration, as in bench:telemetry.
+const TELEMETRY_BATCH = num('BENCH_TELEMETRY_BATCH', 256);
 const PRIVATE_BROKER = (process.env.BENCH_BROKER ?? 'private') !== 'shared';
+const PRIVATE_NATS = (process.env.BENCH_NATS ?? 'shared') === 'private';
 const SERVERS = {
   NATS_URL: process.env.NATS_URL ?? 'nats://127.0.0.1:4222',
   DATABASE_URL: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
@@ -83,6 +90,7 @@ async function service(role) {
         MQTT_TOPIC_PREFIX: ns,
         MQTT_CLIENT_ID: `${ns}-ingress`,
         ENSURE_STREAMS: 'false',
+        TELEMETRY_BATCH_MAX: String(TELEMETRY_BATCH),
         ...extraEnv('BENCH_INGRESS_ENV'),
       }),
       { opsServer: false },
@@ -209,13 +217,15 @@ function askElu(child) {
 // Where the CPU goes: each service process by pid, the servers by command name (Postgres sums
 // its backends; on a shared machine that includes other clients' queries), and this process.
 const SERVER_NAMES = ['postgres', 'nats-server', 'mosquitto'];
-let privateBrokerPid = null;
+// Private servers (name → pid) are counted by pid; the shared ones of that name are not in
+// the path.
+const privatePids = new Map();
 function cpuSnapshot(services) {
   const u = process.cpuUsage();
   const pids = Object.entries(services).map(([role, c]) => [role, c.pid]);
-  if (privateBrokerPid !== null) pids.push(['mosquitto', privateBrokerPid]);
+  pids.push(...privatePids);
   const servers = cpuByCommand();
-  if (privateBrokerPid !== null) servers.delete('mosquitto'); // the shared one is not in the path
+  for (const name of privatePids.keys()) servers.delete(name);
   return {
     services: Object.fromEntries(pids.map(([role, pid]) => [role, processCpuSeconds(pid)])),
     servers,
@@ -384,6 +394,25 @@ async function startBroker(dir) {
   return { broker, url: `mqtt://127.0.0.1:${port}` };
 }
 
+// A private JetStream server; BENCH_NATS_GOMAXPROCS as a container CPU limit would set it.
+async function startNats(dir) {
+  const port = await freePort();
+  const env = { ...process.env };
+  if (process.env.BENCH_NATS_GOMAXPROCS) env.GOMAXPROCS = process.env.BENCH_NATS_GOMAXPROCS;
+  const server = spawn(
+    process.env.NATS_BIN ?? '/usr/sbin/nats-server',
+    ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', join(dir, 'js')],
+    { stdio: 'ignore', env },
+  );
+  await waitPort(port);
+  return { server, url: `nats://127.0.0.1:${port}` };
+}
+
+async function stopServer(child) {
+  child.kill('SIGTERM');
+  await new Promise((r) => child.on('exit', r));
+}
+
 function startService(role, ns) {
   const prof = process.env.BENCH_CPU_PROF_DIR;
   const child = fork(fileURLToPath(import.meta.url), [`--role=${role}`], {
@@ -462,7 +491,15 @@ async function main() {
   let broker = null;
   if (PRIVATE_BROKER) {
     ({ broker, url: MQTT_URL } = await startBroker(dir));
-    privateBrokerPid = broker.pid;
+    privatePids.set('mosquitto', broker.pid);
+  }
+  let natsServer = null;
+  if (PRIVATE_NATS) {
+    const started = await startNats(dir);
+    natsServer = started.server;
+    // The services read it from their environment.
+    process.env.NATS_URL = SERVERS.NATS_URL = started.url;
+    privatePids.set('nats-server', natsServer.pid);
   }
   // The registry creates the streams; ingress and gateway start once they exist.
   const registry = await startService('registry', ns);
@@ -529,7 +566,9 @@ async function main() {
   });
   await presence.end();
   console.error(`presence settled in ${((now() - t) / 1000).toFixed(1)} s`);
-  console.log(`devices=${DEVICES} rate=${RATE}/s seconds=${SECONDS}`);
+  console.log(
+    `devices=${DEVICES} rate=${RATE}/s seconds=${SECONDS} telemetry batch=${TELEMETRY_BATCH}`,
+  );
   console.log(
     `floor (bare MQTT QoS 1 round trip): ${fmt(await floor(ns, Math.min(RATE * 10, 10000)))}`,
   );
@@ -562,14 +601,11 @@ async function main() {
   await cleaner.endAsync();
   await Promise.all([stopService(gateway.child), stopService(ingress.child)]);
   await stopService(registry.child);
-  if (broker) {
-    broker.kill('SIGTERM');
-    await new Promise((r) => broker.on('exit', r));
-  } else {
+  if (broker) await stopServer(broker);
+  else {
     for (const id of ingress.ingressClients)
       await (await mqtt.connectAsync(MQTT_URL, { clientId: id, clean: true })).endAsync();
   }
-  await rm(dir, { recursive: true, force: true });
   const client = new pg.Client({ connectionString: SERVERS.DATABASE_URL });
   await client.connect();
   for (const s of [`${ns}_reg`, `${ns}_cmd`])
@@ -578,6 +614,8 @@ async function main() {
   for await (const name of jsm.streams.names())
     if (name.startsWith(`${ns.toUpperCase()}_`)) await jsm.streams.delete(name);
   await nc.close();
+  if (natsServer) await stopServer(natsServer);
+  await rm(dir, { recursive: true, force: true }); // the private servers' files
 }
 
 // Last: the helpers above must be initialized before either role runs.
