@@ -24,9 +24,11 @@ export const IngressConfigSchema = Type.Object({
   // mqtt.js handles one packet per connection at a time; parallelism comes from connections.
   MQTT_CONNECTIONS: Type.Integer({ default: 32, minimum: 1, maximum: 256 }),
   // Connections of their own for command answers (`cmd/res`), so they never queue behind
-  // telemetry; each handles one answer at a time (about one JetStream ack apart), so 1,000
-  // commands/s (2,000 answers/s) on a busy ingress need about 16 (4 fell behind by seconds).
-  MQTT_ANSWER_CONNECTIONS: Type.Integer({ default: 16, minimum: 1, maximum: 64 }),
+  // telemetry; each handles one answer at a time (one JetStream ack apart), so a connection
+  // takes about 1 / (ack latency) answers/s. At 1,000 commands/s, 4 fell behind by seconds;
+  // with 10,000 telemetry msg/s also flowing (acks slower), 48 held p95 105–120 ms where 16
+  // held 130–145 ms (docs/benchmarks.md).
+  MQTT_ANSWER_CONNECTIONS: Type.Integer({ default: 48, minimum: 1, maximum: 64 }),
   MAX_PAYLOAD_BYTES: Type.Integer({ default: 262144, minimum: 1024 }),
   MAX_FUTURE_SKEW_MS: Type.Integer({ default: 300000, minimum: 0 }),
   MAX_AGE_MS: Type.Integer({ default: 7 * 24 * 3600 * 1000, minimum: 1000 }),
