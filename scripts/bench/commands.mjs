@@ -13,7 +13,8 @@
 // with a throw-away namespace, schemas and topic prefix, cleaned up.
 //
 // Knobs (environment): BENCH_DEVICES (2000), BENCH_RATE (1000), BENCH_SECONDS (60),
-// BENCH_WARMUP_SECONDS (0; seconds at the full rate before the measured runs, printed apart),
+// BENCH_WARMUP_SECONDS (0; seconds before the measured runs, printed apart; at
+// BENCH_WARMUP_RATE, default the full rate, over the first BENCH_WARMUP_DEVICES, default all),
 // BENCH_TELEMETRY_RATE (10000; 0 skips the second run), BENCH_TELEMETRY_BATCH (the ingress's
 // TELEMETRY_BATCH_MAX, 256 as bench:telemetry's throughput configuration; 1 = a JetStream
 // message per record, the service default), BENCH_BROKER (private | shared), BENCH_NATS
