@@ -207,3 +207,33 @@ describe('a broker ack that rides on the answer', () => {
     await expect(last('cmd_sent')).rejects.toThrow(/no message found/);
   });
 });
+
+describe('a broker ack reported on its own (COMMAND_SENT_HOLD_MS=0)', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness('cmdnohold', {}, { COMMAND_SENT_HOLD_MS: '0' });
+    await h.register(['n0']);
+    await h.connect('n0');
+  });
+  afterAll(async () => {
+    await h?.stop();
+  });
+
+  it('is a cmd_sent report, and the answer carries no sent_at', async () => {
+    const { command } = await h.create({ device_id: 'n0', name: 'ok' });
+    const done = await h.until(command.command_id, final);
+    expect(done.status).toBe('succeeded');
+    expect(done.sent_at).toEqual(expect.any(String));
+    const stream = h.bus.naming.stream('DEVICE');
+    const last = async (kind: 'cmd_res' | 'cmd_sent') =>
+      (
+        await h.bus.jsm.streams.getMessage(stream, {
+          last_by_subj: deviceSubject(h.bus.naming, kind, h.tenant, 'n0'),
+        })
+      ).json<{ cmd_id: string; sent_at?: string }>();
+    const report = await last('cmd_sent');
+    expect(report.cmd_id).toBe(command.command_id);
+    expect(Date.parse(report.sent_at!)).toBe(Date.parse(done.sent_at!));
+    expect((await last('cmd_res')).sent_at).toBeUndefined();
+  });
+});
