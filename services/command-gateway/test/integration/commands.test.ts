@@ -178,62 +178,61 @@ describe('command gateway', () => {
   });
 });
 
-describe('a broker ack that rides on the answer', () => {
+/** The device's last DEVICE message of `kind`; rejects when there is none. */
+async function lastDeviceMessage(h: Harness, deviceId: string, kind: 'cmd_res' | 'cmd_sent') {
+  const m = await h.bus.jsm.streams.getMessage(h.bus.naming.stream('DEVICE'), {
+    last_by_subj: deviceSubject(h.bus.naming, kind, h.tenant, deviceId),
+  });
+  return m.json<{ cmd_id: string; sent_at?: string }>();
+}
+
+/** A command the device answers, once final: succeeded, with its broker ack and rtt. */
+async function answeredCommand(h: Harness, deviceId: string) {
+  const { command } = await h.create({ device_id: deviceId, name: 'ok' });
+  const done = await h.until(command.command_id, final);
+  expect(done.status).toBe('succeeded');
+  expect(done.sent_at).toEqual(expect.any(String));
+  expect(done.rtt_ms).toEqual(expect.any(Number));
+  return done;
+}
+
+/** A harness whose ingress holds broker acks `holdMs`, with one connected device. */
+function harnessWithHold(holdMs: string, deviceId: string): () => Harness {
   let h: Harness;
   beforeAll(async () => {
-    // A long hold: even on a loaded machine the device's answer comes within it.
-    h = await startHarness('cmdhold', {}, { COMMAND_SENT_HOLD_MS: '1000' });
-    await h.register(['r0']);
-    await h.connect('r0');
+    h = await startHarness(`cmdhold${holdMs}`, {}, { COMMAND_SENT_HOLD_MS: holdMs });
+    await h.register([deviceId]);
+    await h.connect(deviceId);
   });
   afterAll(async () => {
     await h?.stop();
   });
+  return () => h;
+}
+
+describe('a broker ack that rides on the answer', () => {
+  // A long hold: even on a loaded machine the device's answer comes within it.
+  const harness = harnessWithHold('1000', 'r0');
 
   it('is sent_at of the command, and no cmd_sent report of its own is published', async () => {
-    const { command } = await h.create({ device_id: 'r0', name: 'ok' });
-    const done = await h.until(command.command_id, final);
-    expect(done.status).toBe('succeeded');
-    expect(done.sent_at).toEqual(expect.any(String));
-    expect(done.rtt_ms).toEqual(expect.any(Number));
-    const stream = h.bus.naming.stream('DEVICE');
-    const last = (kind: 'cmd_res' | 'cmd_sent') =>
-      h.bus.jsm.streams.getMessage(stream, {
-        last_by_subj: deviceSubject(h.bus.naming, kind, h.tenant, 'r0'),
-      });
-    const answer = (await last('cmd_res')).json<{ cmd_id: string; sent_at?: string }>();
-    expect(answer.cmd_id).toBe(command.command_id);
+    const h = harness();
+    const done = await answeredCommand(h, 'r0');
+    const answer = await lastDeviceMessage(h, 'r0', 'cmd_res');
+    expect(answer.cmd_id).toBe(done.command_id);
     expect(Date.parse(answer.sent_at!)).toBe(Date.parse(done.sent_at!));
-    await expect(last('cmd_sent')).rejects.toThrow(/no message found/);
+    await expect(lastDeviceMessage(h, 'r0', 'cmd_sent')).rejects.toThrow(/no message found/);
   });
 });
 
 describe('a broker ack reported on its own (COMMAND_SENT_HOLD_MS=0)', () => {
-  let h: Harness;
-  beforeAll(async () => {
-    h = await startHarness('cmdnohold', {}, { COMMAND_SENT_HOLD_MS: '0' });
-    await h.register(['n0']);
-    await h.connect('n0');
-  });
-  afterAll(async () => {
-    await h?.stop();
-  });
+  const harness = harnessWithHold('0', 'n0');
 
   it('is a cmd_sent report, and the answer carries no sent_at', async () => {
-    const { command } = await h.create({ device_id: 'n0', name: 'ok' });
-    const done = await h.until(command.command_id, final);
-    expect(done.status).toBe('succeeded');
-    expect(done.sent_at).toEqual(expect.any(String));
-    const stream = h.bus.naming.stream('DEVICE');
-    const last = async (kind: 'cmd_res' | 'cmd_sent') =>
-      (
-        await h.bus.jsm.streams.getMessage(stream, {
-          last_by_subj: deviceSubject(h.bus.naming, kind, h.tenant, 'n0'),
-        })
-      ).json<{ cmd_id: string; sent_at?: string }>();
-    const report = await last('cmd_sent');
-    expect(report.cmd_id).toBe(command.command_id);
+    const h = harness();
+    const done = await answeredCommand(h, 'n0');
+    const report = await lastDeviceMessage(h, 'n0', 'cmd_sent');
+    expect(report.cmd_id).toBe(done.command_id);
     expect(Date.parse(report.sent_at!)).toBe(Date.parse(done.sent_at!));
-    expect((await last('cmd_res')).sent_at).toBeUndefined();
+    expect((await lastDeviceMessage(h, 'n0', 'cmd_res')).sent_at).toBeUndefined();
   });
 });
