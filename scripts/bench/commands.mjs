@@ -510,7 +510,8 @@ async function main() {
   ]);
   const services = { registry: registry.child, ingress: ingress.child, gateway: gateway.child };
   console.error(`services ready (broker ${MQTT_URL})`);
-  const nc = await natsConnect({ servers: SERVERS.NATS_URL });
+  // As the services connect (connectBus): no stack captured per create_command request.
+  const nc = await natsConnect({ servers: SERVERS.NATS_URL, noAsyncTraces: true });
   const deviceIds = Array.from({ length: DEVICES }, (_, i) => `b${i}`);
   for (let i = 0; i < deviceIds.length; i += 50) {
     await Promise.all(
