@@ -531,11 +531,13 @@ async function main() {
   }
   console.error('devices registered');
   const devices = [];
+  const tc = now();
   for (let i = 0; i < deviceIds.length; i += 100) {
     devices.push(
       ...(await Promise.all(deviceIds.slice(i, i + 100).map((id) => connectDevice(ns, id)))),
     );
   }
+  console.error(`devices connected in ${((now() - tc) / 1000).toFixed(1)} s`);
   // Every device's presence must have reached the gateway (and the registry's events settled)
   // before the clock starts: a command for a device still offline there waits for it.
   const pg = req('pg');
@@ -550,6 +552,7 @@ async function main() {
     if (now() - t > 120_000) throw new Error(`only ${rows[0].n} devices online at the gateway`);
     await new Promise((r) => setTimeout(r, 200));
   }
+  const atGateway = (now() - t) / 1000;
   // ... and every service must have worked off the connects (the registry's presence
   // updates and device events, their consumers at the gateway and the ingress): a backlog
   // left from the set-up would share the CPU with the first seconds of the measured run.
@@ -567,7 +570,10 @@ async function main() {
     },
   });
   await presence.end();
-  console.error(`presence settled in ${((now() - t) / 1000).toFixed(1)} s`);
+  console.error(
+    `presence settled in ${((now() - t) / 1000).toFixed(1)} s ` +
+      `(every device online at the gateway after ${atGateway.toFixed(1)} s)`,
+  );
   console.log(
     `devices=${DEVICES} rate=${RATE}/s seconds=${SECONDS} telemetry batch=${TELEMETRY_BATCH}`,
   );
