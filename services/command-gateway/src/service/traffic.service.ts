@@ -6,6 +6,7 @@
 import { ValidationError } from '@drover/service-kit';
 import { applyAnswer, applySignal, type DeviceAnswer } from '../domain/command-state';
 import {
+  anyWaitingForDevice,
   findCommand,
   lockWaitingForDevice,
   type VersionedRow,
@@ -156,6 +157,12 @@ export async function releaseDevice(
   tenant: string,
   deviceId: string,
 ): Promise<number> {
+  // Most devices that connect have nothing waiting: one plain read instead of a transaction
+  // (begin, locking read, commit), which halves the statements of a reconnect storm. It reads
+  // after the presence it follows was committed, as the locking read did, so a create that
+  // parked a command meanwhile is still released by one of the two sides (the create reads
+  // presence again after its commit, releaseIfCameOnline).
+  if (!(await anyWaitingForDevice(ctx.db, tenant, deviceId, ctx.now()))) return 0;
   const dispatched: VersionedRow[] = [];
   const released = await ctx.db.transaction().execute(async (trx) => {
     const now = ctx.now();

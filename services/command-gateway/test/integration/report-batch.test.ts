@@ -306,6 +306,11 @@ describe('batched device reports', () => {
     const cached = h.gateway.ctx.rowCache!.get(id!);
     expect(cached).toMatchObject({ command_id: id, status: 'queued', attempts: 1 });
     expect(cached!.row_version).toMatch(/^[0-9]+$/);
+    // Sent now, it waits for its resend time, not for the device: connecting again sends nothing
+    // (nor does a device that has no commands at all).
+    expect(await releaseDevice(h.gateway.ctx, h.tenant, 'off2')).toBe(0);
+    expect(await releaseDevice(h.gateway.ctx, h.tenant, 'never-commanded')).toBe(0);
+    expect(h.gateway.ctx.rowCache!.get(id!)).toMatchObject({ attempts: 1 });
   });
 
   it('accepted then succeeded in one batch: both events, in order; the row ends succeeded', async () => {

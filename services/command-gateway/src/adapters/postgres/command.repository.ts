@@ -291,6 +291,32 @@ export async function lockDue(db: Executor, now: Date, limit: number): Promise<C
     .execute();
 }
 
+// A device's commands waiting for it: never sent, or sent and unanswered, and not waiting for
+// a later resend.
+function waitingForDevice(db: Executor, tenant: string, deviceId: string, now: Date) {
+  return db
+    .selectFrom('commands')
+    .where('tenant', '=', tenant)
+    .where('device_id', '=', deviceId)
+    .where('status', 'in', ['queued', 'sent'])
+    .where('answered', '=', false)
+    .where((eb) => eb.or([eb('next_attempt_at', 'is', null), eb('next_attempt_at', '<=', now)]));
+}
+
+/** Whether any command waits for the device (a plain read: nothing is locked). */
+export async function anyWaitingForDevice(
+  db: Executor,
+  tenant: string,
+  deviceId: string,
+  now: Date,
+): Promise<boolean> {
+  const row = await waitingForDevice(db, tenant, deviceId, now)
+    .select(sql<number>`1`.as('one'))
+    .limit(1)
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
 /** A device's commands waiting for it (never sent, or sent and unanswered), in order, locked. */
 export async function lockWaitingForDevice(
   db: Executor,
@@ -298,14 +324,8 @@ export async function lockWaitingForDevice(
   deviceId: string,
   now: Date,
 ): Promise<CommandRow[]> {
-  return db
-    .selectFrom('commands')
+  return waitingForDevice(db, tenant, deviceId, now)
     .selectAll()
-    .where('tenant', '=', tenant)
-    .where('device_id', '=', deviceId)
-    .where('status', 'in', ['queued', 'sent'])
-    .where('answered', '=', false)
-    .where((eb) => eb.or([eb('next_attempt_at', 'is', null), eb('next_attempt_at', '<=', now)]))
     .orderBy('command_id')
     .forUpdate()
     .skipLocked()
