@@ -6,9 +6,10 @@
 // online. The registry runs too (it consumes the same presence, and the gateway looks each
 // connecting device up there), in this process with the gateway. Prints presences/s and the
 // CPU this process (gateway, registry, publisher) and Postgres spent per presence. Built code
-// (run `pnpm exec turbo run build` first); shared NATS and Postgres with a throw-away
-// namespace and schemas, cleaned up. Knobs: BENCH_PRESENCE, BENCH_GATEWAY_ENV (JSON of extra
-// gateway settings), NATS_URL, DATABASE_URL, REDIS_URL (the registry's cache).
+// (run `pnpm exec turbo run build` first); shared NATS, Postgres and Redis with a throw-away
+// namespace and schemas, cleaned up (streams and Redis keys by the tests' cleanupNamespace).
+// Knobs: BENCH_PRESENCE, BENCH_GATEWAY_ENV (JSON of extra gateway settings), NATS_URL,
+// DATABASE_URL, REDIS_URL (the registry's cache).
 import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -22,6 +23,7 @@ const { startCommandGateway } = req(join(root, 'services/command-gateway/dist/in
 const { startDeviceRegistry } = req(join(root, 'services/device-registry/dist/app.js'));
 const { connectBus, rpcRequest } = req('@drover/bus');
 const { deviceSubject, namespace } = req('@drover/contracts');
+const { cleanupNamespace } = req('@drover/testing');
 
 const N = Number(process.env.BENCH_PRESENCE ?? 3000);
 const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
@@ -98,7 +100,7 @@ try {
   await registry.stop();
   for (const s of [schema, `${ns}_reg`]) await db.query(`drop schema if exists "${s}" cascade`);
   await db.end();
-  for await (const s of bus.jsm.streams.names())
-    if (s.startsWith(`${ns.toUpperCase()}_`)) await bus.jsm.streams.delete(s);
+  // The namespace's streams and the registry's Redis keys.
+  await cleanupNamespace(ns, { bus, redisUrl: REDIS_URL });
   await bus.close();
 }

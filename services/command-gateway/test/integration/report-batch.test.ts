@@ -12,7 +12,10 @@ import { type CreateCommandsResponse } from '@drover/contracts';
 import { runWithContext } from '@drover/observability';
 import { type ReportBatchStats } from '../../src/service/report-batcher';
 import { handleAnswer, handleSent, releaseDevice } from '../../src/service/traffic.service';
-import { findVersionedMany } from '../../src/adapters/postgres/command.repository';
+import {
+  anyWaitingForDevice,
+  findVersionedMany,
+} from '../../src/adapters/postgres/command.repository';
 import { type Device, type Harness, startHarness } from './command.harness';
 
 jest.setTimeout(180_000);
@@ -302,12 +305,17 @@ describe('batched device reports', () => {
     await h.register(['off2']);
     const [id] = await createSilent(['off2'], 'release');
     expect(h.gateway.ctx.rowCache!.get(id!)).toBeUndefined(); // parked, not dispatched
+    const waits = (deviceId: string) =>
+      anyWaitingForDevice(h.gateway.ctx.db, h.tenant, deviceId, new Date());
+    expect(await waits('off2')).toBe(true);
     expect(await releaseDevice(h.gateway.ctx, h.tenant, 'off2')).toBe(1);
     const cached = h.gateway.ctx.rowCache!.get(id!);
     expect(cached).toMatchObject({ command_id: id, status: 'queued', attempts: 1 });
     expect(cached!.row_version).toMatch(/^[0-9]+$/);
-    // Sent now, it waits for its resend time, not for the device: connecting again sends nothing
-    // (nor does a device that has no commands at all).
+    // Sent now, it waits for its resend time, not for the device: the plain read finds nothing,
+    // so connecting again sends nothing (nor does a device that has no commands at all).
+    expect(await waits('off2')).toBe(false);
+    expect(await waits('never-commanded')).toBe(false);
     expect(await releaseDevice(h.gateway.ctx, h.tenant, 'off2')).toBe(0);
     expect(await releaseDevice(h.gateway.ctx, h.tenant, 'never-commanded')).toBe(0);
     expect(h.gateway.ctx.rowCache!.get(id!)).toMatchObject({ attempts: 1 });
