@@ -93,7 +93,8 @@ try {
       `(${Math.round(N / (ms / 1000))}/s; published in ${(published / 1000).toFixed(2)} s)`,
   );
   console.log(
-    `  cpu ms/presence: gateway+registry+publisher ${per((own.user + own.system) / 1e6)}, postgres ${per(pgSec)}`,
+    `  cpu ms/presence: gateway+registry+publisher ${per((own.user + own.system) / 1e6)}, ` +
+      `postgres ${per(pgSec)}`,
   );
 } finally {
   await gateway.stop();
