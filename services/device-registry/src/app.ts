@@ -21,6 +21,7 @@ import { startProvisioningConsumer } from './adapters/nats/provisioning.consumer
 import { createDeviceCache } from './adapters/redis/device.cache';
 import { startRegistryRpc } from './rpc/registry.rpc-server';
 import { loadDeviceCached } from './service/device.service';
+import { createPresenceBatcher } from './service/presence-batcher';
 import { type RegistryContext, SERVICE_NAME } from './service/registry.context';
 
 /** The required settings plus any of the optional ones (defaults from the config schema). */
@@ -159,6 +160,11 @@ export async function startDeviceRegistry(
     ctx,
     logger,
     concurrency: config.CONSUMER_CONCURRENCY,
+    presence: createPresenceBatcher(ctx, {
+      max: config.PRESENCE_BATCH_MAX,
+      concurrency: config.PRESENCE_BATCH_CONCURRENCY,
+    }),
+    presenceConcurrency: config.PRESENCE_CONSUMER_CONCURRENCY,
     onOutcome: (kind, outcome) => traffic.inc({ kind, outcome }),
   });
   consumers.push(

@@ -12,6 +12,11 @@ export const RegistryConfigSchema = Type.Object({
   CACHE_REFRESH_BELOW_TTL_S: Type.Integer({ minimum: 1, default: 10 }),
   LAST_SEEN_COALESCE_S: Type.Integer({ minimum: 0, maximum: 3600, default: 60 }),
   CONSUMER_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 256, default: 16 }),
+  // Presence is applied in batches (service/presence-batcher.ts): its handlers hold no
+  // connection, so many may wait for their batch.
+  PRESENCE_CONSUMER_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 1024, default: 256 }),
+  PRESENCE_BATCH_MAX: Type.Integer({ minimum: 1, maximum: 1000, default: 256 }),
+  PRESENCE_BATCH_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 16, default: 2 }),
   OUTBOX_POLL_MS: Type.Integer({ minimum: 10, default: 250 }),
   // Sent outbox rows are deleted once older than this (0 keeps them).
   OUTBOX_RETENTION_MS: Type.Integer({ minimum: 0, default: 3_600_000 }),

@@ -114,3 +114,69 @@ export function applyPresence(
     changes,
   };
 }
+
+/** Outcome of one presence message. */
+export type PresenceOutcome = 'applied' | 'out_of_order' | 'coalesced';
+
+/** A presence of a {@link foldPresence} that changes the device: what its events say. */
+export interface AppliedPresence {
+  /** Position of its input. */
+  index: number;
+  /** The transition it makes (a `device.connected` / `device.disconnected`), or null. */
+  transition: 'connected' | 'disconnected' | null;
+  /** Firmware/model changes (a `device.updated` when not empty). */
+  changes: MetaChanges;
+  /** Firmware version once it is applied (carried by the transition's event). */
+  firmwareVersion: string | null;
+}
+
+/** Several presence messages of one device, decided one after the other. */
+export interface PresenceFold {
+  /** Outcome of each input, in input order. */
+  outcomes: PresenceOutcome[];
+  /** The inputs that change the device, in input order. */
+  applied: AppliedPresence[];
+  /** The device after all of them (to be written once, when `applied` is not empty). */
+  final: PresenceSnapshot;
+  /** Whether a registry-visible property changed (connectivity, firmware, model). */
+  touched: boolean;
+}
+
+/**
+ * Decides `inputs` (in arrival order) on `start`, each on the device as the previous one left
+ * it: the same outcomes and events as applying them one by one, and one write for all.
+ */
+export function foldPresence(
+  start: PresenceSnapshot,
+  inputs: readonly PresenceInput[],
+  coalesceMs: number,
+): PresenceFold {
+  let current = start;
+  const outcomes: PresenceOutcome[] = [];
+  const applied: AppliedPresence[] = [];
+  let touched = false;
+  inputs.forEach((input, index) => {
+    const decision = applyPresence(current, input, coalesceMs);
+    if (decision.kind === 'ignore') {
+      outcomes.push(decision.reason);
+      return;
+    }
+    const firmwareVersion = decision.changes.firmware_version ?? current.firmwareVersion;
+    current = {
+      connectivity: decision.connectivity,
+      lastSeenMs: decision.lastSeenMs,
+      lastPresenceMs: decision.lastPresenceMs,
+      firmwareVersion,
+      hardwareModel: decision.changes.hardware_model ?? current.hardwareModel,
+    };
+    touched ||= decision.transition !== null || Object.keys(decision.changes).length > 0;
+    outcomes.push('applied');
+    applied.push({
+      index,
+      transition: decision.transition,
+      changes: decision.changes,
+      firmwareVersion,
+    });
+  });
+  return { outcomes, applied, final: current, touched };
+}

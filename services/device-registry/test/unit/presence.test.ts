@@ -1,4 +1,9 @@
-import { applyPresence, coalesceLastSeen, type PresenceSnapshot } from '../../src/domain/presence';
+import {
+  applyPresence,
+  coalesceLastSeen,
+  foldPresence,
+  type PresenceSnapshot,
+} from '../../src/domain/presence';
 
 const base: PresenceSnapshot = {
   connectivity: 'unknown',
@@ -108,5 +113,67 @@ describe('applyPresence', () => {
   it('offline from unknown is a disconnect transition', () => {
     const d = applyPresence(base, { state: 'offline', tsMs: 10 }, W);
     expect(d).toMatchObject({ kind: 'apply', transition: 'disconnected', lastSeenMs: 10 });
+  });
+});
+
+describe('foldPresence', () => {
+  it('decides each input on the device as the previous one left it', () => {
+    const fold = foldPresence(
+      base,
+      [
+        { state: 'online', tsMs: 1000, firmwareVersion: '1.0.0', hardwareModel: 'rev-a' },
+        { state: 'offline', tsMs: 2000 },
+        { state: 'online', tsMs: 1500 },
+        { state: 'online', tsMs: 3000, firmwareVersion: '1.1.0' },
+        { state: 'online', tsMs: 3001 },
+      ],
+      W,
+    );
+    expect(fold.outcomes).toEqual(['applied', 'applied', 'out_of_order', 'applied', 'coalesced']);
+    expect(fold.applied).toEqual([
+      {
+        index: 0,
+        transition: 'connected',
+        changes: { firmware_version: '1.0.0', hardware_model: 'rev-a' },
+        firmwareVersion: '1.0.0',
+      },
+      { index: 1, transition: 'disconnected', changes: {}, firmwareVersion: '1.0.0' },
+      {
+        index: 3,
+        transition: 'connected',
+        changes: { firmware_version: '1.1.0' },
+        firmwareVersion: '1.1.0',
+      },
+    ]);
+    expect(fold.final).toEqual({
+      connectivity: 'online',
+      lastSeenMs: 3000,
+      lastPresenceMs: 3000,
+      firmwareVersion: '1.1.0',
+      hardwareModel: 'rev-a',
+    });
+    expect(fold.touched).toBe(true);
+  });
+
+  it('a last_seen move alone applies without touching the device', () => {
+    const online: PresenceSnapshot = { ...base, connectivity: 'online', lastSeenMs: 0 };
+    const fold = foldPresence(online, [{ state: 'online', tsMs: W }], W);
+    expect(fold.outcomes).toEqual(['applied']);
+    expect(fold.applied).toEqual([
+      { index: 0, transition: null, changes: {}, firmwareVersion: null },
+    ]);
+    expect(fold.final).toMatchObject({ lastSeenMs: W, lastPresenceMs: W });
+    expect(fold.touched).toBe(false);
+  });
+
+  it('nothing applied leaves the snapshot as it was', () => {
+    const online: PresenceSnapshot = { ...base, connectivity: 'online', lastPresenceMs: 5000 };
+    const fold = foldPresence(online, [{ state: 'offline', tsMs: 10 }], W);
+    expect(fold).toEqual({
+      outcomes: ['out_of_order'],
+      applied: [],
+      final: online,
+      touched: false,
+    });
   });
 });

@@ -14,7 +14,8 @@ import { type Bus, type BusMessage, consume, type Consumer } from '@drover/bus';
 import { type Logger, runWithContext } from '@drover/observability';
 import { ValidationError } from '@drover/service-kit';
 import { type TSchema, type Static } from '@sinclair/typebox';
-import { handlePresence, handleReportedState } from '../../service/device-traffic.service';
+import { handleReportedState } from '../../service/device-traffic.service';
+import { type PresenceBatcher } from '../../service/presence-batcher';
 import { type RegistryContext } from '../../service/registry.context';
 import { PRESENCE_CONSUMER, STATE_REPORTED_CONSUMER } from './consumer-names';
 
@@ -28,6 +29,10 @@ export interface DeviceTrafficOptions {
   logger: Logger;
   /** Handlers in flight per consumer. */
   concurrency: number;
+  /** Applies presences in batches. */
+  presence: PresenceBatcher;
+  /** Presence handlers in flight (they hold no connection: their batches do). */
+  presenceConcurrency: number;
   /** Called after each handled message (metrics, tests). */
   onOutcome?: (kind: 'presence' | 'state_reported', outcome: string) => void;
 }
@@ -74,12 +79,12 @@ export async function startDeviceTrafficConsumers(opts: DeviceTrafficOptions): P
     stream: DEVICE_STREAM,
     durable: PRESENCE_CONSUMER,
     filterSubjects: [deviceFilter(bus.naming, 'presence')],
-    concurrency: opts.concurrency,
+    concurrency: opts.presenceConcurrency,
     logger,
     handler: async (msg) => {
       const { tenant, deviceId, body } = decode(bus, msg, busMessageCheckers.PresenceMessage);
       await runWithContext({ tenant, deviceId }, async () => {
-        const outcome = await handlePresence(ctx, tenant, deviceId, {
+        const outcome = await opts.presence.submit(tenant, deviceId, {
           state: body.state,
           // Ordered by the ingress's receipt, as the command gateway does: a last will has no
           // device time (the ingress stamps its own), so comparing it with the device clock of

@@ -1,6 +1,7 @@
 // Device and device-type persistence. Functions take a connection or a transaction; the
 // transaction is opened by the use case.
 import { type ExpressionBuilder, sql, type SelectQueryBuilder } from 'kysely';
+import { type OutboxInsertRow } from '@drover/bus';
 import { type GroupFilter } from '@drover/contracts';
 import { conflict } from '../../domain/errors';
 import { type DeviceRow, type DeviceRowUpdate, type NewDeviceRow } from './device.table';
@@ -213,3 +214,145 @@ export async function listDeviceTargetRows(
     ])
     .execute();
 }
+
+/** A device as a presence batch reads it: what the presence rules need, and its row version. */
+export interface PresenceRow {
+  /** Owning tenant. */
+  tenant: string;
+  /** Device id. */
+  device_id: string;
+  /** `active` or `decommissioned`. */
+  status: 'active' | 'decommissioned';
+  /** Current connectivity. */
+  connectivity: 'online' | 'offline' | 'unknown';
+  /** Last activity. */
+  last_seen: Date | null;
+  /** Receipt time of the last applied presence. */
+  last_presence_ts: Date | null;
+  /** Firmware version. */
+  firmware_version: string | null;
+  /** Hardware model. */
+  hardware_model: string | null;
+  /** Row version (`xmin`) when read. */
+  row_version: string;
+}
+
+/** A device key of a presence batch. */
+export interface PresenceKey {
+  /** Tenant. */
+  tenant: string;
+  /** Device id. */
+  deviceId: string;
+}
+
+/**
+ * The devices among `keys` (any tenants; unknown ones are left out), with their row versions,
+ * in one statement and without a lock.
+ */
+export async function findPresenceRows(
+  db: Executor,
+  keys: readonly PresenceKey[],
+): Promise<PresenceRow[]> {
+  if (keys.length === 0) return [];
+  const r = await sql<PresenceRow>`
+    select d.tenant, d.device_id, d.status, d.connectivity, d.last_seen, d.last_presence_ts,
+      d.firmware_version, d.hardware_model, d.xmin::text as row_version
+    from unnest(${keys.map((k) => k.tenant)}::text[], ${keys.map((k) => k.deviceId)}::text[])
+      as k(tenant, device_id)
+    join devices d on d.tenant = k.tenant and d.device_id = k.device_id
+  `.execute(db);
+  return r.rows;
+}
+
+/** One device's presence write of {@link writePresenceMany}. */
+export interface PresenceWrite extends PresenceKey {
+  /** Row version the decision was made on. */
+  version: string;
+  /** New connectivity. */
+  connectivity: 'online' | 'offline';
+  /** New last_seen. */
+  lastSeen: Date;
+  /** New last presence receipt time. */
+  lastPresence: Date;
+  /** Firmware version after the presences. */
+  firmwareVersion: string | null;
+  /** Hardware model after the presences. */
+  hardwareModel: string | null;
+  /** Whether `updated_at` moves (connectivity, firmware or model changed). */
+  touched: boolean;
+  /** Its events' outbox rows, in order. */
+  outbox: OutboxInsertRow[];
+}
+
+/**
+ * Writes many devices' presence and enqueues their events, in one statement (one round trip,
+ * one commit). A device is written only if its row is still at the version it was read at (a
+ * row locked by a writer is waited for, then compared); its events go into the outbox only
+ * then, in the order given. Returns the keys written (`tenant` NUL `device_id`); the others
+ * changed since they were read: read and decide them again.
+ */
+export async function writePresenceMany(
+  db: Executor,
+  writes: readonly PresenceWrite[],
+  now: Date,
+): Promise<Set<string>> {
+  if (writes.length === 0) return new Set();
+  const rows = JSON.stringify(
+    writes.map((w) => ({
+      tenant: w.tenant,
+      device_id: w.deviceId,
+      version: w.version,
+      connectivity: w.connectivity,
+      last_seen: w.lastSeen.toISOString(),
+      last_presence_ts: w.lastPresence.toISOString(),
+      firmware_version: w.firmwareVersion,
+      hardware_model: w.hardwareModel,
+      touched: w.touched,
+    })),
+  );
+  const events = JSON.stringify(
+    writes
+      .flatMap((w) => w.outbox.map((o) => ({ tenant: w.tenant, device_id: w.deviceId, ...o })))
+      .map((e, n) => ({ ...e, n })),
+  );
+  // The `limit`s tell the planner the row counts, which it cannot know from
+  // `jsonb_to_recordset` (it assumes 100): see the command gateway's compareAndMoveMany.
+  const eventCount = writes.reduce((n, w) => n + w.outbox.length, 0);
+  const r = await sql<{ tenant: string; device_id: string }>`
+    with v as (
+      select * from jsonb_to_recordset(${rows}::jsonb) as v(
+        tenant text, device_id text, version text, connectivity text, last_seen timestamptz,
+        last_presence_ts timestamptz, firmware_version text, hardware_model text, touched boolean
+      )
+      limit ${writes.length}
+    ), upd as (
+      update devices d set
+        connectivity = v.connectivity,
+        last_seen = v.last_seen,
+        last_presence_ts = v.last_presence_ts,
+        firmware_version = v.firmware_version,
+        hardware_model = v.hardware_model,
+        updated_at = case when v.touched then ${now}::timestamptz else d.updated_at end
+      from v
+      where d.tenant = v.tenant and d.device_id = v.device_id and d.xmin = v.version::xid
+      returning d.tenant, d.device_id
+    ), e as (
+      select * from jsonb_to_recordset(${events}::jsonb) as e(
+        n int, tenant text, device_id text, event_id text, subject text, payload text,
+        headers text
+      )
+      limit ${eventCount}
+    ), ob as (
+      insert into outbox (event_id, subject, payload, headers)
+      select e.event_id, e.subject, e.payload::jsonb, e.headers::jsonb
+      from e join upd on upd.tenant = e.tenant and upd.device_id = e.device_id
+      order by e.n
+      on conflict (event_id) do nothing
+    )
+    select tenant, device_id from upd
+  `.execute(db);
+  return new Set(r.rows.map((row) => presenceKey(row.tenant, row.device_id)));
+}
+
+/** The key {@link writePresenceMany} returns for a device. */
+export const presenceKey = (tenant: string, deviceId: string) => `${tenant}\u0000${deviceId}`;
