@@ -142,7 +142,12 @@ export async function startMqttIngress(
     isStopping: () => stopping,
   });
   const filters = subscriptionFilters(config.MQTT_SHARE_GROUP, config.MQTT_TOPIC_PREFIX);
-  const connections = Array.from({ length: config.MQTT_CONNECTIONS }, (_, i) => ({
+  const connections: {
+    clientId: string;
+    filters: string[];
+    dropFilters: string[];
+    pipeline?: number;
+  }[] = Array.from({ length: config.MQTT_CONNECTIONS }, (_, i) => ({
     clientId: `${config.MQTT_CLIENT_ID}-${i}`,
     filters: filters.other,
     // Sessions of older versions took `status` and `cmd/res` on every connection: drop them.
@@ -160,6 +165,7 @@ export async function startMqttIngress(
     clientId: `${config.MQTT_CLIENT_ID}-status`,
     filters: filters.status,
     dropFilters: [],
+    pipeline: config.MQTT_STATUS_PIPELINE,
   });
   const clientIds = connections.map((c) => c.clientId);
   const subscribers: Subscriber[] = connections.map((c) =>

@@ -29,6 +29,11 @@ export const IngressConfigSchema = Type.Object({
   // with 10,000 telemetry msg/s also flowing (acks slower), 48 held p95 105–120 ms where 16
   // held 130–145 ms (docs/benchmarks.md).
   MQTT_ANSWER_CONNECTIONS: Type.Integer({ default: 48, minimum: 1, maximum: 64 }),
+  // Statuses handled at once on the one status connection (a reconnect storm's `online`s wait
+  // for their device lookups side by side, not one after another); their PUBACKs still go in
+  // order, and one device's statuses are handled one after another. The broker's in-flight
+  // window per client (Mosquitto's max_inflight_messages) caps it too. 1 = one at a time.
+  MQTT_STATUS_PIPELINE: Type.Integer({ default: 64, minimum: 1, maximum: 1024 }),
   MAX_PAYLOAD_BYTES: Type.Integer({ default: 262144, minimum: 1024 }),
   MAX_FUTURE_SKEW_MS: Type.Integer({ default: 300000, minimum: 0 }),
   MAX_AGE_MS: Type.Integer({ default: 7 * 24 * 3600 * 1000, minimum: 1000 }),

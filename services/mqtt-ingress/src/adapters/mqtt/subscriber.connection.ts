@@ -1,10 +1,14 @@
 // One shared-subscription connection. mqtt.js processes a connection's packets one at a time
 // and sends a QoS 1 PUBACK only when `handleMessage` calls back, so the ack waits for
 // JetStream and the connection reads nothing else meanwhile (back-pressure for free).
+// With `pipeline` above 1, the connection reads on while up to that many messages are being
+// handled (see pipelineAcks): their PUBACKs still wait for their handlers and leave in the
+// order the messages came, and the messages of one topic are handled one after another.
 import type net from 'node:net';
-import mqtt, { type MqttClient } from 'mqtt';
+import mqtt, { type IPublishPacket, type MqttClient, type Packet } from 'mqtt';
 import { type Logger } from '@drover/observability';
 import { jitteredBackoffMs } from '../../domain/backoff';
+import { KeyedSerializer } from '../../keyed-serializer';
 import { type MqttTlsOptions, tlsConnectOptions } from './broker';
 
 /**
@@ -40,6 +44,12 @@ export interface SubscriberOptions {
   sink: MessageSink;
   /** Logger. */
   logger: Logger;
+  /**
+   * Messages handled at once (default 1). Above 1 the PUBACK of each still waits for its
+   * handler, and they go out in the order the messages came; one topic's messages (one
+   * device's channel) are handled one after another.
+   */
+  pipeline?: number;
 }
 
 /** A live subscriber connection. */
@@ -77,17 +87,45 @@ export function openSubscriber(opts: SubscriberOptions): Subscriber {
   // leaves one, which is expected: counted here and told once by the service; any other
   // refusal is a bug and is logged as such.
   let unacked = 0;
-  client.handleMessage = (packet, done) => {
-    const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
-    opts.sink(packet.topic, payload, packet.properties?.contentType).then(
-      () => done(),
-      (err: unknown) => {
-        unacked += 1;
-        if (err instanceof StoppingError) return;
-        opts.logger.error({ event: 'mqtt.message_unacked', err }, 'not acked');
-      },
-    );
+  const refused = (err: unknown) => {
+    unacked += 1;
+    if (err instanceof StoppingError) return;
+    opts.logger.error({ event: 'mqtt.message_unacked', err }, 'not acked');
   };
+  const sink = (packet: IPublishPacket) => {
+    const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
+    return opts.sink(packet.topic, payload, packet.properties?.contentType);
+  };
+  const pipelined = (opts.pipeline ?? 1) > 1 && pipelineAcks(client, opts.pipeline ?? 1);
+  if (pipelined) {
+    const order = new KeyedSerializer();
+    client.handleMessage = (packet, done) => {
+      const handled = order
+        .run(packet.topic, () => sink(packet))
+        .then(
+          () => true,
+          (err: unknown) => {
+            refused(err);
+            return false;
+          },
+        );
+      // QoS 0 (not what the device protocol sends, but possible) has no PUBACK to hold: such a
+      // message holds the connection until handled, as without a pipeline.
+      if (packet.qos === 1) {
+        pipelined.handling(packet, handled);
+        done();
+      } else {
+        void handled.then((ok) => ok && done());
+      }
+    };
+  } else {
+    if ((opts.pipeline ?? 1) > 1) {
+      opts.logger.warn({ event: 'mqtt.pipeline_unavailable' }, 'handling one message at a time');
+    }
+    client.handleMessage = (packet, done) => {
+      sink(packet).then(() => done(), refused);
+    };
+  }
   client.on('close', () => {
     attempt += 1;
     client.options.reconnectPeriod = 500 + jitteredBackoffMs(attempt, 1000, 30000);
@@ -118,5 +156,82 @@ export function openSubscriber(opts: SubscriberOptions): Subscriber {
     unacked: () => unacked,
     close: (force = false) =>
       new Promise<void>((resolve) => client.end(force, {}, () => resolve())),
+  };
+}
+
+type SendPacket = (packet: Packet, cb?: (err?: Error) => void, ...rest: unknown[]) => void;
+
+/** What {@link pipelineAcks} needs told about each message. */
+interface AckPipeline {
+  /** QoS 1 `packet` is being handled; its PUBACK may go once `handled` resolves to true. */
+  handling(packet: IPublishPacket, handled: Promise<boolean>): void;
+}
+
+/**
+ * Lets `client` read on while up to `depth` QoS 1 messages are being handled, or returns null
+ * when this mqtt.js does not have the shape relied on. mqtt.js sends a message's PUBACK as soon
+ * as `handleMessage` calls back, and reads the next packet only once that PUBACK is written;
+ * here `handleMessage` calls back at once and the PUBACK is held instead (taken from the
+ * client's `_sendPacket`), until the message's handler has finished and every earlier PUBACK has
+ * gone: MQTT wants them in the order the messages came (3.1.1, 4.6). A message whose handler
+ * never finishes (the service stopping) keeps its PUBACK and the later ones: the broker sends
+ * them again to the next session. While `depth` PUBACKs wait, the next packet waits too.
+ */
+function pipelineAcks(client: MqttClient, depth: number): AckPipeline | null {
+  const target = client as unknown as { _sendPacket?: SendPacket };
+  const send = target._sendPacket;
+  if (typeof send !== 'function') return null;
+  interface Held {
+    messageId: number;
+    handled: boolean;
+    puback?: Packet;
+  }
+  const held: Held[] = [];
+  const byId = new Map<number, Held>();
+  let paused: (() => void) | null = null;
+  const flush = () => {
+    while (held.length > 0 && held[0]?.handled === true && held[0].puback !== undefined) {
+      const next = held.shift() as Held;
+      send.call(client, next.puback as Packet);
+    }
+    if (paused !== null && held.length < depth) {
+      const resume = paused;
+      paused = null;
+      resume();
+    }
+  };
+  target._sendPacket = function sendPacket(packet, cb, ...rest) {
+    const messageId = (packet as { messageId?: number }).messageId;
+    const entry = packet.cmd === 'puback' && messageId !== undefined && byId.get(messageId);
+    if (!entry) {
+      send.call(client, packet, cb, ...rest);
+      return;
+    }
+    byId.delete(entry.messageId);
+    entry.puback = packet;
+    // The connection reads its next packet now, unless `depth` messages are unacknowledged.
+    if (held.length < depth) cb?.();
+    else paused = () => cb?.();
+    flush();
+  };
+  client.on('close', () => {
+    // PUBACKs of a lost connection are useless (the broker sends those messages again), and
+    // its reading has ended.
+    held.length = 0;
+    byId.clear();
+    paused = null;
+  });
+  return {
+    handling(packet, handled) {
+      if (packet.messageId === undefined) return;
+      const entry: Held = { messageId: packet.messageId, handled: false };
+      held.push(entry);
+      byId.set(packet.messageId, entry);
+      void handled.then((ok) => {
+        if (!ok) return;
+        entry.handled = true;
+        flush();
+      });
+    },
   };
 }

@@ -18,6 +18,7 @@ import { type Logger } from '@drover/observability';
 import { type DeviceMetaLookup } from '../registry/device-meta.cache';
 import { type Egress } from '../mqtt/egress.connection';
 import { type IngressMetrics } from '../../ingress.metrics';
+import { KeyedSerializer } from '../../keyed-serializer';
 import { type CommandSentReporter } from './command-sent.reporter';
 
 /** Durable consumer names on COMMANDS. */
@@ -27,35 +28,6 @@ export const DESIRED_DURABLE = 'mqtt-ingress-desired';
 
 /** Handlers running at once per consumer (devices in parallel; one device waits its turn). */
 export const FORWARDER_CONCURRENCY = 64;
-
-/**
- * Runs tasks one after another per key and tasks of different keys concurrently. A task starts
- * once the previous task of its key has settled (also when that one failed); the order is the
- * order of `run` calls, which the consume loop makes in stream order.
- */
-export class KeyedSerializer {
-  private readonly tails = new Map<string, Promise<void>>();
-
-  /** Keys with a task running or waiting. */
-  get size(): number {
-    return this.tails.size;
-  }
-
-  /** Runs `task` after every earlier task of `key`; resolves or rejects with it. */
-  run<T>(key: string, task: () => Promise<T>): Promise<T> {
-    const previous = this.tails.get(key);
-    const result = previous === undefined ? task() : previous.then(task);
-    const tail = result.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.tails.set(key, tail);
-    void tail.then(() => {
-      if (this.tails.get(key) === tail) this.tails.delete(key);
-    });
-    return result;
-  }
-}
 
 /** Options of `startCommandForwarders`. */
 export interface ForwarderOptions {
