@@ -20,8 +20,8 @@
 // message per record, the service default), BENCH_BROKER (private | shared), BENCH_NATS
 // (shared | private: a nats-server of its own on a free port; BENCH_NATS_GOMAXPROCS sets its
 // GOMAXPROCS, as a container CPU limit would through the server's automaxprocs),
-// BENCH_GATEWAY_ENV / BENCH_INGRESS_ENV (JSON objects of extra settings for that service, e.g.
-// '{"REPORT_BATCH_WAIT_MS":"3"}'),
+// BENCH_GATEWAY_ENV / BENCH_INGRESS_ENV / BENCH_REGISTRY_ENV (JSON objects of extra settings
+// for that service, e.g. '{"REPORT_BATCH_WAIT_MS":"3"}'),
 // BENCH_DEBUG (prints each service's event-loop utilization every second), BENCH_CPU_PROF_DIR
 // (writes a CPU profile of each service there), MQTT_URL (shared
 // broker), MOSQUITTO_BIN, NATS_URL, DATABASE_URL, REDIS_URL.
@@ -78,7 +78,7 @@ async function service(role) {
   if (role === 'registry') {
     const { startDeviceRegistry } = req(join(root, 'services/device-registry/dist/app.js'));
     svc = await startDeviceRegistry(
-      { ...SERVERS, ...quiet, DB_SCHEMA: `${ns}_reg` },
+      { ...SERVERS, ...quiet, DB_SCHEMA: `${ns}_reg`, ...extraEnv('BENCH_REGISTRY_ENV') },
       { ensureStreams: true },
     );
   } else if (role === 'ingress') {
