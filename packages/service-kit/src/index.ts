@@ -41,3 +41,9 @@ export {
   type StagedService,
   type StagedServiceConfig,
 } from './run-staged-service';
+export {
+  createTurnBatcher,
+  type BatchEntry,
+  type TurnBatcher,
+  type TurnBatcherOptions,
+} from './turn-batcher';

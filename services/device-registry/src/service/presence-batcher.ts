@@ -14,6 +14,7 @@ import {
 } from '@drover/contracts';
 import { eventMessages, type OutboxInsertRow, outboxRows } from '@drover/bus';
 import { captureContext } from '@drover/observability';
+import { type BatchEntry, createTurnBatcher } from '@drover/service-kit';
 import { notFound } from '../domain/errors';
 import { foldPresence, type PresenceFold, type PresenceInput } from '../domain/presence';
 import * as devices from '../adapters/postgres/device.repository';
@@ -36,12 +37,16 @@ export interface PresenceBatcherOptions {
   beforeWrite?: () => Promise<void>;
 }
 
-interface Item {
+interface Presence {
   tenant: string;
   deviceId: string;
   input: PresenceInput;
   /** Runs a function in the submitter's context (correlation id, trace). */
   run: <T>(fn: () => T) => T;
+}
+
+/** A presence with the callbacks that settle its message's handler. */
+interface Item extends Presence {
   resolve: (outcome: TrafficOutcome) => void;
   reject: (err: unknown) => void;
 }
@@ -95,12 +100,6 @@ export function createPresenceBatcher(
   ctx: RegistryContext,
   opts: PresenceBatcherOptions,
 ): PresenceBatcher {
-  const max = Math.max(1, opts.max);
-  const concurrency = Math.max(1, opts.concurrency);
-  let queue: Item[] = [];
-  let inFlight = 0;
-  let scheduled = false;
-
   /** One pass over `items`: the devices written settle, those changed meanwhile come back. */
   async function pass(items: Item[]): Promise<Item[]> {
     const byDevice = new Map<string, Item[]>();
@@ -184,46 +183,25 @@ export function createPresenceBatcher(
     return again;
   }
 
-  async function run(batch: Item[]): Promise<void> {
-    try {
-      let pending = batch;
+  const batcher = createTurnBatcher<Presence, TrafficOutcome>(
+    async (entries: BatchEntry<Presence, TrafficOutcome>[]) => {
+      let pending: Item[] = entries.map((e) => ({
+        ...e.item,
+        resolve: e.resolve,
+        reject: e.reject,
+      }));
       for (let attempt = 1; pending.length > 0; attempt += 1) {
         // Each pass settles the devices nobody changed since it read them; a device changed on
         // every pass by someone else is given back to its consumer (which retries later).
         if (attempt > MAX_PASSES) throw new Error('presence: the devices kept changing');
         pending = await pass(pending);
       }
-    } catch (err) {
-      // Postgres failed the batch: every message not yet settled is retried by its consumer.
-      for (const item of batch) item.reject(err);
-    }
-  }
-
-  function pump(): void {
-    scheduled = false;
-    while (queue.length > 0 && inFlight < concurrency) {
-      const batch = queue.slice(0, max);
-      queue = queue.slice(max);
-      inFlight += 1;
-      void run(batch).finally(() => {
-        inFlight -= 1;
-        if (queue.length > 0) schedule();
-      });
-    }
-  }
-
-  function schedule(): void {
-    if (scheduled) return;
-    scheduled = true;
-    setImmediate(pump);
-  }
+    },
+    opts,
+  );
 
   return {
-    submit(tenant, deviceId, input) {
-      return new Promise<TrafficOutcome>((resolve, reject) => {
-        queue.push({ tenant, deviceId, input, run: captureContext(), resolve, reject });
-        schedule();
-      });
-    },
+    submit: (tenant, deviceId, input) =>
+      batcher.submit({ tenant, deviceId, input, run: captureContext() }),
   };
 }
