@@ -37,6 +37,7 @@ import { DeviceMetaLoader, warmDeviceMeta } from './service/device-meta.loader';
 import { ReportBatcher } from './service/report-batcher';
 import { RowCache } from './service/row-cache';
 import { type Scanner, startScanner } from './service/scanner';
+import { createPresenceBatcher } from './service/traffic.service';
 
 /** The required settings plus any of the optional ones (defaults from the config schema). */
 export type GatewayAppConfig = Pick<GatewayConfig, 'NATS_URL' | 'DATABASE_URL'> &
@@ -217,8 +218,13 @@ export async function startCommandGateway(
     },
     { fields: DEVICE_META_FIELDS },
   );
-  const consumers: Consumer[] = await startTrafficConsumers(bus, ctx, reports, {
+  const presences = createPresenceBatcher(ctx, {
+    max: config.PRESENCE_BATCH_MAX,
+    concurrency: config.PRESENCE_BATCH_CONCURRENCY,
+  });
+  const consumers: Consumer[] = await startTrafficConsumers(bus, ctx, reports, presences, {
     concurrency: config.CONSUMER_CONCURRENCY,
+    presenceConcurrency: config.PRESENCE_CONSUMER_CONCURRENCY,
     reportConcurrency: config.REPORT_CONSUMER_CONCURRENCY,
   });
   scanner = startScanner(ctx, config.SCAN_MAX_SLEEP_MS);

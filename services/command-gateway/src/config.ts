@@ -10,9 +10,14 @@ export const GatewayConfigSchema = Type.Object({
   REDIS_URL: Type.Optional(Type.String()),
   DB_SCHEMA: Type.String({ pattern: '^[a-z_][a-z0-9_]{0,62}$', default: 'command_gateway' }),
   DB_POOL_MAX: Type.Integer({ minimum: 1, maximum: 200, default: 20 }),
-  // Handlers per DEVICE consumer. A report holds a pool connection only for one statement at a
-  // time and never while waiting on a row lock, so this may exceed the pool size.
+  // Handlers of the consumer of the ingress's dead letters.
   CONSUMER_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 256, default: 32 }),
+  // Handlers of the presence consumer: each waits for its presence's batch, holding nothing.
+  PRESENCE_CONSUMER_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 4096, default: 256 }),
+  // Presences stored per batch at most (one upsert and one read for waiting commands).
+  PRESENCE_BATCH_MAX: Type.Integer({ minimum: 1, maximum: 10_000, default: 256 }),
+  // Presence batches in flight at once (one pool connection each at a time).
+  PRESENCE_BATCH_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 64, default: 2 }),
   // Handlers of the `cmd_res` and `cmd_sent` consumers each. A handler waits for its report's
   // batch and holds no connection, so many of them let batches fill (the consumer pulls only as
   // many messages as it has free handlers).

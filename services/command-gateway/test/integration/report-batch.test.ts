@@ -11,7 +11,12 @@ import { waitFor } from '@drover/testing';
 import { type CreateCommandsResponse } from '@drover/contracts';
 import { runWithContext } from '@drover/observability';
 import { type ReportBatchStats } from '../../src/service/report-batcher';
-import { handleAnswer, handleSent, releaseDevice } from '../../src/service/traffic.service';
+import {
+  createPresenceBatcher,
+  handleAnswer,
+  handleSent,
+  releaseDevice,
+} from '../../src/service/traffic.service';
 import {
   anyWaitingForDevice,
   findVersionedMany,
@@ -319,6 +324,52 @@ describe('batched device reports', () => {
     expect(await releaseDevice(h.gateway.ctx, h.tenant, 'off2')).toBe(0);
     expect(await releaseDevice(h.gateway.ctx, h.tenant, 'never-commanded')).toBe(0);
     expect(h.gateway.ctx.rowCache!.get(id!)).toMatchObject({ attempts: 1 });
+  });
+
+  it('presence in one batch: each device’s newest stored, and only who came online with commands waiting gets them', async () => {
+    await h.register(['pb1', 'pb2', 'pb3']);
+    const [waiting] = await createSilent(['pb1'], 'presbatch1');
+    const [parked] = await createSilent(['pb3'], 'presbatch3');
+    const attempts = async (id: string) =>
+      (
+        await db()
+          .selectFrom('commands')
+          .select('attempts')
+          .where('command_id', '=', id)
+          .executeTakeFirstOrThrow()
+      ).attempts;
+    expect([await attempts(waiting!), await attempts(parked!)]).toEqual([0, 0]);
+    const presences = createPresenceBatcher(h.gateway.ctx, { max: 16, concurrency: 1 });
+    const t = Date.now();
+    const fact = (deviceId: string, online: boolean, ms: number) =>
+      presences.submit({ tenant: h.tenant, deviceId, online, ts: new Date(t + ms) });
+    // One turn, one batch: pb3 comes online and goes again; pb2's last will is older than its
+    // `online` (it arrived late), so the `online` stays.
+    const outcomes = await Promise.all([
+      fact('pb1', true, 0),
+      fact('pb2', true, 0),
+      fact('pb3', true, 0),
+      fact('pb3', false, 1),
+      fact('pb2', false, -1),
+    ]);
+    expect(outcomes).toEqual(['stored', 'stored', 'stale', 'stored', 'stale']);
+    const rows = await db()
+      .selectFrom('device_presence')
+      .select(['device_id', 'online'])
+      .where('tenant', '=', h.tenant)
+      .where('device_id', 'in', ['pb1', 'pb2', 'pb3'])
+      .orderBy('device_id')
+      .execute();
+    expect(rows).toEqual([
+      { device_id: 'pb1', online: true },
+      { device_id: 'pb2', online: true },
+      { device_id: 'pb3', online: false },
+    ]);
+    // pb1's command was released; pb3 is offline again, so its command still waits.
+    expect([await attempts(waiting!), await attempts(parked!)]).toEqual([1, 0]);
+    // An `online` older than what is stored changes nothing and releases nothing.
+    expect(await fact('pb3', true, -10)).toBe('stale');
+    expect(await attempts(parked!)).toBe(0);
   });
 
   it('accepted then succeeded in one batch: both events, in order; the row ends succeeded', async () => {

@@ -1,6 +1,7 @@
 // DEVICE stream consumers (answers, broker acks, presence) and the DLQ consumer for commands
 // the ingress gave up on. One durable each, filtered on the server. Answers and broker acks go
-// through one shared ReportBatcher (each handler awaits its own report). A bad message or a
+// through one shared ReportBatcher, presence through a PresenceBatcher (each handler awaits its
+// own message's outcome). A bad message or a
 // report about an unknown command is a permanent failure: the bus terms it with a DLQ record.
 import {
   busMessageCheckers,
@@ -21,8 +22,8 @@ import { type ReportBatcher } from '../../service/report-batcher';
 import {
   handleAnswer,
   handleDeadLetter,
-  handlePresence,
   handleSent,
+  type PresenceBatcher,
 } from '../../service/traffic.service';
 import {
   DLQ_CONSUMER,
@@ -64,8 +65,10 @@ function time(value: unknown): Date {
 
 /** Handlers per consumer. */
 export interface TrafficConcurrency {
-  /** Presence and DLQ consumers. */
+  /** The DLQ consumer. */
   concurrency: number;
+  /** The presence consumer (its handlers wait for a batch, holding nothing). */
+  presenceConcurrency: number;
   /** `cmd_res` and `cmd_sent` consumers (their handlers wait for a batch, holding nothing). */
   reportConcurrency: number;
 }
@@ -75,7 +78,8 @@ export async function startTrafficConsumers(
   bus: Bus,
   ctx: GatewayContext,
   reports: ReportBatcher,
-  { concurrency, reportConcurrency }: TrafficConcurrency,
+  presences: PresenceBatcher,
+  { concurrency, presenceConcurrency, reportConcurrency }: TrafficConcurrency,
 ): Promise<Consumer[]> {
   const { logger } = ctx;
   const results = await consume(bus, {
@@ -134,13 +138,13 @@ export async function startTrafficConsumers(
     stream: 'DEVICE',
     durable: PRESENCE_CONSUMER,
     filterSubjects: [deviceFilter(bus.naming, 'presence')],
-    concurrency,
+    concurrency: presenceConcurrency,
     logger,
     handler: async (msg) => {
       const { tenant, deviceId, body } = decode(bus, msg, busMessageCheckers.PresenceMessage);
       // Ordered by the ingress's receipt: a last will carries the time of the connect it was
       // registered at, which is older than the `online` that followed it.
-      await handlePresence(ctx, {
+      await presences.submit({
         tenant,
         deviceId,
         online: body.state === 'online',

@@ -5,6 +5,7 @@ import { type OutboxInsertRow, outboxBatchLine } from '@drover/bus';
 import { executePrepared } from '@drover/db';
 import { type CommandStatus, OPEN_STATUSES } from '../../domain/command-state';
 import { type CommandRow, type CommandTable, type NewCommandRow } from './command.table';
+import { presenceKey } from './presence.repository';
 import { type Executor } from './schema';
 
 type Patch = Partial<Omit<Updateable<CommandTable>, 'command_id'>>;
@@ -315,6 +316,33 @@ export async function anyWaitingForDevice(
     .limit(1)
     .executeTakeFirst();
   return row !== undefined;
+}
+
+/**
+ * The devices among `keys` that have a command waiting (their {@link presenceKey}s), in one
+ * plain read: one primary-key-ordered probe per device, nothing locked.
+ */
+export async function devicesWithWaiting(
+  db: Executor,
+  keys: readonly { tenant: string; deviceId: string }[],
+  now: Date,
+): Promise<Set<string>> {
+  if (keys.length === 0) return new Set();
+  // A lateral probe per device: as an `exists`, the planner may read every waiting command of
+  // the table instead (see the batch create's presence lookup).
+  const r = await sql<{ tenant: string; device_id: string }>`
+    select k.tenant, k.device_id
+    from unnest(${keys.map((k) => k.tenant)}::text[], ${keys.map((k) => k.deviceId)}::text[])
+      as k(tenant, device_id)
+    join lateral (
+      select 1 from commands c
+      where c.tenant = k.tenant and c.device_id = k.device_id
+        and c.status in ('queued', 'sent') and c.answered = false
+        and (c.next_attempt_at is null or c.next_attempt_at <= ${now})
+      limit 1
+    ) w on true
+  `.execute(db);
+  return new Set(r.rows.map((row) => presenceKey(row.tenant, row.device_id)));
 }
 
 /** A device's commands waiting for it (never sent, or sent and unanswered), in order, locked. */

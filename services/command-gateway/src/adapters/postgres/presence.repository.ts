@@ -3,22 +3,52 @@
 import { sql } from 'kysely';
 import { type Executor } from './schema';
 
-/** Stores presence unless a newer one is known; returns true when stored. */
-export async function upsertPresence(
+/** One device's presence as the DEVICE stream told it. */
+export interface PresenceFact {
+  /** Tenant. */
+  tenant: string;
+  /** Device. */
+  deviceId: string;
+  /** Online (connected) or offline (its last will). */
+  online: boolean;
+  /** The ingress's receipt time: presence is ordered by it. */
+  ts: Date;
+}
+
+/** The key {@link upsertPresenceMany} returns for a device. */
+export const presenceKey = (tenant: string, deviceId: string) => `${tenant}\u0000${deviceId}`;
+
+/**
+ * Stores many devices' presence in one statement, each unless a newer one is known (at most
+ * one fact per device: Postgres refuses to update a row twice in one statement). Returns the
+ * keys ({@link presenceKey}) of the facts stored.
+ */
+export async function upsertPresenceMany(
   db: Executor,
-  p: { tenant: string; deviceId: string; online: boolean; ts: Date },
-): Promise<boolean> {
-  const r = await db
-    .insertInto('device_presence')
-    .values({ tenant: p.tenant, device_id: p.deviceId, online: p.online, ts: p.ts })
-    .onConflict((oc) =>
-      oc
-        .columns(['tenant', 'device_id'])
-        .doUpdateSet({ online: sql`excluded.online`, ts: sql`excluded.ts` })
-        .where('device_presence.ts', '<=', sql<Date>`excluded.ts`),
+  facts: readonly PresenceFact[],
+): Promise<Set<string>> {
+  if (facts.length === 0) return new Set();
+  const rows = JSON.stringify(
+    facts.map((f) => ({
+      tenant: f.tenant,
+      device_id: f.deviceId,
+      online: f.online,
+      ts: f.ts.toISOString(),
+    })),
+  );
+  // The `limit` tells the planner the row count (see compareAndMoveMany).
+  const r = await sql<{ tenant: string; device_id: string }>`
+    insert into device_presence (tenant, device_id, online, ts)
+    select v.tenant, v.device_id, v.online, v.ts
+    from jsonb_to_recordset(${rows}::jsonb) as v(
+      tenant text, device_id text, online boolean, ts timestamptz
     )
-    .executeTakeFirst();
-  return Number(r.numInsertedOrUpdatedRows ?? 0) > 0;
+    limit ${facts.length}
+    on conflict (tenant, device_id) do update set online = excluded.online, ts = excluded.ts
+      where device_presence.ts <= excluded.ts
+    returning tenant, device_id
+  `.execute(db);
+  return new Set(r.rows.map((row) => presenceKey(row.tenant, row.device_id)));
 }
 
 /** Online devices among `deviceIds` of a tenant. */
