@@ -46,6 +46,8 @@ describe('device-meta cache with the real registry', () => {
   let bus: Bus;
   let registry: Awaited<ReturnType<typeof startDeviceRegistry>> | null = null;
   let rpcCalls: string[] = [];
+  /** The ids of each `get_devices_meta` call. */
+  let batchCalls: string[][] = [];
   const deviceEvents: string[] = [];
   const consumers: DeviceEventsConsumer[] = [];
   let clock = 1_000_000;
@@ -90,11 +92,18 @@ describe('device-meta cache with the real registry', () => {
       },
       { logger: silent, ensureStreams: false },
     );
-    // Every get_device_meta request, as the registry sees it.
+    // Every device looked up at the registry, as it sees the requests (a batch's ids each).
     bus.nc.subscribe(rpcSubject(bus.naming, 'device-registry', 'get_device_meta'), {
       callback: (_err, msg) => {
         const body = msg.json<{ device_id?: string }>();
         rpcCalls.push(String(body.device_id));
+      },
+    });
+    bus.nc.subscribe(rpcSubject(bus.naming, 'device-registry', 'get_devices_meta'), {
+      callback: (_err, msg) => {
+        const body = msg.json<{ device_ids: string[] }>();
+        batchCalls.push(body.device_ids);
+        rpcCalls.push(...body.device_ids);
       },
     });
     // Device events seen on the bus (device ids), to start a case after its setup's events.
@@ -108,6 +117,7 @@ describe('device-meta cache with the real registry', () => {
   afterEach(() => {
     for (const c of consumers.splice(0)) c.stop();
     rpcCalls = [];
+    batchCalls = [];
   });
 
   afterAll(async () => {
@@ -186,6 +196,21 @@ describe('device-meta cache with the real registry', () => {
     clock += 1500;
     expect(await unknown.get(tenant, 'nx')).toBeNull();
     expect(await callsFor('nx')).toBe(2);
+  });
+
+  it('looks the misses of one turn up in one call: known devices found, unknown ones null', async () => {
+    const ids = Array.from({ length: 40 }, (_, i) => `storm${i}`);
+    for (const id of ids) await create(id);
+    await waitFor(() => ids.every((id) => deviceEvents.includes(id)));
+    const cache = makeCache();
+    const asked = [...ids, 'storm-unknown'];
+    const metas = await Promise.all(asked.map((id) => cache.get(tenant, id)));
+    expect(metas.map((m) => m?.deviceId ?? null)).toEqual([...ids, null]);
+    expect(batchCalls).toEqual([asked]);
+    // Cached now: no further calls, also for the unknown device (its negative entry).
+    await Promise.all(asked.map((id) => cache.get(tenant, id)));
+    await bus.nc.flush();
+    expect(batchCalls).toHaveLength(1);
   });
 
   // Last: stops the registry.
@@ -302,5 +327,38 @@ describe('the ingress and device events (whole pipeline)', () => {
     );
     expect(await rejectedBy('decommissioned')).toBeGreaterThan(0);
     expect(await rejectedBy('schema')).toBe(0);
+  });
+});
+
+describe('device-meta cache with a registry older than get_devices_meta', () => {
+  const ns = testNamespace('metaold');
+  let bus: Bus;
+  const asked: string[] = [];
+
+  beforeAll(async () => {
+    bus = await withTestBus(ns);
+    // Answers `get_device_meta` alone, as a registry of an earlier version did.
+    bus.nc.subscribe(rpcSubject(bus.naming, 'device-registry', 'get_device_meta'), {
+      callback: (_err, msg) => {
+        const { device_id } = msg.json<{ device_id: string }>();
+        asked.push(device_id);
+        const reply = device_id.startsWith('old')
+          ? { result: { device_id, tenant, device_type: 'sensor', status: 'active' } }
+          : { error: { code: 'device_not_found', status: 404, detail: `no device ${device_id}` } };
+        msg.respond(new TextEncoder().encode(JSON.stringify(reply)));
+      },
+    });
+    await bus.nc.flush();
+  });
+  afterAll(async () => {
+    await cleanupNamespace(ns, { bus });
+    await bus.close();
+  });
+
+  it('asks device by device when the batch call has no responder', async () => {
+    const cache = createDeviceMetaCache(bus, { ttlMs: 60_000, max: 100 });
+    const metas = await Promise.all(['old1', 'old2', 'gone'].map((id) => cache.get(tenant, id)));
+    expect(metas.map((m) => m?.deviceType ?? null)).toEqual(['sensor', 'sensor', null]);
+    expect([...asked].sort()).toEqual(['gone', 'old1', 'old2']);
   });
 });

@@ -1,11 +1,12 @@
 // The hot path must not call Redis (let alone Postgres) per message: an in-process LRU sits in
-// front of the registry's Redis-cached `get_device_meta` RPC.
+// front of the registry's Redis-cached `get_devices_meta` RPC.
 //
 // - Stale-while-revalidate: a known device whose entry is older than `ttlMs` is served from the
 //   entry while one background lookup refreshes it, so no message waits for the registry on an
 //   expiry. While the registry is unreachable the last answer keeps serving, for at most
 //   `staleMaxMs` past its fetch; after that the lookup's error surfaces (the handler retries).
-// - Single flight: concurrent lookups of one key share one RPC.
+// - Single flight: concurrent lookups of one key share one RPC; the misses of one event-loop
+//   turn share one `get_devices_meta` call per tenant (a reconnect storm's statuses).
 // - Negative answers ("unknown in this tenant") live `negativeTtlMs` only and are never served
 //   stale: a device registered a moment ago is not refused for long even without events.
 // - Events (adapters/nats/device-events.consumer.ts) drop an entry at once (`invalidate`), or
@@ -13,7 +14,13 @@
 //   that was in flight when the event came is not stored: its waiters look up again.
 import { LRUCache } from 'lru-cache';
 import { type Bus, rpcRequest } from '@drover/bus';
-import { NotFoundError } from '@drover/service-kit';
+import { DEVICES_META_MAX } from '@drover/contracts';
+import {
+  type BatchEntry,
+  createTurnBatcher,
+  NotFoundError,
+  UnavailableError,
+} from '@drover/service-kit';
 import { type DeviceMeta } from '../../domain/device-check';
 
 /** Looks device metadata up; `null` = unknown in that tenant. */
@@ -33,6 +40,11 @@ export interface DeviceMetaCache extends DeviceMetaLookup {
   expireAll(): void;
   /** Entries held. */
   size(): number;
+}
+
+interface MetaKey {
+  tenant: string;
+  deviceId: string;
 }
 
 interface MetaResponse {
@@ -73,7 +85,7 @@ interface Flight {
   superseded: boolean;
 }
 
-/** An LRU in front of `device-registry.get_device_meta`. */
+/** An LRU in front of `device-registry.get_devices_meta` (`get_device_meta` for older ones). */
 export function createDeviceMetaCache(bus: Bus, opts: DeviceMetaCacheOptions): DeviceMetaCache {
   const now = opts.now ?? Date.now;
   const ttlMs = Math.max(opts.ttlMs, 0);
@@ -83,26 +95,74 @@ export function createDeviceMetaCache(bus: Bus, opts: DeviceMetaCacheOptions): D
   const flights = new Map<string, Flight>();
   let epoch = 0;
 
-  async function lookup(tenant: string, deviceId: string): Promise<DeviceMeta | null> {
+  const toMeta = (res: MetaResponse): DeviceMeta => ({
+    deviceId: res.device_id,
+    tenant: res.tenant,
+    deviceType: res.device_type,
+    status: res.status,
+  });
+  const timeoutMs = opts.timeoutMs ?? 5000;
+
+  async function lookupOne(tenant: string, deviceId: string): Promise<DeviceMeta | null> {
     try {
-      const res = await rpcRequest<MetaResponse>(
-        bus,
-        'device-registry',
-        'get_device_meta',
-        { tenant, device_id: deviceId },
-        { timeoutMs: opts.timeoutMs ?? 5000 },
+      return toMeta(
+        await rpcRequest<MetaResponse>(
+          bus,
+          'device-registry',
+          'get_device_meta',
+          { tenant, device_id: deviceId },
+          { timeoutMs },
+        ),
       );
-      return {
-        deviceId: res.device_id,
-        tenant: res.tenant,
-        deviceType: res.device_type,
-        status: res.status,
-      };
     } catch (err) {
       if (err instanceof NotFoundError) return null;
       throw err;
     }
   }
+
+  /** One tenant's misses of a turn: one `get_devices_meta` call (unknown ids are left out). */
+  async function lookupMany(
+    tenant: string,
+    entries: BatchEntry<MetaKey, DeviceMeta | null>[],
+  ): Promise<void> {
+    let found: Map<string, DeviceMeta>;
+    try {
+      const res = await rpcRequest<{ items: MetaResponse[] }>(
+        bus,
+        'device-registry',
+        'get_devices_meta',
+        { tenant, device_ids: [...new Set(entries.map((e) => e.item.deviceId))] },
+        { timeoutMs },
+      );
+      found = new Map(res.items.map((m) => [m.device_id, toMeta(m)]));
+    } catch (err) {
+      // A registry older than this ingress has no `get_devices_meta` (no responders, at once):
+      // each device alone, as before. A registry that is down fails those as fast.
+      if (!(err instanceof UnavailableError)) throw err;
+      await Promise.all(
+        entries.map((e) => lookupOne(tenant, e.item.deviceId).then(e.resolve, e.reject)),
+      );
+      return;
+    }
+    for (const e of entries) e.resolve(found.get(e.item.deviceId) ?? null);
+  }
+
+  // The misses of one event-loop turn (a reconnect storm's statuses, the first messages after a
+  // start) go to the registry together: one call per tenant and DEVICES_META_MAX ids.
+  const misses = createTurnBatcher<MetaKey, DeviceMeta | null>(
+    async (entries) => {
+      const byTenant = new Map<string, BatchEntry<MetaKey, DeviceMeta | null>[]>();
+      for (const e of entries)
+        byTenant.set(e.item.tenant, [...(byTenant.get(e.item.tenant) ?? []), e]);
+      await Promise.all(
+        [...byTenant].map(([tenant, list]) =>
+          lookupMany(tenant, list).catch((err: unknown) => list.forEach((e) => e.reject(err))),
+        ),
+      );
+    },
+    { max: DEVICES_META_MAX, concurrency: 8 },
+  );
+  const lookup = (tenant: string, deviceId: string) => misses.submit({ tenant, deviceId });
 
   /** Joins the key's lookup in flight or starts one; a settled lookup stores its answer. */
   function fly(key: string, tenant: string, deviceId: string): Flight {
