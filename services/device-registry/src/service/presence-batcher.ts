@@ -175,7 +175,11 @@ export function createPresenceBatcher(
           return { tenant: first.tenant, deviceId: first.deviceId };
         }),
       );
-      ctx.notifyOutbox();
+      // A last_seen move alone writes no event.
+      const events = writes.some(
+        (w) => w.outbox.length > 0 && written.has(devices.presenceKey(w.tenant, w.deviceId)),
+      );
+      if (events) ctx.notifyOutbox();
     }
     for (const { list, outcomes } of done) {
       list.forEach((item, i) => item.resolve(outcomes[i] as TrafficOutcome));
