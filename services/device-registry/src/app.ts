@@ -140,6 +140,7 @@ export async function startDeviceRegistry(
     logger,
     pollMs: config.OUTBOX_POLL_MS,
     retentionMs: config.OUTBOX_RETENTION_MS,
+    maxInFlight: config.OUTBOX_MAX_IN_FLIGHT,
   });
   const ctx: RegistryContext = {
     db,
