@@ -119,7 +119,7 @@ export async function getDevice(ctx: RegistryContext, req: GetDeviceRequest): Pr
   return loadDeviceCached(ctx, req.tenant, req.device_id);
 }
 
-/** `get_device_meta` (the ingress hot path). */
+/** `get_device_meta`: one device (the ingresses and gateways batch theirs: `get_devices_meta`). */
 export async function getDeviceMeta(
   ctx: RegistryContext,
   req: GetDeviceRequest,

@@ -1,6 +1,6 @@
 import { type DeviceTopic, type RejectReason } from '@drover/contracts';
 
-/** What the ingress needs to know about a device (the registry's `get_device_meta`). */
+/** What the ingress needs to know about a device (the registry's `get_devices_meta`). */
 export interface DeviceMeta {
   /** Device id. */
   deviceId: string;
