@@ -326,7 +326,9 @@ describe('batched device reports', () => {
     expect(h.gateway.ctx.rowCache!.get(id!)).toMatchObject({ attempts: 1 });
   });
 
-  it('presence in one batch: each device’s newest stored, and only who came online with commands waiting gets them', async () => {
+  // Each device's newest presence is stored; only a device that came online with commands
+  // waiting gets them.
+  it('presence in one batch', async () => {
     await h.register(['pb1', 'pb2', 'pb3']);
     const [waiting] = await createSilent(['pb1'], 'presbatch1');
     const [parked] = await createSilent(['pb3'], 'presbatch3');

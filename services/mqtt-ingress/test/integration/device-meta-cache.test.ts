@@ -198,7 +198,8 @@ describe('device-meta cache with the real registry', () => {
     expect(await callsFor('nx')).toBe(2);
   });
 
-  it('looks the misses of one turn up in one call: known devices found, unknown ones null', async () => {
+  // Known devices found, unknown ones null.
+  it('looks the misses of one turn up in one call', async () => {
     const ids = Array.from({ length: 40 }, (_, i) => `storm${i}`);
     for (const id of ids) await create(id);
     await waitFor(() => ids.every((id) => deviceEvents.includes(id)));
