@@ -12,7 +12,6 @@ import {
 } from '@drover/service-kit';
 import { applyAnswer, applySignal, type DeviceAnswer } from '../domain/command-state';
 import {
-  anyWaitingForDevice,
   devicesWithWaiting,
   findCommand,
   lockWaitingForDevice,
@@ -184,8 +183,11 @@ export function createPresenceBatcher(
       .filter(([key, e]) => e.item.online && stored.has(key))
       .map(([, e]) => e.item);
     const byTenant = new Map<string, string[]>();
-    for (const f of connected)
-      byTenant.set(f.tenant, [...(byTenant.get(f.tenant) ?? []), f.deviceId]);
+    for (const f of connected) {
+      const ids = byTenant.get(f.tenant);
+      if (ids) ids.push(f.deviceId);
+      else byTenant.set(f.tenant, [f.deviceId]);
+    }
     // In the background: a device that connects is about to be commanded.
     for (const [tenant, ids] of byTenant) void ctx.prefetchDeviceMeta?.(tenant, ids);
     const waiting = await devicesWithWaiting(ctx.db, connected, ctx.now());
@@ -207,12 +209,12 @@ export async function releaseDevice(
   tenant: string,
   deviceId: string,
 ): Promise<number> {
-  // Most devices that connect have nothing waiting: one plain read instead of a transaction
-  // (begin, locking read, commit); the presence batch makes that read once for all its devices
-  // (devicesWithWaiting). It reads after the presence it follows was committed, as the locking
-  // read did, so a create that parked a command meanwhile is still released by one of the two
-  // sides (the create reads presence again after its commit, releaseIfCameOnline).
-  if (!(await anyWaitingForDevice(ctx.db, tenant, deviceId, ctx.now()))) return 0;
+  // Mostly nothing waits: a plain read first, the locking transaction only when something does
+  // (the presence batch makes the same read once for all its devices). Each side reads after
+  // its own write committed (the presence there, the parked command in releaseIfCameOnline), so
+  // a command parked while its device connects is released by one of the two.
+  const waiting = await devicesWithWaiting(ctx.db, [{ tenant, deviceId }], ctx.now());
+  if (waiting.size === 0) return 0;
   return releaseWaiting(ctx, tenant, deviceId);
 }
 

@@ -18,7 +18,7 @@ import {
   releaseDevice,
 } from '../../src/service/traffic.service';
 import {
-  anyWaitingForDevice,
+  devicesWithWaiting,
   findVersionedMany,
 } from '../../src/adapters/postgres/command.repository';
 import { type Device, type Harness, startHarness } from './command.harness';
@@ -310,8 +310,8 @@ describe('batched device reports', () => {
     await h.register(['off2']);
     const [id] = await createSilent(['off2'], 'release');
     expect(h.gateway.ctx.rowCache!.get(id!)).toBeUndefined(); // parked, not dispatched
-    const waits = (deviceId: string) =>
-      anyWaitingForDevice(h.gateway.ctx.db, h.tenant, deviceId, new Date());
+    const waits = async (deviceId: string) =>
+      (await devicesWithWaiting(db(), [{ tenant: h.tenant, deviceId }], new Date())).size > 0;
     expect(await waits('off2')).toBe(true);
     expect(await releaseDevice(h.gateway.ctx, h.tenant, 'off2')).toBe(1);
     const cached = h.gateway.ctx.rowCache!.get(id!);

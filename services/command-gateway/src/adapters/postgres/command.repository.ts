@@ -292,31 +292,11 @@ export async function lockDue(db: Executor, now: Date, limit: number): Promise<C
     .execute();
 }
 
-// A device's commands waiting for it: never sent, or sent and unanswered, and not waiting for
-// a later resend.
-function waitingForDevice(db: Executor, tenant: string, deviceId: string, now: Date) {
-  return db
-    .selectFrom('commands')
-    .where('tenant', '=', tenant)
-    .where('device_id', '=', deviceId)
-    .where('status', 'in', ['queued', 'sent'])
-    .where('answered', '=', false)
-    .where((eb) => eb.or([eb('next_attempt_at', 'is', null), eb('next_attempt_at', '<=', now)]));
-}
-
-/** Whether any command waits for the device (a plain read: nothing is locked). */
-export async function anyWaitingForDevice(
-  db: Executor,
-  tenant: string,
-  deviceId: string,
-  now: Date,
-): Promise<boolean> {
-  const row = await waitingForDevice(db, tenant, deviceId, now)
-    .select(sql<number>`1`.as('one'))
-    .limit(1)
-    .executeTakeFirst();
-  return row !== undefined;
-}
+// Waiting for its device: never sent, or sent and unanswered, and not waiting for a later
+// resend. Column names unqualified: the `commands` row of the query it is used in.
+const waitingAt = (now: Date) =>
+  sql<boolean>`status in ('queued', 'sent') and answered = false
+    and (next_attempt_at is null or next_attempt_at <= ${now})`;
 
 /**
  * The devices among `keys` that have a command waiting (their {@link presenceKey}s), in one
@@ -336,9 +316,7 @@ export async function devicesWithWaiting(
       as k(tenant, device_id)
     join lateral (
       select 1 from commands c
-      where c.tenant = k.tenant and c.device_id = k.device_id
-        and c.status in ('queued', 'sent') and c.answered = false
-        and (c.next_attempt_at is null or c.next_attempt_at <= ${now})
+      where c.tenant = k.tenant and c.device_id = k.device_id and ${waitingAt(now)}
       limit 1
     ) w on true
   `.execute(db);
@@ -352,7 +330,11 @@ export async function lockWaitingForDevice(
   deviceId: string,
   now: Date,
 ): Promise<CommandRow[]> {
-  return waitingForDevice(db, tenant, deviceId, now)
+  return db
+    .selectFrom('commands')
+    .where('tenant', '=', tenant)
+    .where('device_id', '=', deviceId)
+    .where(waitingAt(now))
     .selectAll()
     .orderBy('command_id')
     .forUpdate()
