@@ -50,6 +50,11 @@ function subscribe(finishAt: (body: string) => boolean) {
   return { sub, started, finished, finishOne };
 }
 
+/** Publishes `[device, body]` pairs, each PUBACKed before the next: the broker has this order. */
+async function publishInOrder(messages: [string, string][]): Promise<void> {
+  for (const [d, body] of messages) await device.publishAsync(topic(d), body, { qos: 1 });
+}
+
 beforeAll(async () => {
   device = await mqtt.connectAsync(TEST_MQTT_URL, { clientId: `${ns}-dev`, clean: true });
 });
@@ -62,15 +67,13 @@ afterAll(async () => {
 it('reads on past a message being handled; one topic’s messages wait for each other', async () => {
   const s = subscribe((body) => body !== 'a1');
   await s.sub.ready;
-  for (const [d, body] of [
+  await publishInOrder([
     ['a', 'a1'],
     ['b', 'b1'],
     ['c', 'c1'],
     ['a', 'a2'],
     ['d', 'd1'],
-  ]) {
-    await device.publishAsync(topic(d as string), body as string, { qos: 1 });
-  }
+  ]);
   // b1, c1 and d1 came after a1 and were handled while a1 still was; a2 waits for a1.
   await waitFor(() => s.finished.includes('d1'), { timeoutMs: 10_000 });
   expect(s.started()).toEqual(['a1', 'b1', 'c1', 'd1']);
@@ -83,13 +86,11 @@ it('reads on past a message being handled; one topic’s messages wait for each 
 it('acks in order: the broker sends the unfinished message and those after it again', async () => {
   const first = subscribe((body) => body !== 'p2');
   await first.sub.ready;
-  for (const [d, body] of [
+  await publishInOrder([
     ['x', 'p1'],
     ['y', 'p2'],
     ['z', 'p3'],
-  ]) {
-    await device.publishAsync(topic(d as string), body as string, { qos: 1 });
-  }
+  ]);
   await waitFor(() => first.finished.includes('p3'), { timeoutMs: 10_000 });
   expect(first.finished).toEqual(['p1', 'p3']);
   // p1's PUBACK went; p3's waits behind p2, which is still being handled.

@@ -96,8 +96,12 @@ export function openSubscriber(opts: SubscriberOptions): Subscriber {
     const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
     return opts.sink(packet.topic, payload, packet.properties?.contentType);
   };
-  const pipelined = (opts.pipeline ?? 1) > 1 && pipelineAcks(client, opts.pipeline ?? 1);
-  if (pipelined) {
+  const depth = opts.pipeline ?? 1;
+  const pipelined = depth > 1 ? pipelineAcks(client, depth) : null;
+  if (depth > 1 && pipelined === null) {
+    opts.logger.warn({ event: 'mqtt.pipeline_unavailable' }, 'handling one message at a time');
+  }
+  if (pipelined !== null) {
     const order = new KeyedSerializer();
     client.handleMessage = (packet, done) => {
       const handled = order
@@ -119,9 +123,6 @@ export function openSubscriber(opts: SubscriberOptions): Subscriber {
       }
     };
   } else {
-    if ((opts.pipeline ?? 1) > 1) {
-      opts.logger.warn({ event: 'mqtt.pipeline_unavailable' }, 'handling one message at a time');
-    }
     client.handleMessage = (packet, done) => {
       sink(packet).then(() => done(), refused);
     };

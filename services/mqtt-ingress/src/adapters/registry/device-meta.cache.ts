@@ -152,8 +152,11 @@ export function createDeviceMetaCache(bus: Bus, opts: DeviceMetaCacheOptions): D
   const misses = createTurnBatcher<MetaKey, DeviceMeta | null>(
     async (entries) => {
       const byTenant = new Map<string, BatchEntry<MetaKey, DeviceMeta | null>[]>();
-      for (const e of entries)
-        byTenant.set(e.item.tenant, [...(byTenant.get(e.item.tenant) ?? []), e]);
+      for (const e of entries) {
+        const list = byTenant.get(e.item.tenant);
+        if (list) list.push(e);
+        else byTenant.set(e.item.tenant, [e]);
+      }
       await Promise.all(
         [...byTenant].map(([tenant, list]) =>
           lookupMany(tenant, list).catch((err: unknown) => list.forEach((e) => e.reject(err))),
