@@ -23,22 +23,8 @@ afterAll(async () => {
   await h.close();
 });
 
-async function presence(deviceId: string, state: 'online' | 'offline', tsMs: number, extra = {}) {
-  await publish(
-    h.bus,
-    deviceSubject(h.bus.naming, 'presence', T, deviceId),
-    {
-      tenant: T,
-      device_type: 'sensor',
-      device_id: deviceId,
-      state,
-      ts: tsMs,
-      received_at: new Date(tsMs).toISOString(),
-      ...extra,
-    },
-    { msgId: newUlid() },
-  );
-}
+const presence = (deviceId: string, state: 'online' | 'offline', tsMs: number, extra = {}) =>
+  h.presence(T, deviceId, state, tsMs, extra);
 
 async function reported(deviceId: string, state: Record<string, unknown>, tsMs: number) {
   await publish(

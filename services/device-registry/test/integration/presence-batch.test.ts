@@ -2,8 +2,7 @@
 // of one device among them and an unknown device, ends as applying them one by one would; and a
 // device changed between a batch's read and its write is read and decided again, never
 // overwritten with a decision made on the old row.
-import { publish } from '@drover/bus';
-import { DeviceRegistryOps as Ops, type Device, deviceSubject, newUlid } from '@drover/contracts';
+import { DeviceRegistryOps as Ops, type Device } from '@drover/contracts';
 import { createLogger } from '@drover/observability';
 import { waitFor } from '@drover/testing';
 import { type DeviceCache } from '../../src/adapters/redis/device.cache';
@@ -42,18 +41,8 @@ afterAll(async () => {
   await h.close();
 });
 
-const presenceMessage = (deviceId: string, state: 'online' | 'offline', tsMs: number) => ({
-  subject: deviceSubject(h.bus.naming, 'presence', T, deviceId),
-  body: {
-    tenant: T,
-    device_type: 'sensor',
-    device_id: deviceId,
-    state,
-    ts: tsMs,
-    received_at: new Date(tsMs).toISOString(),
-    ...(state === 'online' && { firmware_version: '2.0.0' }),
-  },
-});
+const presence = (deviceId: string, state: 'online' | 'offline', tsMs: number) =>
+  h.presence(T, deviceId, state, tsMs, state === 'online' ? { firmware_version: '2.0.0' } : {});
 
 /** The device's events since its registration. */
 const eventsOf = (deviceId: string) =>
@@ -65,16 +54,17 @@ const eventsOf = (deviceId: string) =>
 describe('a burst of presences', () => {
   // State and events as one by one; the unknown device dead-lettered.
   it('ends as applying them one by one would', async () => {
-    const messages = [];
+    // All on the stream before the consumer has settled the first: they arrive in batches.
+    // Published in this order on one connection, so the stream keeps it per device.
+    const published: Promise<void>[] = [];
     for (let i = 0; i < DEVICES; i += 1) {
       const id = `b${i}`;
-      messages.push(presenceMessage(id, 'online', t0));
-      messages.push(presenceMessage(id, 'offline', t0 + 1000));
-      messages.push(presenceMessage(id, 'online', t0 + 2000));
+      published.push(presence(id, 'online', t0));
+      published.push(presence(id, 'offline', t0 + 1000));
+      published.push(presence(id, 'online', t0 + 2000));
     }
-    messages.push(presenceMessage('ghost-b', 'online', t0));
-    // All on the stream before the consumer has settled the first: they arrive in batches.
-    await Promise.all(messages.map((m) => publish(h.bus, m.subject, m.body, { msgId: newUlid() })));
+    published.push(presence('ghost-b', 'online', t0));
+    await Promise.all(published);
 
     await waitFor(async () => (await h.outcomes('presence', 'applied')) >= DEVICES * 3, {
       timeoutMs: 30_000,

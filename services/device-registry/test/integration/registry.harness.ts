@@ -1,11 +1,13 @@
 // Runs the real registry in-process on a private namespace, schema and Redis prefix, plus
 // watchers on the EVENTS and COMMANDS streams; `close()` removes every trace of it.
 import { AckPolicy, type ConsumerMessages } from 'nats';
-import { type Bus, rpcRequest } from '@drover/bus';
+import { type Bus, publish, rpcRequest } from '@drover/bus';
 import {
   DEVICE_REGISTRY_SERVICE,
   desiredFilter,
+  deviceSubject,
   namespace,
+  newUlid,
   parseEvent,
   type ParseEventResult,
 } from '@drover/contracts';
@@ -55,6 +57,14 @@ export interface Harness {
   outcomes(kind: string, outcome: string): Promise<number>;
   /** Calls a registry op. */
   rpc<T = unknown>(op: string, body: Record<string, unknown>): Promise<T>;
+  /** Publishes a device's presence onto DEVICE as the ingress does (received at `tsMs`). */
+  presence(
+    tenant: string,
+    deviceId: string,
+    state: 'online' | 'offline',
+    tsMs: number,
+    extra?: Record<string, unknown>,
+  ): Promise<void>;
   /** Waits until an event of `type` about `subject` arrived, returns it. */
   waitEvent(type: string, subject: string, count?: number): Promise<Seen>;
   /** Stops and removes everything. */
@@ -168,6 +178,20 @@ export async function startHarness(
       return found?.value ?? 0;
     },
     rpc: (op, body) => rpcRequest(bus, DEVICE_REGISTRY_SERVICE, op, body),
+    presence: async (tenant, deviceId, state, tsMs, extra = {}) => {
+      const body = {
+        tenant,
+        device_type: 'sensor',
+        device_id: deviceId,
+        state,
+        ts: tsMs,
+        received_at: new Date(tsMs).toISOString(),
+        ...extra,
+      };
+      await publish(bus, deviceSubject(bus.naming, 'presence', tenant, deviceId), body, {
+        msgId: newUlid(),
+      });
+    },
     waitEvent: async (type, subject, count = 1) => {
       const found = (await waitFor(
         () => ofType(type, subject).length >= count && ofType(type, subject),
