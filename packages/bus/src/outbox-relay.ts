@@ -78,13 +78,21 @@ export interface OutboxRelayOptions {
   batchSize?: number;
   /**
    * Publishes of one batch awaiting their stream ack at once, at most (default 1: each row
-   * waits for the previous row's ack); a sliding window, each ack lets the next row go. Above 1
-   * the rows are still sent in id order on the one connection, so the stream stores them in
-   * that order, and only the unbroken prefix of acked rows is marked sent; but when a publish
-   * in the middle fails, later rows already in flight may be stored ahead of it (the retry of
-   * the failed row lands after them). No row is sent after a failure is seen.
+   * waits for the previous row's ack); a sliding window, each ack lets the next message go.
+   * Above 1, at most one message per order key (`orderKey`) is in flight: a message waits
+   * while an earlier one of its key awaits its ack, and messages of other keys go past it. So
+   * when a publish fails, no later message of its key has been sent, and the retry keeps the
+   * key's order; messages of other keys may be stored ahead of it. No message is sent after a
+   * failure is seen, and only the unbroken prefix of acked rows is marked sent (the rest is
+   * published again, as duplicates the stream drops).
    */
   maxInFlight?: number;
+  /**
+   * The unit whose order the relay keeps when `maxInFlight` is above 1 (see there). Default:
+   * the CloudEvents `subject` of the payload (the aggregate: a device, a command's device),
+   * else the NATS subject.
+   */
+  orderKey?: (subject: string, payload: unknown) => string;
   /** Test hook, runs after a batch is published and before it is marked sent. */
   beforeMarkSent?: (ids: string[]) => Promise<void> | void;
   /**
@@ -174,6 +182,18 @@ export interface EagerStats {
   skipped: number;
 }
 
+/**
+ * The default order key: a CloudEvent's `subject` (what the event is about), else the NATS
+ * subject.
+ */
+const cloudEventOrderKey = (subject: string, payload: unknown): string => {
+  const about =
+    typeof payload === 'object' && payload !== null
+      ? (payload as { subject?: unknown }).subject
+      : undefined;
+  return typeof about === 'string' ? `ce:${about}` : subject;
+};
+
 // First key of the two-int advisory lock: "drover outbox", the second is the schema's hash.
 export const OUTBOX_LOCK_CLASS = 0x0d0b0c5;
 
@@ -191,6 +211,7 @@ export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
   const pollMs = opts.pollMs ?? 250;
   const batchSize = Math.max(1, Math.floor(opts.batchSize ?? 200));
   const maxInFlight = Math.max(1, opts.maxInFlight ?? 1);
+  const orderKey = opts.orderKey ?? cloudEventOrderKey;
   // How acked rows leave the unsent set: deleted, or marked sent and pruned after the retention.
   const markByIds = opts.deleteSent
     ? 'delete from outbox where id = any'
@@ -326,9 +347,12 @@ export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
     pool !== undefined ? flushBatchRaw(pool) : flushBatchKysely();
 
   // Publishes the rows' messages in id order (a batch row's in its order) through the bus's
-  // pipeline, at most `maxInFlight` awaiting their ack; the first failure stops issuing more.
-  // Resolves once every issued publish has settled, with the number of leading rows all of
-  // whose messages were acked, unbroken (a duplicate ack counts).
+  // pipeline, at most `maxInFlight` awaiting their ack and at most one per order key; a message
+  // whose key is busy is passed by later ones (looking at most `lookahead` messages ahead).
+  // After a publish fails, only messages before it are still issued: they can still complete
+  // the acked prefix, and none has its key (those went before it). Resolves once every issued
+  // publish has settled, with the number of leading rows all of whose messages were acked,
+  // unbroken (a duplicate ack counts).
   const publishRows = (rows: OutboxRow[]): Promise<{ acked: number; failure: unknown }> =>
     new Promise((resolve) => {
       const pipeline = opts.bus.pipeline();
@@ -342,13 +366,20 @@ export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
         for (const m of rowMessages(row)) messages.push(m);
         ends.push(messages.length);
       }
+      const keys = maxInFlight > 1 ? messages.map((m) => orderKey(m.subject, m.payload)) : [];
+      const busy = new Set<string>();
+      const issued = new Array<boolean>(messages.length).fill(false);
       const ok = new Array<boolean>(messages.length).fill(false);
+      const lookahead = maxInFlight * 4;
       let failure: unknown = null;
-      let issued = 0;
+      // The first message whose publish failed: later ones are not issued after it failed.
+      let failedAt = messages.length;
+      // The first message not yet issued; every one before it has been.
+      let next = 0;
       let inFlight = 0;
       const done = (): void => {
         let prefix = 0;
-        while (prefix < issued && ok[prefix]) prefix++;
+        while (prefix < messages.length && ok[prefix]) prefix++;
         let acked = 0;
         while (acked < rows.length && (ends[acked] as number) <= prefix) acked++;
         resolve({ acked, failure });
@@ -357,31 +388,49 @@ export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
         done();
         return;
       }
+      const issue = (k: number): void => {
+        const m = messages[k] as RowMessage;
+        const key = keys[k];
+        if (key !== undefined) busy.add(key);
+        issued[k] = true;
+        const h = natsHeaders();
+        for (const name in base) h.set(name, base[name] as string);
+        for (const name in m.headers) h.set(name, m.headers[name] as string);
+        h.set(HEADERS.msgId, m.msgId);
+        inFlight++;
+        pipeline
+          .publishWithHeaders(qualifySubject(opts.bus, m.subject), encodePayload(m.payload), h)
+          .then(
+            () => {
+              ok[k] = true;
+            },
+            (err: unknown) => {
+              failure ??= err;
+              failedAt = Math.min(failedAt, k);
+            },
+          )
+          .finally(() => {
+            inFlight--;
+            if (key !== undefined) busy.delete(key);
+            pump();
+            if (inFlight === 0 && next >= failedAt) done();
+          });
+      };
       const pump = (): void => {
-        while (failure === null && inFlight < maxInFlight && issued < messages.length) {
-          const k = issued++;
-          const m = messages[k] as RowMessage;
-          const h = natsHeaders();
-          for (const key in base) h.set(key, base[key] as string);
-          for (const key in m.headers) h.set(key, m.headers[key] as string);
-          h.set(HEADERS.msgId, m.msgId);
-          inFlight++;
-          pipeline
-            .publishWithHeaders(qualifySubject(opts.bus, m.subject), encodePayload(m.payload), h)
-            .then(
-              () => {
-                ok[k] = true;
-              },
-              (err: unknown) => {
-                failure ??= err;
-              },
-            )
-            .finally(() => {
-              inFlight--;
-              pump();
-              if (inFlight === 0 && (failure !== null || issued === messages.length)) done();
-            });
+        while (next < messages.length && issued[next]) next++;
+        // Keys of messages passed over in this look: a later message of theirs must wait too.
+        const waiting = new Set<string>();
+        const end = Math.min(failedAt, next + lookahead);
+        for (let k = next; k < end && inFlight < maxInFlight; k++) {
+          if (issued[k]) continue;
+          const key = keys[k];
+          if (key !== undefined && (busy.has(key) || waiting.has(key))) {
+            waiting.add(key);
+            continue;
+          }
+          issue(k);
         }
+        while (next < messages.length && issued[next]) next++;
       };
       pump();
     });

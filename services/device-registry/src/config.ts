@@ -18,10 +18,10 @@ export const RegistryConfigSchema = Type.Object({
   PRESENCE_BATCH_MAX: Type.Integer({ minimum: 1, maximum: 1000, default: 256 }),
   PRESENCE_BATCH_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 16, default: 2 }),
   OUTBOX_POLL_MS: Type.Integer({ minimum: 10, default: 250 }),
-  // Outbox publishes awaiting their stream ack at once. 1 (one after another) keeps a device's
-  // events in order even when a publish fails; above 1 a failed publish's retry can land after
-  // later events. A reconnect storm's events go out faster (docs/benchmarks.md).
-  OUTBOX_MAX_IN_FLIGHT: Type.Integer({ minimum: 1, maximum: 1000, default: 1 }),
+  // Outbox publishes awaiting their stream ack at once, at most one per device: a device's
+  // events stay in order even when a publish fails, and a reconnect storm's events go out in
+  // parallel (docs/benchmarks.md). 1 publishes one after another.
+  OUTBOX_MAX_IN_FLIGHT: Type.Integer({ minimum: 1, maximum: 1000, default: 128 }),
   // Sent outbox rows are deleted once older than this (0 keeps them).
   OUTBOX_RETENTION_MS: Type.Integer({ minimum: 0, default: 3_600_000 }),
 });

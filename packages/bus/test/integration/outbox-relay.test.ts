@@ -1,7 +1,8 @@
 // The outbox relay over the bus's JetStream pipeline, against the real Postgres and NATS: id
 // order across in-flight windows with the rows' headers, only the acked prefix marked sent when
-// a publish fails mid-window, duplicates counted as sent, the lock folded into the select, and
-// notifies coalescing into one batch.
+// a publish fails mid-window, duplicates counted as sent, a failed message never overtaken by a
+// later one of its order key, the lock folded into the select, and notifies coalescing into one
+// batch.
 import { Kysely, PostgresDialect } from 'kysely';
 import { createPool, migrate } from '@drover/db';
 import {
@@ -115,10 +116,12 @@ describe('outbox relay over the pipeline', () => {
   });
 
   it('marks only the acked prefix when a publish fails mid-window; duplicates count as sent', async () => {
-    const before = Array.from({ length: 5 }, (_, i) => message('fail', i));
+    // Each message is about a device of its own (its CloudEvents subject), so all are in flight.
+    const about = (m: OutboxMessage): OutboxMessage => ({ ...m, payload: { subject: m.msgId } });
+    const before = Array.from({ length: 5 }, (_, i) => about(message('fail', i)));
     // No stream captures this subject: the publish fails (no responders, or a timeout).
     const lost: OutboxMessage = { subject: 'iot.nowhere.x', msgId: 'fail-lost', payload: {} };
-    const after = Array.from({ length: 5 }, (_, i) => message('fail', 10 + i));
+    const after = Array.from({ length: 5 }, (_, i) => about(message('fail', 10 + i)));
     await enqueue([...before, lost, ...after]);
     const relay = startOutboxRelay({ db, bus, pollMs: 60_000, batchSize: 50, maxInFlight: 16 });
     try {
@@ -135,6 +138,41 @@ describe('outbox relay over the pipeline', () => {
     }
     expect(await unsent()).toEqual([]);
     expect(await storedIds('fail')).toEqual([...before, ...after].map((m) => m.msgId));
+  });
+
+  it("never sends a later message of a failed one's order key; other keys go past", async () => {
+    // Device a's events with a failing one among them, and device b's; all in one window.
+    const event = (id: string, device: string, subject = `iot.device.acme.key.${id}`) => ({
+      subject,
+      msgId: id,
+      payload: { subject: device, id },
+    });
+    const a1 = event('key-a1', 'a');
+    // No stream captures this subject: its publish fails.
+    const aLost = event('key-a-lost', 'a', 'iot.nowhere.z');
+    const a2 = event('key-a2', 'a');
+    const b1 = event('key-b1', 'b');
+    const b2 = event('key-b2', 'b');
+    await enqueue([a1, aLost, a2, b1, b2]);
+    const relay = startOutboxRelay({ db, bus, pollMs: 60_000, batchSize: 50, maxInFlight: 16 });
+    try {
+      expect(await relay.flushOnce()).toBe(1);
+      const stored = await storedIds('key');
+      // a2 waited for the failed event of its device and was never sent; b1 went past it (b2
+      // too, when b1's ack came before the failure).
+      expect(stored).not.toContain('key-a2');
+      expect(stored.filter((id) => id !== 'key-b2')).toEqual(['key-a1', 'key-b1']);
+      expect(await unsent()).toEqual(['key-a-lost', 'key-a2', 'key-b1', 'key-b2']);
+
+      await db.deleteFrom('outbox').where('event_id', '=', 'key-a-lost').execute();
+      expect(await relay.flushOnce()).toBe(3);
+    } finally {
+      await relay.stop();
+    }
+    expect(await unsent()).toEqual([]);
+    const stored = await storedIds('key');
+    expect(stored.filter((id) => id.startsWith('key-a'))).toEqual(['key-a1', 'key-a2']);
+    expect(stored.filter((id) => id.startsWith('key-b'))).toEqual(['key-b1', 'key-b2']);
   });
 
   it('publishes nothing while another relay holds the lock', async () => {
