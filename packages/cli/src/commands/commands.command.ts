@@ -1,8 +1,10 @@
-import { type Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { type ApiClient } from '../api-client';
 import { type CliIo, type CommonOptions } from '../context';
-import { formatTime, orDash, renderJson, renderRecord } from '../output';
-import { type ActionRunner } from './command-kit';
+import { type Page } from '../device.types';
+import { type Column, formatTime, orDash, renderJson, renderRecord, renderTable } from '../output';
+import { parseLimit } from '../parse';
+import { type ActionRunner, listAll, printPage } from './command-kit';
 
 /** A command as `GET /api/v1/commands/{id}` returns it. */
 export interface CommandView {
@@ -30,14 +32,52 @@ export interface CommandView {
   rtt_ms: number | null;
 }
 
-const FINAL = new Set(['succeeded', 'failed', 'rejected', 'timed_out', 'expired', 'dead_lettered']);
+/** A group fan-out as `GET /api/v1/fanouts/{id}` returns it. */
+export interface FanoutView {
+  /** Fan-out id. */
+  fanout_id: string;
+  /** Target group. */
+  group_id: string;
+  /** Command name. */
+  name: string;
+  /** Release rate (commands/s). */
+  rate_per_s: number;
+  /** Commands made (one per active member). */
+  total: number;
+  /** Created. */
+  created_at: string;
+  /** Commands per state. */
+  counts: Record<string, number>;
+  /** Every command reached a final state. */
+  done: boolean;
+}
 
-interface SendOptions {
+const FINAL = ['succeeded', 'failed', 'rejected', 'timed_out', 'expired', 'dead_lettered'];
+const STATES = ['queued', 'sent', 'accepted', ...FINAL];
+const isFinal = (status: string): boolean => FINAL.includes(status);
+// The API has no long poll yet; 250 ms is well under the command round trip objective.
+const POLL_MS = 250;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface CommandOptions {
   params?: string;
   timeout?: number;
   expiresIn?: number;
   idempotencyKey?: string;
   wait?: boolean;
+}
+
+interface FanoutOptions extends CommandOptions {
+  rate?: number;
+}
+
+interface ListOptions {
+  device?: string;
+  status?: string;
+  fanout?: string;
+  limit?: number;
+  cursor?: string;
+  all?: boolean;
 }
 
 /** Parses `--params` (a JSON object). */
@@ -52,6 +92,62 @@ export function parseParams(input: string): Record<string, unknown> {
     throw new Error('--params must be a JSON object');
   }
   return value as Record<string, unknown>;
+}
+
+/** The body fields a send and a fan-out share, from their options. */
+function commandBody(name: string, opts: CommandOptions): Record<string, unknown> {
+  return {
+    name,
+    ...(opts.params !== undefined && { params: parseParams(opts.params) }),
+    ...(opts.timeout !== undefined && { timeout_s: opts.timeout }),
+    ...(opts.expiresIn !== undefined && { expires_in_s: opts.expiresIn }),
+  };
+}
+
+/** The options a send and a fan-out share. */
+function withCommandOptions(cmd: Command): Command {
+  return cmd
+    .option('--params <json>', 'parameters as a JSON object')
+    .option('--timeout <s>', 'seconds from sending to timed_out', Number)
+    .option('--expires-in <s>', 'never send after this many seconds', Number)
+    .option('--idempotency-key <key>', 'retry-safe: the same key sends once');
+}
+
+const idempotencyHeader = (opts: CommandOptions) =>
+  opts.idempotencyKey ? { 'idempotency-key': opts.idempotencyKey } : undefined;
+
+const commandColumns: Column<CommandView>[] = [
+  { header: 'COMMAND ID', value: (c) => c.command_id },
+  { header: 'DEVICE ID', value: (c) => c.device_id },
+  { header: 'NAME', value: (c) => c.name },
+  { header: 'STATUS', value: (c) => c.status },
+  { header: 'ATTEMPTS', value: (c) => String(c.attempts) },
+  { header: 'CREATED', value: (c) => formatTime(c.created_at) },
+  { header: 'RTT MS', value: (c) => orDash(c.rtt_ms) },
+];
+
+/** Commands as a table. */
+export function renderCommandList(items: readonly CommandView[]): string {
+  return renderTable(items, commandColumns);
+}
+
+/** A fan-out as key/value rows, its counts in state order. */
+export function renderFanout(f: FanoutView): string {
+  const counts = Object.entries(f.counts)
+    .filter(([, n]) => n > 0)
+    .sort(([a], [b]) => STATES.indexOf(a) - STATES.indexOf(b))
+    .map(([state, n]) => `${state}=${n}`)
+    .join(' ');
+  return renderRecord([
+    ['fanout_id', f.fanout_id],
+    ['group_id', f.group_id],
+    ['name', f.name],
+    ['rate_per_s', String(f.rate_per_s)],
+    ['total', String(f.total)],
+    ['created_at', formatTime(f.created_at)],
+    ['counts', counts === '' ? '-' : counts],
+    ['done', String(f.done)],
+  ]);
 }
 
 function renderCommand(c: CommandView): string {
@@ -77,46 +173,48 @@ async function getCommand(client: ApiClient, id: string): Promise<CommandView> {
   });
 }
 
+async function getFanout(client: ApiClient, id: string): Promise<FanoutView> {
+  return client.request<FanoutView>({
+    method: 'GET',
+    path: `/api/v1/fanouts/${encodeURIComponent(id)}`,
+  });
+}
+
 function print(io: CliIo, common: CommonOptions, c: CommandView): void {
   io.stdout(common.json ? renderJson(c) : renderCommand(c));
 }
 
-/** `drover commands send|get`: commands to devices over REST. */
+function printFanout(io: CliIo, common: CommonOptions, f: FanoutView): void {
+  io.stdout(common.json ? renderJson(f) : renderFanout(f));
+}
+
+/** `drover commands send|get|list|fanout|progress`: commands to devices over REST. */
 export function registerCommandsCommand(program: Command, io: CliIo, run: ActionRunner): void {
   const commands = program.command('commands').description('send commands to devices');
 
-  const send = commands
-    .command('send')
-    .description('send a command to a device (queued until it is online)')
-    .argument('<device-id>')
-    .argument('<name>')
-    .option('--params <json>', 'parameters as a JSON object')
-    .option('--timeout <s>', 'seconds from sending to timed_out', Number)
-    .option('--expires-in <s>', 'never send after this many seconds', Number)
-    .option('--idempotency-key <key>', 'retry-safe: the same key sends the command once')
-    .option('--wait', 'poll until the command reaches a final state');
+  const send = withCommandOptions(
+    commands
+      .command('send')
+      .description('send a command to a device (queued until it is online)')
+      .argument('<device-id>')
+      .argument('<name>'),
+  ).option('--wait', 'poll until the command reaches a final state');
   run(send, async (client, common) => {
     const [deviceId, name] = send.processedArgs as [string, string];
-    const opts = send.opts<SendOptions>();
+    const opts = send.opts<CommandOptions>();
     const accepted = await client.request<{ command_id: string; status: string }>({
       method: 'POST',
       path: `/api/v1/devices/${encodeURIComponent(deviceId)}/commands`,
-      body: {
-        name,
-        ...(opts.params !== undefined && { params: parseParams(opts.params) }),
-        ...(opts.timeout !== undefined && { timeout_s: opts.timeout }),
-        ...(opts.expiresIn !== undefined && { expires_in_s: opts.expiresIn }),
-      },
-      headers: opts.idempotencyKey ? { 'idempotency-key': opts.idempotencyKey } : undefined,
+      body: commandBody(name, opts),
+      headers: idempotencyHeader(opts),
     });
     if (!opts.wait) {
-      io.stdout(common.json ? renderJson(accepted) : accepted.command_id);
+      io.stdout(common.json ? renderJson(accepted) : `${accepted.command_id}\n`);
       return;
     }
     let c = await getCommand(client, accepted.command_id);
-    while (!FINAL.has(c.status)) {
-      // The API has no long poll yet; 250 ms is well under the command round trip objective.
-      await new Promise((r) => setTimeout(r, 250));
+    while (!isFinal(c.status)) {
+      await sleep(POLL_MS);
       c = await getCommand(client, accepted.command_id);
     }
     print(io, common, c);
@@ -126,5 +224,73 @@ export function registerCommandsCommand(program: Command, io: CliIo, run: Action
   run(get, async (client, common) => {
     const [id] = get.processedArgs as [string];
     print(io, common, await getCommand(client, id));
+  });
+
+  const list = commands
+    .command('list')
+    .description("list commands, newest first: a device's, a fan-out's, by state")
+    .option('--device <device-id>', "only this device's commands")
+    .addOption(new Option('--status <state>', 'only commands in this state').choices(STATES))
+    .option('--fanout <fanout-id>', "only this fan-out's commands")
+    .option('--limit <n>', 'page size, 1-500 (default 50; 500 with --all)', parseLimit)
+    .option('--cursor <cursor>', 'the next_cursor of the previous page')
+    .option('--all', 'follow next_cursor until the last page');
+  run(list, async (client, common) => {
+    const opts = list.opts<ListOptions>();
+    const path =
+      opts.device === undefined
+        ? '/api/v1/commands'
+        : `/api/v1/devices/${encodeURIComponent(opts.device)}/commands`;
+    const query = {
+      status: opts.status,
+      fanout_id: opts.fanout,
+      limit: opts.limit ?? (opts.all ? 500 : undefined),
+      cursor: opts.cursor,
+    };
+    const page = opts.all
+      ? await listAll<CommandView>(client, path, query)
+      : await client.request<Page<CommandView>>({ method: 'GET', path, query });
+    printPage(io, common, page, renderCommandList);
+  });
+
+  const fanout = withCommandOptions(
+    commands
+      .command('fanout')
+      .description('send a command to every device of a group, rate limited')
+      .argument('<group-id>')
+      .argument('<name>'),
+  )
+    .option('--rate <n>', 'commands per second (default 100)', Number)
+    .option('--wait', "poll until every command reached a final state; print the fan-out's counts");
+  run(fanout, async (client, common) => {
+    const [groupId, name] = fanout.processedArgs as [string, string];
+    const opts = fanout.opts<FanoutOptions>();
+    let f = await client.request<FanoutView>({
+      method: 'POST',
+      path: `/api/v1/groups/${encodeURIComponent(groupId)}/commands`,
+      body: {
+        ...commandBody(name, opts),
+        ...(opts.rate !== undefined && { rate_per_s: opts.rate }),
+      },
+      headers: idempotencyHeader(opts),
+    });
+    if (!opts.wait) {
+      io.stdout(common.json ? renderJson(f) : `${f.fanout_id}\n`);
+      return;
+    }
+    while (!f.done) {
+      await sleep(POLL_MS);
+      f = await getFanout(client, f.fanout_id);
+    }
+    printFanout(io, common, f);
+  });
+
+  const progress = commands
+    .command('progress')
+    .description("a fan-out's progress: its commands counted by state")
+    .argument('<fanout-id>');
+  run(progress, async (client, common) => {
+    const [id] = progress.processedArgs as [string];
+    printFanout(io, common, await getFanout(client, id));
   });
 }

@@ -1,10 +1,9 @@
 import { type Command, Option } from 'commander';
-import { type ApiClient } from '../api-client';
-import { type CliIo, type CommonOptions } from '../context';
+import { type CliIo } from '../context';
 import { type DeviceView, type Page } from '../device.types';
 import { renderDevice, renderDeviceList, renderJson } from '../output';
 import { type AttrValue, collectAttr, collectTags, parseLimit } from '../parse';
-import { type ActionRunner } from './command-kit';
+import { type ActionRunner, listAll, printPage } from './command-kit';
 
 const DEVICES = '/api/v1/devices';
 
@@ -61,9 +60,9 @@ export function registerDevicesCommand(program: Command, io: CliIo, run: ActionR
       cursor: opts.cursor,
     };
     const page = opts.all
-      ? await listAll(client, query)
+      ? await listAll<DeviceView>(client, DEVICES, query)
       : await client.request<Page<DeviceView>>({ method: 'GET', path: DEVICES, query });
-    printPage(io, common, page);
+    printPage(io, common, page, renderDeviceList);
   });
 
   const get = devices.command('get').description('show one device').argument('<device-id>');
@@ -116,33 +115,4 @@ export function createBody(opts: CreateOptions): Record<string, unknown> {
   if (opts.tag !== undefined) body.tags = opts.tag;
   if (opts.attr !== undefined) body.attributes = opts.attr;
   return body;
-}
-
-async function listAll(
-  client: ApiClient,
-  query: Record<string, string | number | undefined>,
-): Promise<Page<DeviceView>> {
-  const items: DeviceView[] = [];
-  let cursor = query.cursor as string | undefined;
-  do {
-    const page = await client.request<Page<DeviceView>>({
-      method: 'GET',
-      path: DEVICES,
-      query: { ...query, cursor },
-    });
-    items.push(...page.items);
-    cursor = page.next_cursor ?? undefined;
-  } while (cursor);
-  return { items, next_cursor: null };
-}
-
-function printPage(io: CliIo, common: CommonOptions, page: Page<DeviceView>): void {
-  if (common.json) {
-    io.stdout(renderJson(page));
-    return;
-  }
-  io.stdout(renderDeviceList(page.items));
-  if (page.next_cursor) {
-    io.stderr(`more: --cursor ${page.next_cursor} (or --all)\n`);
-  }
 }

@@ -10,10 +10,16 @@ describe('drover commands', () => {
     expect(() => parseParams('{bad')).toThrow('--params must be JSON');
   });
 
-  it('offers send (with --params, --wait) and get', async () => {
+  it('offers send (with --params, --wait), get, list, fanout and progress', async () => {
     const program = buildProgram(captureIo(process.cwd()));
     const group = program.commands.find((c) => c.name() === 'commands')!;
-    expect(group.commands.map((c) => c.name())).toEqual(['send', 'get']);
+    expect(group.commands.map((c) => c.name())).toEqual([
+      'send',
+      'get',
+      'list',
+      'fanout',
+      'progress',
+    ]);
     const send = group.commands[0]!;
     send.action(() => undefined);
     await program.parseAsync(['commands', 'send', 'd1', 'reboot', '--params', '{}', '--wait'], {

@@ -2,23 +2,29 @@
 // Idempotency-Key is replayed by the gateway's hook and also handed to the command gateway,
 // so a command (or a group fan-out) is created and sent once for a key even if the replay
 // store forgot it.
-import { Type } from '@sinclair/typebox';
+import { type Static, Type } from '@sinclair/typebox';
 import { rpcRequest } from '@drover/bus';
 import {
   COMMAND_GATEWAY_SERVICE,
   Command,
   CommandGatewayOps,
+  CommandList,
   type CreateCommandResponse,
   CreateCommandRequest,
   CreateGroupCommandsRequest,
+  DeviceRegistryOps,
   Fanout,
+  ListCommandsRequest,
 } from '@drover/contracts';
 import { principalOf } from '../auth/auth.hook';
+import { resolveCursor, resolveLimit } from '../domain/pagination';
 import { type ContextRouter } from './router.types';
 import { IdParams, MutationHeaders, responses } from './schemas';
 
 const tags = ['commands'];
 const write = { scope: 'commands:write' as const };
+// API.md has no commands:read scope: reading commands takes the scope that sends them.
+const read = { scope: 'commands:write' as const };
 
 /** `POST /devices/{id}/commands` body. */
 export const CreateCommandBody = Type.Omit(
@@ -38,15 +44,34 @@ export const CommandAccepted = Type.Object(
   { additionalProperties: false },
 );
 const CommandIdParams = Type.Object({ id: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' }) });
+/** `GET /commands` query: filters combine with AND. */
+export const ListCommandsQuery = Type.Omit(ListCommandsRequest, ['tenant'], {
+  additionalProperties: false,
+});
+/** `GET /devices/{id}/commands` query. */
+export const ListDeviceCommandsQuery = Type.Omit(ListCommandsRequest, ['tenant', 'device_id'], {
+  additionalProperties: false,
+});
 
 /** Command routes. */
 export const commandsRouter: ContextRouter = {
   name: 'commands',
   // Like telemetry: not a readiness dependency of the gateway (devices work without it).
   services: [],
-  plugin: async (app, { bus }) => {
+  plugin: async (app, { bus, registry }) => {
     const call = <T>(op: string, body: Record<string, unknown>, correlationId: string) =>
       rpcRequest<T>(bus, COMMAND_GATEWAY_SERVICE, op, body, { correlationId });
+    // A page of commands, newest first; `filters` as the query gave them.
+    const list = (
+      tenant: string,
+      { limit, cursor, ...filters }: Static<typeof ListCommandsQuery>,
+      correlationId: string,
+    ) =>
+      call<CommandList>(
+        CommandGatewayOps.listCommands,
+        { ...filters, tenant, limit: resolveLimit(limit), cursor: resolveCursor(cursor) },
+        correlationId,
+      );
 
     app.post(
       '/devices/:id/commands',
@@ -109,14 +134,77 @@ export const commandsRouter: ContextRouter = {
           },
           request.id,
         );
-        return reply.code(202).send(fanout);
+        return reply
+          .code(202)
+          .header('location', `/api/v1/fanouts/${fanout.fanout_id}`)
+          .send(fanout);
+      },
+    );
+
+    app.get(
+      '/fanouts/:id',
+      {
+        config: read,
+        schema: {
+          tags,
+          summary: 'A group fan-out: its commands counted by state, and whether all are final',
+          params: CommandIdParams,
+          response: responses({ 200: Fanout }, [404]),
+        },
+      },
+      async (request) => {
+        const { tenant } = principalOf(request);
+        return call<Fanout>(
+          CommandGatewayOps.getFanout,
+          { tenant, fanout_id: request.params.id },
+          request.id,
+        );
+      },
+    );
+
+    app.get(
+      '/commands',
+      {
+        config: read,
+        schema: {
+          tags,
+          summary: 'List commands, newest first (filters combine with AND)',
+          querystring: ListCommandsQuery,
+          response: responses({ 200: CommandList }),
+        },
+      },
+      async (request) => list(principalOf(request).tenant, request.query, request.id),
+    );
+
+    app.get(
+      '/devices/:id/commands',
+      {
+        config: read,
+        schema: {
+          tags,
+          summary: "A device's commands, newest first (404 for an unknown device)",
+          params: IdParams,
+          querystring: ListDeviceCommandsQuery,
+          response: responses({ 200: CommandList }, [404]),
+        },
+      },
+      async (request) => {
+        const { tenant } = principalOf(request);
+        const deviceId = request.params.id;
+        // The gateway knows commands, not devices: an unknown id is a 404, not an empty page.
+        await registry.call(
+          DeviceRegistryOps.getDeviceMeta,
+          { tenant, device_id: deviceId },
+          request.id,
+        );
+        return list(tenant, { ...request.query, device_id: deviceId }, request.id);
       },
     );
 
     app.get(
       '/commands/:id',
       {
-        config: { scope: 'commands:write' as const },
+        config: read,
         schema: {
           tags,
           summary: 'A command and its state',

@@ -128,5 +128,80 @@ describe('commands', () => {
     const e = await fan('fan-key-2');
     expect(e.statusCode).toBe(202);
     expect(e.json().fanout_id).not.toBe(a.json().fanout_id);
+
+    // Its progress is readable where the answer points.
+    expect(e.headers.location).toBe(`/api/v1/fanouts/${e.json().fanout_id}`);
+    const progress = await stack.app.inject({ url: e.headers.location as string, headers: writer });
+    expect(progress.statusCode).toBe(200);
+    expect(progress.json()).toMatchObject({
+      fanout_id: e.json().fanout_id,
+      group_id: 'fan-g',
+      total: 1,
+      done: false,
+    });
+    const counts = progress.json().counts as Record<string, number>;
+    expect(Object.values(counts).reduce((x, y) => x + y, 0)).toBe(1);
+    const missing = await stack.app.inject({ url: '/api/v1/fanouts/nope', headers: writer });
+    expect(missing.statusCode).toBe(404);
+    expect(missing.json().error_code).toBe('fanout_not_found');
+  });
+
+  it("lists a device's commands newest first, page by page and by state", async () => {
+    const create = await stack.app.inject({
+      method: 'POST',
+      url: '/api/v1/devices',
+      headers: writer,
+      payload: { device_id: 'c-list', device_type: 'sensor', hardware_id: 'hw-c-list' },
+    });
+    expect(create.statusCode).toBe(201);
+    const ids: string[] = [];
+    for (const name of ['one', 'two', 'three']) {
+      const res = await stack.app.inject({
+        method: 'POST',
+        url: '/api/v1/devices/c-list/commands',
+        headers: writer,
+        payload: { name, expires_in_s: 1 },
+      });
+      expect(res.statusCode).toBe(202);
+      ids.push(res.json().command_id as string);
+    }
+    const get = (url: string) => stack.app.inject({ url, headers: writer });
+
+    const first = await get('/api/v1/devices/c-list/commands?limit=2');
+    expect(first.statusCode).toBe(200);
+    expect(first.json().items.map((c: { name: string }) => c.name)).toEqual(['three', 'two']);
+    expect(first.json().items[0]).toMatchObject({ device_id: 'c-list', status: 'queued' });
+    const cursor = first.json().next_cursor as string;
+    expect(cursor).toEqual(expect.any(String));
+    const second = await get(`/api/v1/devices/c-list/commands?limit=2&cursor=${cursor}`);
+    expect(second.json()).toEqual({
+      items: [expect.objectContaining({ name: 'one' })],
+      next_cursor: null,
+    });
+
+    // The tenant-wide list takes the same filters.
+    const byDevice = await get('/api/v1/commands?device_id=c-list&status=queued');
+    expect(byDevice.json().items.map((c: { command_id: string }) => c.command_id)).toEqual(
+      [...ids].reverse(),
+    );
+    expect((await get('/api/v1/devices/c-list/commands?status=succeeded')).json()).toEqual({
+      items: [],
+      next_cursor: null,
+    });
+
+    const unknown = await get('/api/v1/devices/nope/commands');
+    expect(unknown.statusCode).toBe(404);
+    expect(unknown.json().error_code).toBe('device_not_found');
+    const badCursor = await get('/api/v1/devices/c-list/commands?cursor=%2F%2F%2F');
+    expect(badCursor.statusCode).toBe(400);
+    expect(badCursor.json()).toMatchObject({ error_code: 'bad_cursor' });
+    const badState = await get('/api/v1/commands?status=stuck');
+    expect(badState.statusCode).toBe(400);
+    expect(badState.json().correlation_id).toEqual(expect.any(String));
+    const forbidden = await stack.app.inject({
+      url: '/api/v1/commands',
+      headers: await stack.bearer('devices:read'),
+    });
+    expect(forbidden.statusCode).toBe(403);
   });
 });
