@@ -585,7 +585,15 @@ try {
       const e = jc.decode(m.data);
       const at = started.get(e.data?.command_id);
       if (at === undefined) continue;
-      const final = ['succeeded', 'failed', 'rejected', 'timed_out', 'dead_lettered', 'expired'];
+      const final = [
+        'succeeded',
+        'failed',
+        'rejected',
+        'timed_out',
+        'dead_lettered',
+        'expired',
+        'cancelled',
+      ];
       if (!final.includes(e.data.status)) continue;
       started.delete(e.data.command_id);
       outcomes[e.data.status] = (outcomes[e.data.status] ?? 0) + 1;

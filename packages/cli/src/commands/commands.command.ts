@@ -52,7 +52,15 @@ export interface FanoutView {
   done: boolean;
 }
 
-const FINAL = ['succeeded', 'failed', 'rejected', 'timed_out', 'expired', 'dead_lettered'];
+const FINAL = [
+  'succeeded',
+  'failed',
+  'rejected',
+  'timed_out',
+  'expired',
+  'dead_lettered',
+  'cancelled',
+];
 const STATES = ['queued', 'sent', 'accepted', ...FINAL];
 const isFinal = (status: string): boolean => FINAL.includes(status);
 // The API has no long poll yet; 250 ms is well under the command round trip objective.
@@ -188,7 +196,7 @@ function printFanout(io: CliIo, common: CommonOptions, f: FanoutView): void {
   io.stdout(common.json ? renderJson(f) : renderFanout(f));
 }
 
-/** `drover commands send|get|list|fanout|progress`: commands to devices over REST. */
+/** `drover commands send|get|list|fanout|cancel|cancel-fanout|progress` over REST. */
 export function registerCommandsCommand(program: Command, io: CliIo, run: ActionRunner): void {
   const commands = program.command('commands').description('send commands to devices');
 
@@ -282,6 +290,38 @@ export function registerCommandsCommand(program: Command, io: CliIo, run: Action
       await sleep(POLL_MS);
       f = await getFanout(client, f.fanout_id);
     }
+    printFanout(io, common, f);
+  });
+
+  const cancel = commands
+    .command('cancel')
+    .description('withdraw a command not handed to the broker yet (it is never sent)')
+    .argument('<command-id>')
+    .option('--reason <text>', "why: kept as the command's error");
+  run(cancel, async (client, common) => {
+    const [id] = cancel.processedArgs as [string];
+    const { reason } = cancel.opts<{ reason?: string }>();
+    const c = await client.request<CommandView>({
+      method: 'POST',
+      path: `/api/v1/commands/${encodeURIComponent(id)}/cancel`,
+      body: reason === undefined ? {} : { reason },
+    });
+    print(io, common, c);
+  });
+
+  const cancelFanout = commands
+    .command('cancel-fanout')
+    .description("withdraw a fan-out's commands not handed over yet; the others go on")
+    .argument('<fanout-id>')
+    .option('--reason <text>', "why: kept as each withdrawn command's error");
+  run(cancelFanout, async (client, common) => {
+    const [id] = cancelFanout.processedArgs as [string];
+    const { reason } = cancelFanout.opts<{ reason?: string }>();
+    const f = await client.request<FanoutView>({
+      method: 'POST',
+      path: `/api/v1/fanouts/${encodeURIComponent(id)}/cancel`,
+      body: reason === undefined ? {} : { reason },
+    });
     printFanout(io, common, f);
   });
 

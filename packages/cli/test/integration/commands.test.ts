@@ -133,6 +133,23 @@ describe('drover commands against the real gateways and registry', () => {
     expect(page.items.map((c) => c.command_id)).toEqual([...sent].reverse());
     expect(page.next_cursor).toBeNull();
 
+    const withdrawn = await drover(['commands', 'cancel', sent[0]!, '--reason', 'typo']);
+    expect(withdrawn.code).toBe(0);
+    expect(withdrawn.out).toMatch(/status\s+│ cancelled/);
+    expect(withdrawn.out).toMatch(/error\s+│ typo/);
+    const listedCancelled = await drover([
+      'commands',
+      'list',
+      '--device',
+      'cmd-1',
+      '--status',
+      'cancelled',
+      '--json',
+    ]);
+    expect(
+      JSON.parse(listedCancelled.out).items.map((c: { command_id: string }) => c.command_id),
+    ).toEqual([sent[0]]);
+
     const none = await drover(['commands', 'list', '--device', 'cmd-1', '--status', 'succeeded']);
     expect(none.out).toBe('(none)\n');
     const unknown = await drover(['commands', 'list', '--device', 'nope']);
@@ -184,6 +201,10 @@ describe('drover commands against the real gateways and registry', () => {
       ['cmd-1', 'expired'],
       ['cmd-2', 'expired'],
     ]);
+
+    // Nothing left to withdraw: the counts stay.
+    const cancelled = await drover(['commands', 'cancel-fanout', f.fanout_id, '--json']);
+    expect(JSON.parse(cancelled.out)).toMatchObject({ counts: { expired: 2 }, done: true });
 
     const missing = await drover(['commands', 'progress', 'nope']);
     expect(missing.code).not.toBe(0);

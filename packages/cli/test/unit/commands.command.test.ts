@@ -10,7 +10,7 @@ describe('drover commands', () => {
     expect(() => parseParams('{bad')).toThrow('--params must be JSON');
   });
 
-  it('offers send (with --params, --wait), get, list, fanout and progress', async () => {
+  it('offers send (with --params, --wait), get, list, fanout, cancels and progress', async () => {
     const program = buildProgram(captureIo(process.cwd()));
     const group = program.commands.find((c) => c.name() === 'commands')!;
     expect(group.commands.map((c) => c.name())).toEqual([
@@ -18,6 +18,8 @@ describe('drover commands', () => {
       'get',
       'list',
       'fanout',
+      'cancel',
+      'cancel-fanout',
       'progress',
     ]);
     const send = group.commands[0]!;

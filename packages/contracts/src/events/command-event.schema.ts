@@ -15,6 +15,7 @@ export const CommandStatus = Type.Union([
   Type.Literal('timed_out'),
   Type.Literal('expired'),
   Type.Literal('dead_lettered'),
+  Type.Literal('cancelled'),
 ]);
 /** A command lifecycle state. */
 export type CommandStatus = Static<typeof CommandStatus>;

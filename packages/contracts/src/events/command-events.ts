@@ -1,6 +1,7 @@
 // The `command.*` events (one definition file each) gathered for the catalog and the index.
 import { type EventDefinition } from './cloud-event';
 import { CommandAcceptedV1 } from './command-accepted.v1';
+import { CommandCancelledV1 } from './command-cancelled.v1';
 import { CommandDeadLetteredV1 } from './command-dead-lettered.v1';
 import { CommandExpiredV1 } from './command-expired.v1';
 import { CommandFailedV1 } from './command-failed.v1';
@@ -13,6 +14,7 @@ import { CommandTimedOutV1 } from './command-timed-out.v1';
 export * from './command-event.schema';
 export {
   CommandAcceptedV1,
+  CommandCancelledV1,
   CommandDeadLetteredV1,
   CommandExpiredV1,
   CommandFailedV1,
@@ -34,4 +36,5 @@ export const commandEventDefinitions: readonly EventDefinition[] = [
   CommandTimedOutV1,
   CommandExpiredV1,
   CommandDeadLetteredV1,
+  CommandCancelledV1,
 ];

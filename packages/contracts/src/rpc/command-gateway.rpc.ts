@@ -17,6 +17,8 @@ export const CommandGatewayOps = {
   createGroupCommands: 'create_group_commands',
   getFanout: 'get_fanout',
   createCommands: 'create_commands',
+  cancelCommand: 'cancel_command',
+  cancelFanout: 'cancel_fanout',
 } as const;
 /** One of the command-gateway operation names. */
 export type CommandGatewayOp = (typeof CommandGatewayOps)[keyof typeof CommandGatewayOps];
@@ -102,6 +104,20 @@ export const GetCommandRequest = Type.Object({
 /** `get_command` request. */
 export type GetCommandRequest = Static<typeof GetCommandRequest>;
 
+const CancelReason = Type.String({
+  minLength: 1,
+  maxLength: 512,
+  description: "why: kept as the command's error",
+});
+/** `cancel_command` request: withdraw a command never handed to the broker. */
+export const CancelCommandRequest = Type.Object({
+  tenant: Id('tenant'),
+  command_id: Id('command id'),
+  reason: Type.Optional(CancelReason),
+});
+/** `cancel_command` request. */
+export type CancelCommandRequest = Static<typeof CancelCommandRequest>;
+
 /** `list_commands` request (newest first). */
 export const ListCommandsRequest = Type.Object({
   tenant: Id('tenant'),
@@ -167,6 +183,15 @@ export type Fanout = Static<typeof Fanout>;
 export const GetFanoutRequest = Type.Object({ tenant: Id('tenant'), fanout_id: Id('fan-out') });
 /** `get_fanout` request. */
 export type GetFanoutRequest = Static<typeof GetFanoutRequest>;
+
+/** `cancel_fanout` request: withdraw every command of a fan-out not handed over yet. */
+export const CancelFanoutRequest = Type.Object({
+  tenant: Id('tenant'),
+  fanout_id: Id('fan-out'),
+  reason: Type.Optional(CancelReason),
+});
+/** `cancel_fanout` request. */
+export type CancelFanoutRequest = Static<typeof CancelFanoutRequest>;
 
 /** One command of a `create_commands` batch. */
 export const BatchCommandItem = Type.Object({
@@ -246,4 +271,6 @@ export const CommandGatewayRpc = {
     request: CreateCommandsRequest,
     response: CreateCommandsResponse,
   },
+  [CommandGatewayOps.cancelCommand]: { request: CancelCommandRequest, response: Command },
+  [CommandGatewayOps.cancelFanout]: { request: CancelFanoutRequest, response: Fanout },
 } as const;

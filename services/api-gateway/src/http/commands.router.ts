@@ -5,6 +5,7 @@
 import { type Static, Type } from '@sinclair/typebox';
 import { rpcRequest } from '@drover/bus';
 import {
+  CancelCommandRequest,
   COMMAND_GATEWAY_SERVICE,
   Command,
   CommandGatewayOps,
@@ -44,6 +45,10 @@ export const CommandAccepted = Type.Object(
   { additionalProperties: false },
 );
 const CommandIdParams = Type.Object({ id: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' }) });
+/** `POST /commands/{id}/cancel` and `POST /fanouts/{id}/cancel` body (optional). */
+export const CancelBody = Type.Pick(CancelCommandRequest, ['reason'], {
+  additionalProperties: false,
+});
 /** `GET /commands` query: filters combine with AND. */
 export const ListCommandsQuery = Type.Omit(ListCommandsRequest, ['tenant'], {
   additionalProperties: false,
@@ -157,6 +162,59 @@ export const commandsRouter: ContextRouter = {
         return call<Fanout>(
           CommandGatewayOps.getFanout,
           { tenant, fanout_id: request.params.id },
+          request.id,
+        );
+      },
+    );
+
+    // Cancels take an optional body: no body means no reason.
+    const emptyBody = async (request: { body: unknown }) => {
+      request.body ??= {};
+    };
+
+    app.post(
+      '/commands/:id/cancel',
+      {
+        config: write,
+        schema: {
+          headers: MutationHeaders,
+          tags,
+          summary: 'Withdraw a command not handed to the broker yet (cancelled; never sent)',
+          params: CommandIdParams,
+          body: CancelBody,
+          response: responses({ 200: Command }, [404, 409]),
+        },
+        preValidation: emptyBody,
+      },
+      async (request) => {
+        const { tenant } = principalOf(request);
+        return call<Command>(
+          CommandGatewayOps.cancelCommand,
+          { ...request.body, tenant, command_id: request.params.id },
+          request.id,
+        );
+      },
+    );
+
+    app.post(
+      '/fanouts/:id/cancel',
+      {
+        config: write,
+        schema: {
+          headers: MutationHeaders,
+          tags,
+          summary: "Withdraw a fan-out's commands not handed over yet; the others go on",
+          params: CommandIdParams,
+          body: CancelBody,
+          response: responses({ 200: Fanout }, [404]),
+        },
+        preValidation: emptyBody,
+      },
+      async (request) => {
+        const { tenant } = principalOf(request);
+        return call<Fanout>(
+          CommandGatewayOps.cancelFanout,
+          { ...request.body, tenant, fanout_id: request.params.id },
           request.id,
         );
       },

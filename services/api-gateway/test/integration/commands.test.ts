@@ -204,4 +204,49 @@ describe('commands', () => {
     });
     expect(forbidden.statusCode).toBe(403);
   });
+
+  it('cancels a waiting command (with or without a reason) and a fan-out', async () => {
+    const queued = (await send({ name: 'reboot' })).json().command_id as string;
+    const cancel = (url: string, payload?: Record<string, unknown>) =>
+      stack.app.inject({ method: 'POST', url, headers: writer, ...(payload && { payload }) });
+    const res = await cancel(`/api/v1/commands/${queued}/cancel`, { reason: 'changed my mind' });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toMatchObject({
+      command_id: queued,
+      status: 'cancelled',
+      error: 'changed my mind',
+    });
+    // No body, again: the same cancelled command.
+    const again = await cancel(`/api/v1/commands/${queued}/cancel`);
+    expect(again.statusCode).toBe(200);
+    expect(again.json()).toMatchObject({ status: 'cancelled', error: 'changed my mind' });
+    const listed = await stack.app.inject({
+      url: '/api/v1/devices/c-1/commands?status=cancelled',
+      headers: writer,
+    });
+    expect(listed.json().items.map((c: { command_id: string }) => c.command_id)).toContain(queued);
+
+    const bad = await cancel(`/api/v1/commands/${queued}/cancel`, { why: 'x' });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().correlation_id).toEqual(expect.any(String));
+    const missing = await cancel('/api/v1/commands/01NOPE/cancel');
+    expect(missing.statusCode).toBe(404);
+    expect(missing.json().error_code).toBe('command_not_found');
+
+    const fan = await stack.app.inject({
+      method: 'POST',
+      url: '/api/v1/groups/fan-g/commands',
+      headers: writer,
+      payload: { name: 'reboot', rate_per_s: 1 },
+    });
+    expect(fan.statusCode).toBe(202);
+    const stopped = await cancel(`/api/v1/fanouts/${fan.json().fanout_id}/cancel`, {
+      reason: 'stop',
+    });
+    expect(stopped.statusCode).toBe(200);
+    expect(stopped.json()).toMatchObject({ total: 1, counts: { cancelled: 1 }, done: true });
+    const noFan = await cancel('/api/v1/fanouts/nope/cancel');
+    expect(noFan.statusCode).toBe(404);
+    expect(noFan.json().error_code).toBe('fanout_not_found');
+  });
 });

@@ -12,6 +12,7 @@ export const COMMAND_STATUSES = [
   'timed_out',
   'expired',
   'dead_lettered',
+  'cancelled',
 ] as const;
 /** A command state. */
 export type CommandStatus = (typeof COMMAND_STATUSES)[number];
@@ -24,6 +25,7 @@ export const FINAL_STATUSES: ReadonlySet<CommandStatus> = new Set<CommandStatus>
   'timed_out',
   'expired',
   'dead_lettered',
+  'cancelled',
 ]);
 
 /** States the scanner and the result handler still work on. */
@@ -72,4 +74,21 @@ export function applySignal(current: CommandStatus, signal: PlatformSignal): Tra
   // Only a command never handed over may expire: after that it can be on the device.
   if (signal === 'expired') return current === 'queued' ? move('expired') : ignore('stale');
   return current === 'accepted' ? ignore('stale') : move('dead_lettered');
+}
+
+/** What a cancel does: withdraw the command, nothing (cancelled already), or refuse and why. */
+export type CancelDecision =
+  | { kind: 'move'; to: 'cancelled' }
+  | { kind: 'ignore'; reason: 'duplicate' }
+  | { kind: 'refuse'; reason: 'already_sent' | 'final' };
+
+/**
+ * A cancel. Only a command never handed to the broker can be withdrawn: once handed over (even
+ * before the broker's ack) it may be on the device, and saying otherwise would be a lie.
+ */
+export function decideCancel(current: CommandStatus, attempts: number): CancelDecision {
+  if (current === 'cancelled') return { kind: 'ignore', reason: 'duplicate' };
+  if (isFinal(current)) return { kind: 'refuse', reason: 'final' };
+  if (current === 'queued' && attempts === 0) return { kind: 'move', to: 'cancelled' };
+  return { kind: 'refuse', reason: 'already_sent' };
 }

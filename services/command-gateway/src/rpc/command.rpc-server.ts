@@ -1,5 +1,7 @@
 // The command-gateway RPC endpoints (NATS services API, queue group = service name).
 import {
+  type CancelCommandRequest,
+  type CancelFanoutRequest,
   COMMAND_GATEWAY_SERVICE,
   CommandGatewayOps as Ops,
   CommandGatewayRpc,
@@ -29,6 +31,8 @@ const handlers: Record<keyof typeof CommandGatewayRpc, Handler> = {
   [Ops.getFanout]: (ctx, req: GetFanoutRequest) =>
     commands.getFanout(ctx, req.tenant, req.fanout_id),
   [Ops.createCommands]: (ctx, req: CreateCommandsRequest) => commands.createCommands(ctx, req),
+  [Ops.cancelCommand]: (ctx, req: CancelCommandRequest) => commands.cancelCommand(ctx, req),
+  [Ops.cancelFanout]: (ctx, req: CancelFanoutRequest) => commands.cancelFanout(ctx, req),
 };
 
 /** Serves every operation with its request schema from @drover/contracts. */

@@ -1,6 +1,8 @@
 // Use cases behind the RPC: create (idempotent, sent at once when the device is online), read,
 // list, and the rate-limited group fan-out.
 import {
+  type CancelCommandRequest,
+  type CancelFanoutRequest,
   type Command,
   type CommandList,
   type CreateCommandRequest,
@@ -16,6 +18,7 @@ import {
 import { ConflictError, DomainError, NotFoundError, ValidationError } from '@drover/service-kit';
 import { eventMessages, outboxRows } from '@drover/bus';
 import { resendDelayMs } from '../domain/backoff';
+import { type CommandStatus, decideCancel } from '../domain/command-state';
 import { decodeCursor, encodeCursor } from '../domain/cursor';
 import { fanoutSlotMs, summarize } from '../domain/fanout';
 import {
@@ -27,12 +30,21 @@ import {
   insertCommands,
   insertCreated,
   listCommands,
+  lockFanoutUnsent,
+  updateCommands,
 } from '../adapters/postgres/command.repository';
 import { type CommandRow, type NewCommandRow } from '../adapters/postgres/command.table';
 import { outboxEvents } from '../adapters/postgres/outbox';
 import { type GatewayContext } from './gateway.context';
 import { toCommand } from './command.mapper';
-import { commandEvent, commandMessage, handOverDeadline } from './transition.service';
+import {
+  commandEvent,
+  commandMessage,
+  countMove,
+  handOverDeadline,
+  moveTo,
+  planMove,
+} from './transition.service';
 import { releaseDevice } from './traffic.service';
 import { insertBatchAndPublish } from './create-batcher';
 import { onlineDevices } from '../adapters/postgres/presence.repository';
@@ -440,4 +452,78 @@ export async function getFanout(
     counts: s.counts as Record<string, number>,
     done: s.done,
   };
+}
+
+// A cancel keeps its reason as the command's error (what the event and GET show).
+const cancelError = (reason: string | undefined) => reason ?? 'cancelled';
+// Fan-out commands withdrawn per transaction.
+const CANCEL_CHUNK = 500;
+
+/**
+ * `cancel_command`: withdraws a command that was never handed to the broker (`cancelled`,
+ * final, with its `command.cancelled` event); it is never sent after that. Cancelling a
+ * cancelled command returns it as it is. The row lock orders it with a release or a scanner
+ * pass that would hand the command over: whichever comes second sees the other's outcome.
+ */
+export async function cancelCommand(
+  ctx: GatewayContext,
+  req: CancelCommandRequest,
+): Promise<Command> {
+  const now = ctx.now();
+  const row = await ctx.db.transaction().execute(async (trx) => {
+    const r = await findCommand(trx, req.tenant, req.command_id, true);
+    if (r === undefined) {
+      throw new NotFoundError('command_not_found', `no command ${req.command_id}`);
+    }
+    const decision = decideCancel(r.status, r.attempts);
+    if (decision.kind === 'ignore') return r;
+    if (decision.kind === 'refuse') {
+      throw decision.reason === 'final'
+        ? new ConflictError('command_final', `command ${r.command_id} is already ${r.status}`)
+        : new ConflictError(
+            'command_already_sent',
+            `command ${r.command_id} was handed to the broker (${r.status}, ${r.attempts} ` +
+              'attempt(s)): it may be on the device and can no longer be withdrawn',
+          );
+    }
+    return moveTo(trx, ctx, r, decision.to, now, { error: cancelError(req.reason) });
+  });
+  ctx.rowCache?.delete(row.command_id);
+  ctx.notifyOutbox();
+  return toCommand(row);
+}
+
+/**
+ * `cancel_fanout`: withdraws every command of a fan-out that was never handed over, in
+ * transactions of `CANCEL_CHUNK` rows (each locked, as `cancel_command` locks one); commands
+ * already handed over go on. Returns the fan-out's progress after it. Repeatable.
+ */
+export async function cancelFanout(ctx: GatewayContext, req: CancelFanoutRequest): Promise<Fanout> {
+  await getFanout(ctx, req.tenant, req.fanout_id);
+  const now = ctx.now();
+  const error = cancelError(req.reason);
+  for (;;) {
+    const locked = await ctx.db.transaction().execute(async (trx) => {
+      const rows = await lockFanoutUnsent(trx, req.fanout_id, CANCEL_CHUNK);
+      const moves = rows.flatMap((r) => {
+        const d = decideCancel(r.status, r.attempts);
+        return d.kind === 'move' ? [{ row: r, move: planMove(r, d.to, now, { error }) }] : [];
+      });
+      const cancelled: CommandStatus = 'cancelled';
+      await updateCommands(
+        trx,
+        moves.map((m) => m.row.command_id),
+        { status: cancelled, completed_at: now, next_attempt_at: null, deadline_at: null, error },
+      );
+      await outboxEvents(
+        trx,
+        moves.map((m) => m.move.event),
+      );
+      for (const m of moves) countMove(ctx, m.row, m.move, now);
+      return rows.length;
+    });
+    if (locked < CANCEL_CHUNK) break;
+  }
+  ctx.notifyOutbox();
+  return getFanout(ctx, req.tenant, req.fanout_id);
 }

@@ -2,6 +2,8 @@ import {
   applyAnswer,
   applySignal,
   COMMAND_STATUSES,
+  type CancelDecision,
+  decideCancel,
   OPEN_STATUSES,
   type CommandStatus,
   type DeviceAnswer,
@@ -54,9 +56,31 @@ describe('applySignal', () => {
   });
 });
 
+describe('decideCancel', () => {
+  const table: [CommandStatus, number, CancelDecision][] = [
+    ['queued', 0, { kind: 'move', to: 'cancelled' }],
+    // Handed over, the broker's ack not reported yet: it may be on the device.
+    ['queued', 1, { kind: 'refuse', reason: 'already_sent' }],
+    ['sent', 1, { kind: 'refuse', reason: 'already_sent' }],
+    ['accepted', 2, { kind: 'refuse', reason: 'already_sent' }],
+    ['succeeded', 1, { kind: 'refuse', reason: 'final' }],
+    ['expired', 0, { kind: 'refuse', reason: 'final' }],
+    ['cancelled', 0, { kind: 'ignore', reason: 'duplicate' }],
+  ];
+  it.each(table)('%s after %i hand-overs', (from, attempts, expected) => {
+    expect(decideCancel(from, attempts)).toEqual(expected);
+  });
+
+  it('a cancelled command takes no answer or signal any more', () => {
+    expect(applyAnswer('cancelled', 'succeeded')).toEqual(ig('late'));
+    expect(applySignal('cancelled', 'deadline')).toEqual(ig('late'));
+  });
+});
+
 it('knows the final states', () => {
   expect(COMMAND_STATUSES.filter((s) => !isFinal(s))).toEqual([...OPEN_STATUSES]);
   expect(isFinal('queued')).toBe(false);
   expect(isFinal('accepted')).toBe(false);
   expect(isFinal('timed_out')).toBe(true);
+  expect(isFinal('cancelled')).toBe(true);
 });

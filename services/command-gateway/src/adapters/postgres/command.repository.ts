@@ -373,6 +373,33 @@ export async function listCommands(
   return q.orderBy('command_id', 'desc').limit(f.limit).execute();
 }
 
+/**
+ * Locks up to `limit` commands of a fan-out that were never handed over (oldest first): the
+ * ones a cancel may still withdraw.
+ */
+export async function lockFanoutUnsent(
+  db: Executor,
+  fanoutId: string,
+  limit: number,
+): Promise<CommandRow[]> {
+  return db
+    .selectFrom('commands')
+    .selectAll()
+    .where('fanout_id', '=', fanoutId)
+    .where('status', '=', 'queued')
+    .where('attempts', '=', 0)
+    .orderBy('command_id')
+    .limit(limit)
+    .forUpdate()
+    .execute();
+}
+
+/** Writes the same patch to many commands. */
+export async function updateCommands(db: Executor, ids: string[], patch: Patch): Promise<void> {
+  if (ids.length === 0) return;
+  await db.updateTable('commands').set(patch).where('command_id', 'in', ids).execute();
+}
+
 /** Commands of a fan-out counted by state. */
 export async function countFanout(
   db: Executor,

@@ -5,6 +5,7 @@ import * as initial from './migrations/202611260700_initial';
 import * as fanoutIdempotency from './migrations/202611260900_fanout_idempotency';
 import * as partialIndexes from './migrations/202611270600_partial_indexes';
 import * as deviceCommandsIndex from './migrations/202611272200_device_commands_index';
+import * as cancelled from './migrations/202611272230_cancelled';
 
 /** Migrations for `migrate(db, {schema, migrations})`. */
 export const commandMigrations: Record<string, Migration> = {
@@ -14,4 +15,5 @@ export const commandMigrations: Record<string, Migration> = {
   '202611270600_partial_indexes': partialIndexes,
   '202611271000_outbox_batches': outboxBatchMigration,
   '202611272200_device_commands_index': deviceCommandsIndex,
+  '202611272230_cancelled': cancelled,
 };
