@@ -25,7 +25,7 @@ describe('cancelling commands', () => {
     await h?.stop();
   });
 
-  it('withdraws a waiting command: cancelled, with its event; its device never gets it', async () => {
+  it('withdraws a waiting command: cancelled with an event, never sent', async () => {
     const events: Array<{ type: string; data: Command }> = [];
     const codec = JSONCodec<{ type: string; data: Command }>();
     const sub = h.bus.nc.subscribe(h.bus.naming.subject(`iot.evt.${h.tenant}.command.cancelled`), {
