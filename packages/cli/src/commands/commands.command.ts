@@ -63,8 +63,9 @@ const FINAL = [
 ];
 const STATES = ['queued', 'sent', 'accepted', ...FINAL];
 const isFinal = (status: string): boolean => FINAL.includes(status);
-// The API has no long poll yet; 250 ms is well under the command round trip objective.
+// A fan-out's progress is polled (it has no long poll); a command is long-polled this long.
 const POLL_MS = 250;
+const LONG_POLL_S = 25;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface CommandOptions {
@@ -174,10 +175,12 @@ function renderCommand(c: CommandView): string {
   ]);
 }
 
-async function getCommand(client: ApiClient, id: string): Promise<CommandView> {
+/** A command; with `waitS`, once it is final or `waitS` has passed (the API's long poll). */
+async function getCommand(client: ApiClient, id: string, waitS?: number): Promise<CommandView> {
   return client.request<CommandView>({
     method: 'GET',
     path: `/api/v1/commands/${encodeURIComponent(id)}`,
+    ...(waitS !== undefined && { query: { wait_s: waitS }, timeoutMs: (waitS + 10) * 1000 }),
   });
 }
 
@@ -220,11 +223,9 @@ export function registerCommandsCommand(program: Command, io: CliIo, run: Action
       io.stdout(common.json ? renderJson(accepted) : `${accepted.command_id}\n`);
       return;
     }
-    let c = await getCommand(client, accepted.command_id);
-    while (!isFinal(c.status)) {
-      await sleep(POLL_MS);
-      c = await getCommand(client, accepted.command_id);
-    }
+    // Long polls: each answers as soon as the command is final.
+    let c = await getCommand(client, accepted.command_id, LONG_POLL_S);
+    while (!isFinal(c.status)) c = await getCommand(client, accepted.command_id, LONG_POLL_S);
     print(io, common, c);
   });
 

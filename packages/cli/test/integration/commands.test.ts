@@ -160,6 +160,15 @@ describe('drover commands against the real gateways and registry', () => {
     expect(badState.err).toMatch(/stuck/);
   });
 
+  it('send --wait answers once the command is final (a long poll, not a fixed poll)', async () => {
+    const t0 = Date.now();
+    const res = await drover(['commands', 'send', 'cmd-2', 'ping', '--expires-in', '1', '--wait']);
+    expect(res.code).toBe(0);
+    expect(res.out).toMatch(/status\s+│ expired/);
+    // Expired one second after it was made, answered at once.
+    expect(Date.now() - t0).toBeLessThan(15_000);
+  });
+
   it('fans out to a group, waits until every command is final and shows the progress', async () => {
     const made = await gateway.app.inject({
       method: 'POST',

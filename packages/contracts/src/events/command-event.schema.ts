@@ -20,6 +20,17 @@ export const CommandStatus = Type.Union([
 /** A command lifecycle state. */
 export type CommandStatus = Static<typeof CommandStatus>;
 
+/** The states a command never leaves. */
+export const FINAL_COMMAND_STATUSES: readonly CommandStatus[] = [
+  'succeeded',
+  'failed',
+  'rejected',
+  'timed_out',
+  'expired',
+  'dead_lettered',
+  'cancelled',
+];
+
 /** Data of every `drover.command.<transition>.v1` event. */
 export const CommandEventData = Type.Object({
   command_id: Id,

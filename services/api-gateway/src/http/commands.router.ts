@@ -17,6 +17,7 @@ import {
   Fanout,
   ListCommandsRequest,
 } from '@drover/contracts';
+import { createCommandWaiters } from '../adapters/nats/command-waiters';
 import { principalOf } from '../auth/auth.hook';
 import { resolveCursor, resolveLimit } from '../domain/pagination';
 import { type ContextRouter } from './router.types';
@@ -49,6 +50,21 @@ const CommandIdParams = Type.Object({ id: Type.String({ pattern: '^[A-Za-z0-9_-]
 export const CancelBody = Type.Pick(CancelCommandRequest, ['reason'], {
   additionalProperties: false,
 });
+/** Longest long poll of `GET /commands/{id}` (below common proxies' 60 s idle time-out). */
+export const MAX_WAIT_S = 30;
+/** `GET /commands/{id}` query. */
+export const GetCommandQuery = Type.Object(
+  {
+    wait_s: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: MAX_WAIT_S,
+        description: 'wait up to this long for the command to reach a final state (long poll)',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
 /** `GET /commands` query: filters combine with AND. */
 export const ListCommandsQuery = Type.Omit(ListCommandsRequest, ['tenant'], {
   additionalProperties: false,
@@ -66,6 +82,8 @@ export const commandsRouter: ContextRouter = {
   plugin: async (app, { bus, registry }) => {
     const call = <T>(op: string, body: Record<string, unknown>, correlationId: string) =>
       rpcRequest<T>(bus, COMMAND_GATEWAY_SERVICE, op, body, { correlationId });
+    const waiters = createCommandWaiters(bus);
+    app.addHook('onClose', async () => waiters.stop());
     // A page of commands, newest first; `filters` as the query gave them.
     const list = (
       tenant: string,
@@ -265,18 +283,22 @@ export const commandsRouter: ContextRouter = {
         config: read,
         schema: {
           tags,
-          summary: 'A command and its state',
+          summary: 'A command and its state; with wait_s, once it is final or wait_s has passed',
           params: CommandIdParams,
+          querystring: GetCommandQuery,
           response: responses({ 200: Command }, [404]),
         },
       },
       async (request) => {
         const { tenant } = principalOf(request);
-        return call<Command>(
-          CommandGatewayOps.getCommand,
-          { tenant, command_id: request.params.id },
-          request.id,
-        );
+        const commandId = request.params.id;
+        const read = () =>
+          call<Command>(
+            CommandGatewayOps.getCommand,
+            { tenant, command_id: commandId },
+            request.id,
+          );
+        return waiters.waitFinal(tenant, commandId, (request.query.wait_s ?? 0) * 1000, read);
       },
     );
   },

@@ -205,6 +205,44 @@ describe('commands', () => {
     expect(forbidden.statusCode).toBe(403);
   });
 
+  it('answers a long poll once the command is final, or when wait_s has passed', async () => {
+    const id = (await send({ name: 'reboot' })).json().command_id as string;
+    const poll = (waitS: number) =>
+      stack.app.inject({ url: `/api/v1/commands/${id}?wait_s=${waitS}`, headers: writer });
+
+    // Nothing happens to it: the answer comes at wait_s, still queued.
+    let t0 = Date.now();
+    const waited = await poll(1);
+    expect(waited.statusCode).toBe(200);
+    expect(waited.json().status).toBe('queued');
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(1000);
+
+    // Cancelled while a request waits: that request answers at once, cancelled.
+    t0 = Date.now();
+    const waiting = poll(20);
+    const cancelled = await stack.app.inject({
+      method: 'POST',
+      url: `/api/v1/commands/${id}/cancel`,
+      headers: writer,
+    });
+    expect(cancelled.statusCode).toBe(200);
+    const woken = await waiting;
+    expect(woken.json()).toMatchObject({ command_id: id, status: 'cancelled' });
+    expect(Date.now() - t0).toBeLessThan(10_000);
+
+    // Final already: no wait at all; out of range or unknown: refused.
+    t0 = Date.now();
+    expect((await poll(20)).json().status).toBe('cancelled');
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    const tooLong = await poll(31);
+    expect(tooLong.statusCode).toBe(400);
+    const unknown = await stack.app.inject({
+      url: '/api/v1/commands/01NOPE?wait_s=5',
+      headers: writer,
+    });
+    expect(unknown.statusCode).toBe(404);
+  });
+
   it('cancels a waiting command (with or without a reason) and a fan-out', async () => {
     const queued = (await send({ name: 'reboot' })).json().command_id as string;
     const cancel = (url: string, payload?: Record<string, unknown>) =>

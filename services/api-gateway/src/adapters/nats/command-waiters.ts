@@ -1,0 +1,147 @@
+// Long polls on commands (`GET /commands/{id}?wait_s=`): a request waits until its command is
+// final instead of polling. One core subscription to the command events of every tenant wakes
+// the waiters of a command when a final event of it passes; the waiter then reads the command
+// again (the event is only the wake-up, the answer is always a fresh read). The subscription is
+// opened by the first waiter and closed once nobody has waited for `lingerMs`. An event missed
+// during a reconnect costs at most the wait: every waiter reads again after a reconnect and at
+// its deadline.
+import { type Bus } from '@drover/bus';
+import { eventFilter, FINAL_COMMAND_STATUSES, parseEventSubject } from '@drover/contracts';
+import { Events, type Subscription } from 'nats';
+
+/** Waits for commands to become final. */
+export interface CommandWaiters {
+  /**
+   * Reads the command with `read` until it is final, `waitMs` has passed or the waiters stop;
+   * returns the last read.
+   */
+  waitFinal<T extends { status: string }>(
+    tenant: string,
+    commandId: string,
+    waitMs: number,
+    read: () => Promise<T>,
+  ): Promise<T>;
+  /** Closes the subscription; waiting requests answer with a last read. */
+  stop(): void;
+}
+
+const FINAL = new Set<string>(FINAL_COMMAND_STATUSES);
+const key = (tenant: string, commandId: string) => `${tenant}\u0000${commandId}`;
+
+/** Command waiters on the bus's command events. */
+export function createCommandWaiters(bus: Bus, opts: { lingerMs?: number } = {}): CommandWaiters {
+  const lingerMs = opts.lingerMs ?? 30_000;
+  // Per command, the wake-up of each request waiting for it.
+  const waiters = new Map<string, Set<() => void>>();
+  let sub: Subscription | null = null;
+  let live: Promise<void> | null = null;
+  let linger: NodeJS.Timeout | null = null;
+  let stopped = false;
+  const wakeAll = (): void => {
+    for (const set of waiters.values()) for (const wake of set) wake();
+  };
+  const close = (): void => {
+    sub?.unsubscribe();
+    sub = null;
+    live = null;
+  };
+
+  const open = (): Promise<void> => {
+    if (linger !== null) clearTimeout(linger);
+    linger = null;
+    if (live !== null) return live;
+    sub = bus.nc.subscribe(eventFilter(bus.naming, { aggregate: 'command' }), {
+      callback: (err, msg) => {
+        if (err) {
+          // The subscription is gone: the next waiter opens a new one; these read again.
+          close();
+          wakeAll();
+          return;
+        }
+        const subject = parseEventSubject(bus.naming, msg.subject);
+        if (subject === null || !FINAL.has(subject.event)) return;
+        const commandId = commandIdOf(msg.data);
+        if (commandId === undefined) return;
+        const set = waiters.get(key(subject.tenant, commandId));
+        if (set !== undefined) for (const wake of set) wake();
+      },
+    });
+    // Once a flush has come back the server has the subscription: a later event reaches it.
+    live = bus.nc.flush();
+    return live;
+  };
+  const closeSoon = (): void => {
+    if (waiters.size > 0 || linger !== null || sub === null) return;
+    linger = setTimeout(() => {
+      linger = null;
+      if (waiters.size === 0) close();
+    }, lingerMs);
+    linger.unref();
+  };
+
+  void (async () => {
+    for await (const status of bus.nc.status()) {
+      if (stopped) break;
+      if (status.type === Events.Reconnect) wakeAll();
+    }
+  })();
+
+  return {
+    async waitFinal(tenant, commandId, waitMs, read) {
+      if (waitMs <= 0 || stopped) return read();
+      const deadline = Date.now() + waitMs;
+      const k = key(tenant, commandId);
+      const set = waiters.get(k) ?? new Set<() => void>();
+      waiters.set(k, set);
+      // `woken` keeps a wake-up that comes while a read is in flight.
+      let woken = false;
+      let resume: (() => void) | null = null;
+      const wake = (): void => {
+        woken = true;
+        resume?.();
+      };
+      set.add(wake);
+      try {
+        await open();
+        for (;;) {
+          woken = false;
+          const command = await read();
+          const left = deadline - Date.now();
+          if (FINAL.has(command.status) || left <= 0 || stopped) return command;
+          if (!woken) {
+            await new Promise<void>((resolve) => {
+              const timer = setTimeout(resolve, left);
+              resume = () => {
+                clearTimeout(timer);
+                resolve();
+              };
+            });
+            resume = null;
+          }
+        }
+      } finally {
+        set.delete(wake);
+        if (set.size === 0) waiters.delete(k);
+        closeSoon();
+      }
+    },
+    stop() {
+      stopped = true;
+      if (linger !== null) clearTimeout(linger);
+      close();
+      wakeAll();
+    },
+  };
+}
+
+/** The `data.command_id` of a command event; undefined when it has none. */
+function commandIdOf(data: Uint8Array): string | undefined {
+  try {
+    const event = JSON.parse(new TextDecoder().decode(data)) as { data?: { command_id?: unknown } };
+    const id = event.data?.command_id;
+    return typeof id === 'string' ? id : undefined;
+  } catch (err) {
+    void err; // an unreadable event wakes nobody: its waiters read again at their deadline
+    return undefined;
+  }
+}

@@ -1,0 +1,95 @@
+// The long-poll waiters against the real NATS: a final event of the command wakes its waiter
+// (which reads again), events of other commands and non-final ones do not, the deadline answers
+// with the last read, and stop() releases every waiter.
+import { type Bus } from '@drover/bus';
+import { cleanupNamespace, testNamespace, withTestBus } from '@drover/testing';
+import { createCommandWaiters } from '../../src/adapters/nats/command-waiters';
+
+describe('command waiters', () => {
+  const ns = testNamespace('waiters');
+  let bus: Bus;
+  beforeAll(async () => {
+    bus = await withTestBus(ns);
+  });
+  afterAll(async () => {
+    await cleanupNamespace(ns, { bus, redisUrl: null });
+    await bus.close();
+  });
+
+  const event = (tenant: string, type: string, commandId: string) =>
+    bus.nc.publish(
+      bus.naming.subject(`iot.evt.${tenant}.command.${type}`),
+      JSON.stringify({ type: `drover.command.${type}.v1`, data: { command_id: commandId } }),
+    );
+
+  /** A command whose reads answer `states` in turn (the last one repeats); counts its reads. */
+  function command(states: string[]) {
+    let reads = 0;
+    let firstRead: () => void = () => undefined;
+    const readOnce = new Promise<void>((resolve) => {
+      firstRead = resolve;
+    });
+    const read = async () => {
+      const status = states[Math.min(reads, states.length - 1)]!;
+      reads++;
+      firstRead();
+      return { status };
+    };
+    return { read, readOnce, reads: () => reads };
+  }
+
+  it('wakes the waiter of a command at its final event, and no other', async () => {
+    const waiters = createCommandWaiters(bus, { lingerMs: 50 });
+    try {
+      const c = command(['queued', 'succeeded']);
+      const t0 = Date.now();
+      const answer = waiters.waitFinal('acme', 'c1', 20_000, c.read);
+      await c.readOnce;
+      // Not its command, not its tenant, not final: it keeps waiting.
+      event('acme', 'succeeded', 'c2');
+      event('other', 'succeeded', 'c1');
+      event('acme', 'accepted', 'c1');
+      await bus.nc.flush();
+      expect(c.reads()).toBe(1);
+      event('acme', 'succeeded', 'c1');
+      expect(await answer).toEqual({ status: 'succeeded' });
+      expect(c.reads()).toBe(2);
+      expect(Date.now() - t0).toBeLessThan(10_000);
+    } finally {
+      waiters.stop();
+    }
+  });
+
+  it('answers at the deadline with a last read; at once when final or not waiting', async () => {
+    const waiters = createCommandWaiters(bus, { lingerMs: 50 });
+    try {
+      const pending = command(['sent']);
+      const t0 = Date.now();
+      expect(await waiters.waitFinal('acme', 'c3', 300, pending.read)).toEqual({ status: 'sent' });
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(300);
+      // Read again at the deadline: the answer is as fresh as it can be.
+      expect(pending.reads()).toBe(2);
+
+      const done = command(['expired']);
+      expect(await waiters.waitFinal('acme', 'c4', 20_000, done.read)).toEqual({
+        status: 'expired',
+      });
+      const now = command(['queued']);
+      expect(await waiters.waitFinal('acme', 'c5', 0, now.read)).toEqual({ status: 'queued' });
+    } finally {
+      waiters.stop();
+    }
+  });
+
+  it('releases every waiter when it stops', async () => {
+    const waiters = createCommandWaiters(bus);
+    const c = command(['queued']);
+    const answer = waiters.waitFinal('acme', 'c6', 20_000, c.read);
+    await c.readOnce;
+    // The read's answer is handled in microtasks: after this turn the waiter is waiting.
+    await new Promise((resolve) => setImmediate(resolve));
+    waiters.stop();
+    expect(await answer).toEqual({ status: 'queued' });
+    expect(c.reads()).toBe(2);
+  });
+});
