@@ -18,7 +18,7 @@ import {
 import { ConflictError, DomainError, NotFoundError, ValidationError } from '@drover/service-kit';
 import { eventMessages, outboxRows } from '@drover/bus';
 import { resendDelayMs } from '../domain/backoff';
-import { type CommandStatus, decideCancel } from '../domain/command-state';
+import { decideCancel } from '../domain/command-state';
 import { decodeCursor, encodeCursor } from '../domain/cursor';
 import { fanoutSlotMs, summarize } from '../domain/fanout';
 import {
@@ -43,6 +43,7 @@ import {
   countMove,
   handOverDeadline,
   moveTo,
+  movePatch,
   planMove,
 } from './transition.service';
 import { releaseDevice } from './traffic.service';
@@ -509,12 +510,15 @@ export async function cancelFanout(ctx: GatewayContext, req: CancelFanoutRequest
         const d = decideCancel(r.status, r.attempts);
         return d.kind === 'move' ? [{ row: r, move: planMove(r, d.to, now, { error }) }] : [];
       });
-      const cancelled: CommandStatus = 'cancelled';
-      await updateCommands(
-        trx,
-        moves.map((m) => m.row.command_id),
-        { status: cancelled, completed_at: now, next_attempt_at: null, deadline_at: null, error },
-      );
+      // Never handed over, every row moves the same way (no answer, no sent time, no rtt).
+      const patch = moves[0] === undefined ? null : movePatch(moves[0].move.next);
+      if (patch !== null) {
+        await updateCommands(
+          trx,
+          moves.map((m) => m.row.command_id),
+          patch,
+        );
+      }
       await outboxEvents(
         trx,
         moves.map((m) => m.move.event),
