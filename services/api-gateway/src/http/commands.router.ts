@@ -83,7 +83,8 @@ export const commandsRouter: ContextRouter = {
     const call = <T>(op: string, body: Record<string, unknown>, correlationId: string) =>
       rpcRequest<T>(bus, COMMAND_GATEWAY_SERVICE, op, body, { correlationId });
     const waiters = createCommandWaiters(bus);
-    app.addHook('onClose', async () => waiters.stop());
+    // Before the server waits for requests in flight: long polls answer now, with a last read.
+    app.addHook('preClose', async () => waiters.stop());
     // A page of commands, newest first; `filters` as the query gave them.
     const list = (
       tenant: string,
