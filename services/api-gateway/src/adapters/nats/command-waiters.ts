@@ -1,13 +1,14 @@
 // Long polls on commands (`GET /commands/{id}?wait_s=`): a request waits until its command is
-// final instead of polling. One core subscription to the command events of every tenant wakes
-// the waiters of a command when a final event of it passes; the waiter then reads the command
-// again (the event is only the wake-up, the answer is always a fresh read). The subscription is
-// opened by the first waiter and closed once nobody has waited for `lingerMs`. An event missed
+// final instead of polling. Core subscriptions to the final command events of every tenant (one
+// per final state, so the other transitions never reach the gateway) wake the waiters of a
+// command when a final event of it passes; the waiter then reads the command
+// again (the event is only the wake-up, the answer is always a fresh read). The subscriptions
+// are opened by the first waiter and closed once nobody has waited for `lingerMs`. An event missed
 // during a reconnect costs at most the wait: every waiter reads again after a reconnect and at
 // its deadline.
 import { type Bus } from '@drover/bus';
 import { eventFilter, FINAL_COMMAND_STATUSES, parseEventSubject } from '@drover/contracts';
-import { Events, type Subscription } from 'nats';
+import { Events, type Msg, type NatsError, type Subscription } from 'nats';
 
 /** Waits for commands to become final. */
 export interface CommandWaiters {
@@ -33,7 +34,7 @@ export function createCommandWaiters(bus: Bus, opts: { lingerMs?: number } = {})
   const lingerMs = opts.lingerMs ?? 30_000;
   // Per command, the wake-up of each request waiting for it.
   const waiters = new Map<string, Set<() => void>>();
-  let sub: Subscription | null = null;
+  let subs: Subscription[] = [];
   let live: Promise<void> | null = null;
   let linger: NodeJS.Timeout | null = null;
   let stopped = false;
@@ -41,8 +42,8 @@ export function createCommandWaiters(bus: Bus, opts: { lingerMs?: number } = {})
     for (const set of waiters.values()) for (const wake of set) wake();
   };
   const close = (): void => {
-    sub?.unsubscribe();
-    sub = null;
+    for (const sub of subs) sub.unsubscribe();
+    subs = [];
     live = null;
   };
 
@@ -50,28 +51,28 @@ export function createCommandWaiters(bus: Bus, opts: { lingerMs?: number } = {})
     if (linger !== null) clearTimeout(linger);
     linger = null;
     if (live !== null) return live;
-    sub = bus.nc.subscribe(eventFilter(bus.naming, { aggregate: 'command' }), {
-      callback: (err, msg) => {
-        if (err) {
-          // The subscription is gone: the next waiter opens a new one; these read again.
-          close();
-          wakeAll();
-          return;
-        }
-        const subject = parseEventSubject(bus.naming, msg.subject);
-        if (subject === null || !FINAL.has(subject.event)) return;
-        const commandId = commandIdOf(msg.data);
-        if (commandId === undefined) return;
-        const set = waiters.get(key(subject.tenant, commandId));
-        if (set !== undefined) for (const wake of set) wake();
-      },
-    });
-    // Once a flush has come back the server has the subscription: a later event reaches it.
+    const callback = (err: NatsError | null, msg: Msg): void => {
+      if (err) {
+        // A subscription is gone: the next waiter opens new ones; these read again.
+        close();
+        wakeAll();
+        return;
+      }
+      const subject = parseEventSubject(bus.naming, msg.subject);
+      const commandId = commandIdOf(msg.data);
+      if (subject === null || commandId === undefined) return;
+      const set = waiters.get(key(subject.tenant, commandId));
+      if (set !== undefined) for (const wake of set) wake();
+    };
+    subs = FINAL_COMMAND_STATUSES.map((event) =>
+      bus.nc.subscribe(eventFilter(bus.naming, { aggregate: 'command', event }), { callback }),
+    );
+    // Once a flush has come back the server has the subscriptions: a later event reaches them.
     live = bus.nc.flush();
     return live;
   };
   const closeSoon = (): void => {
-    if (waiters.size > 0 || linger !== null || sub === null) return;
+    if (waiters.size > 0 || linger !== null || subs.length === 0) return;
     linger = setTimeout(() => {
       linger = null;
       if (waiters.size === 0) close();
