@@ -14,6 +14,8 @@ export interface CommandView {
   device_id: string;
   /** Name. */
   name: string;
+  /** Parameters. */
+  params: Record<string, unknown>;
   /** State. */
   status: string;
   /** Hand-overs to the broker. */
@@ -30,6 +32,12 @@ export interface CommandView {
   error: string | null;
   /** Sent -> result (ms). */
   rtt_ms: number | null;
+  /** Never sent after this. */
+  expires_at: string;
+  /** Sending -> timed_out (s). */
+  timeout_s: number;
+  /** The group fan-out it belongs to. */
+  fanout_id: string | null;
 }
 
 /** A group fan-out as `GET /api/v1/fanouts/{id}` returns it. */
@@ -164,14 +172,18 @@ function renderCommand(c: CommandView): string {
     ['command_id', c.command_id],
     ['device_id', c.device_id],
     ['name', c.name],
+    ['params', JSON.stringify(c.params)],
     ['status', c.status],
     ['attempts', String(c.attempts)],
     ['created_at', formatTime(c.created_at)],
+    ['expires_at', formatTime(c.expires_at)],
+    ['timeout_s', String(c.timeout_s)],
     ['sent_at', formatTime(c.sent_at)],
     ['completed_at', formatTime(c.completed_at)],
     ['rtt_ms', orDash(c.rtt_ms)],
     ['result', c.result === null ? '-' : JSON.stringify(c.result)],
     ['error', orDash(c.error)],
+    ['fanout_id', orDash(c.fanout_id)],
   ]);
 }
 

@@ -137,6 +137,7 @@ describe('drover commands against the real gateways and registry', () => {
     expect(withdrawn.code).toBe(0);
     expect(withdrawn.out).toMatch(/status\s+│ cancelled/);
     expect(withdrawn.out).toMatch(/error\s+│ typo/);
+    expect(withdrawn.out).toMatch(/params\s+│ \{"n":1\}/);
     const listedCancelled = await drover([
       'commands',
       'list',
