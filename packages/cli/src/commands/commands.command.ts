@@ -1,4 +1,5 @@
 import { type Command, Option } from 'commander';
+import { COMMAND_STATUSES, FINAL_COMMAND_STATUSES } from '@drover/contracts';
 import { type ApiClient } from '../api-client';
 import { type CliIo, type CommonOptions } from '../context';
 import { type Page } from '../device.types';
@@ -60,17 +61,9 @@ export interface FanoutView {
   done: boolean;
 }
 
-const FINAL = [
-  'succeeded',
-  'failed',
-  'rejected',
-  'timed_out',
-  'expired',
-  'dead_lettered',
-  'cancelled',
-];
-const STATES = ['queued', 'sent', 'accepted', ...FINAL];
-const isFinal = (status: string): boolean => FINAL.includes(status);
+const STATES = COMMAND_STATUSES as readonly string[];
+const isFinal = (status: string): boolean =>
+  (FINAL_COMMAND_STATUSES as readonly string[]).includes(status);
 // A fan-out's progress is polled (it has no long poll); a command is long-polled this long.
 const POLL_MS = 250;
 const LONG_POLL_S = 25;

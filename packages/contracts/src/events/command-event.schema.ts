@@ -20,6 +20,20 @@ export const CommandStatus = Type.Union([
 /** A command lifecycle state. */
 export type CommandStatus = Static<typeof CommandStatus>;
 
+/** Every command state, in lifecycle order. */
+export const COMMAND_STATUSES: readonly CommandStatus[] = [
+  'queued',
+  'sent',
+  'accepted',
+  'succeeded',
+  'failed',
+  'rejected',
+  'timed_out',
+  'expired',
+  'dead_lettered',
+  'cancelled',
+];
+
 /** The states a command never leaves. */
 export const FINAL_COMMAND_STATUSES: readonly CommandStatus[] = [
   'succeeded',

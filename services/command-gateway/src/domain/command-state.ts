@@ -1,32 +1,12 @@
 // The command state machine: which device answer or platform observation moves a command
 // where. Pure and table-driven so every edge is visible (and tested) in one place.
+import { type CommandStatus, FINAL_COMMAND_STATUSES } from '@drover/contracts';
 
-/** Every state of a command (API.md). */
-export const COMMAND_STATUSES = [
-  'queued',
-  'sent',
-  'accepted',
-  'succeeded',
-  'failed',
-  'rejected',
-  'timed_out',
-  'expired',
-  'dead_lettered',
-  'cancelled',
-] as const;
-/** A command state. */
-export type CommandStatus = (typeof COMMAND_STATUSES)[number];
+/** Every state of a command (API.md), and the one type for them (the contract's). */
+export { COMMAND_STATUSES, type CommandStatus } from '@drover/contracts';
 
 /** States nothing leaves. */
-export const FINAL_STATUSES: ReadonlySet<CommandStatus> = new Set<CommandStatus>([
-  'succeeded',
-  'failed',
-  'rejected',
-  'timed_out',
-  'expired',
-  'dead_lettered',
-  'cancelled',
-]);
+export const FINAL_STATUSES: ReadonlySet<CommandStatus> = new Set(FINAL_COMMAND_STATUSES);
 
 /** States the scanner and the result handler still work on. */
 export const OPEN_STATUSES: readonly CommandStatus[] = ['queued', 'sent', 'accepted'];
