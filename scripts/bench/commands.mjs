@@ -360,6 +360,7 @@ async function run(ns, nc, deviceIds, telemetryRate, services, seconds = SECONDS
     // CPU per command of each service process, the servers and the generator, all of it.
     cpu: cpuPerCommand(cpu0, cpu1, total),
     stages: stageSummary(stages),
+    recorded: recordedRoundTrips(stages),
     elu,
     q: quantiles(rtts),
     windows: byWindow(timed),
@@ -448,6 +449,15 @@ function stageSummary(stages) {
   return Object.fromEntries(Object.entries(spans).map(([k, f]) => [k, quantiles(done.map(f)).p50]));
 }
 
+/**
+ * Create request sent → succeeded as the gateway recorded it (the `at` of its event): the round
+ * trip `drover_command_round_trip_seconds` observes, without the event's way to a consumer.
+ */
+function recordedRoundTrips(stages) {
+  const done = [...stages.values()].filter((s) => s.start && s.succeededAt);
+  return quantiles(done.map((s) => s.succeededAt - s.start));
+}
+
 /** p95 of the round trips by the window of the run they were sent in (a backlog shows here). */
 function byWindow(timed) {
   const size = Math.max(5, Math.round(SECONDS / 6)) * 1000;
@@ -473,6 +483,7 @@ function printRun(label, r) {
   console.log(
     `  p95 by send time: ${r.windows.map((w) => `${w.from}–${w.to} s ${w.p95.toFixed(0)} ms`).join(', ')}`,
   );
+  console.log(`  recorded by the gateway (no event leg): ${fmt(r.recorded)}`);
   console.log(`  cpu ms/command: ${fmtCpu(r.cpu)}`);
   console.log(
     `  stages (p50 ms): ${Object.entries(r.stages)
