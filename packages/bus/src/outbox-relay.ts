@@ -82,9 +82,9 @@ export interface OutboxRelayOptions {
    * Above 1, at most one message per order key (`orderKey`) is in flight: a message waits
    * while an earlier one of its key awaits its ack, and messages of other keys go past it. So
    * when a publish fails, no later message of its key has been sent, and the retry keeps the
-   * key's order; messages of other keys may be stored ahead of it. No message is sent after a
-   * failure is seen, and only the unbroken prefix of acked rows is marked sent (the rest is
-   * published again, as duplicates the stream drops).
+   * key's order; messages of other keys may be stored ahead of it. Once a publish has failed,
+   * only messages before it are still sent, and only the unbroken prefix of acked rows is marked
+   * sent (the rest is published again, as duplicates the stream drops).
    */
   maxInFlight?: number;
   /**
