@@ -293,13 +293,13 @@ export const commandsRouter: ContextRouter = {
       async (request) => {
         const { tenant } = principalOf(request);
         const commandId = request.params.id;
-        const read = () =>
+        const load = () =>
           call<Command>(
             CommandGatewayOps.getCommand,
             { tenant, command_id: commandId },
             request.id,
           );
-        return waiters.waitFinal(tenant, commandId, (request.query.wait_s ?? 0) * 1000, read);
+        return waiters.waitFinal(tenant, commandId, (request.query.wait_s ?? 0) * 1000, load);
       },
     );
   },
