@@ -64,8 +64,9 @@ export interface FanoutView {
 const STATES = COMMAND_STATUSES as readonly string[];
 const isFinal = (status: string): boolean =>
   (FINAL_COMMAND_STATUSES as readonly string[]).includes(status);
-// A fan-out's progress is polled (it has no long poll); a command is long-polled this long.
-const POLL_MS = 250;
+// A fan-out's progress is polled (it has no long poll; fan-outs take seconds to hours); a
+// command is long-polled this long.
+const FANOUT_POLL_MS = 1000;
 const LONG_POLL_S = 25;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -214,7 +215,7 @@ export function registerCommandsCommand(program: Command, io: CliIo, run: Action
       .description('send a command to a device (queued until it is online)')
       .argument('<device-id>')
       .argument('<name>'),
-  ).option('--wait', 'poll until the command reaches a final state');
+  ).option('--wait', 'wait (long poll) until the command reaches a final state; print it');
   run(send, async (client, common) => {
     const [deviceId, name] = send.processedArgs as [string, string];
     const opts = send.opts<CommandOptions>();
@@ -293,7 +294,7 @@ export function registerCommandsCommand(program: Command, io: CliIo, run: Action
       return;
     }
     while (!f.done) {
-      await sleep(POLL_MS);
+      await sleep(FANOUT_POLL_MS);
       f = await getFanout(client, f.fanout_id);
     }
     printFanout(io, common, f);
