@@ -20,19 +20,8 @@ export const CommandStatus = Type.Union([
 /** A command lifecycle state. */
 export type CommandStatus = Static<typeof CommandStatus>;
 
-/** Every command state, in lifecycle order. */
-export const COMMAND_STATUSES: readonly CommandStatus[] = [
-  'queued',
-  'sent',
-  'accepted',
-  'succeeded',
-  'failed',
-  'rejected',
-  'timed_out',
-  'expired',
-  'dead_lettered',
-  'cancelled',
-];
+/** The states a command is still in the works in. */
+export const OPEN_COMMAND_STATUSES: readonly CommandStatus[] = ['queued', 'sent', 'accepted'];
 
 /** The states a command never leaves. */
 export const FINAL_COMMAND_STATUSES: readonly CommandStatus[] = [
@@ -43,6 +32,12 @@ export const FINAL_COMMAND_STATUSES: readonly CommandStatus[] = [
   'expired',
   'dead_lettered',
   'cancelled',
+];
+
+/** Every command state, in lifecycle order. */
+export const COMMAND_STATUSES: readonly CommandStatus[] = [
+  ...OPEN_COMMAND_STATUSES,
+  ...FINAL_COMMAND_STATUSES,
 ];
 
 /** Data of every `drover.command.<transition>.v1` event. */

@@ -1,6 +1,10 @@
 // The command state machine: which device answer or platform observation moves a command
 // where. Pure and table-driven so every edge is visible (and tested) in one place.
-import { type CommandStatus, FINAL_COMMAND_STATUSES } from '@drover/contracts';
+import {
+  type CommandStatus,
+  FINAL_COMMAND_STATUSES,
+  OPEN_COMMAND_STATUSES,
+} from '@drover/contracts';
 
 /** Every state of a command (API.md), and the one type for them (the contract's). */
 export { COMMAND_STATUSES, type CommandStatus } from '@drover/contracts';
@@ -9,7 +13,7 @@ export { COMMAND_STATUSES, type CommandStatus } from '@drover/contracts';
 export const FINAL_STATUSES: ReadonlySet<CommandStatus> = new Set(FINAL_COMMAND_STATUSES);
 
 /** States the scanner and the result handler still work on. */
-export const OPEN_STATUSES: readonly CommandStatus[] = ['queued', 'sent', 'accepted'];
+export const OPEN_STATUSES: readonly CommandStatus[] = OPEN_COMMAND_STATUSES;
 
 /** What a device may answer on `cmd/res`. */
 export type DeviceAnswer = 'accepted' | 'succeeded' | 'failed' | 'rejected';
