@@ -2,7 +2,10 @@
 // Checks the deployment files without Docker or Helm: every YAML file parses (compose, deploy/
 // except the Helm templates, which are Go templates, and the CI workflows), the Helm templates'
 // blocks are balanced, and every service under services/ is deployed by docker-compose.yml and
-// by the Helm chart's values. Prints one line per problem and exits 1 if there is any.
+// by the Helm chart's values. Where promtool is installed (Debian: prometheus), the alert rules'
+// unit tests run too (`promtool test rules`). Prints one line per problem and exits 1 if there is
+// any.
+import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +15,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const COMPOSE = 'docker-compose.yml';
 const DOCKERFILE = 'deploy/docker/Dockerfile';
 const HELM_VALUES = 'deploy/helm/drover/values.yaml';
+const ALERT_TESTS = 'deploy/prometheus/alerts.test.yml';
 const problems = [];
 
 const problem = (file, message) => problems.push(`${file}: ${message}`);
@@ -127,6 +131,7 @@ function main() {
   if (!existsSync(join(root, DOCKERFILE))) problem(DOCKERFILE, 'missing');
   checkCompose(parsed.get(COMPOSE)?.[0], services);
   checkHelmValues(parsed.get(HELM_VALUES)?.[0], services);
+  const rules = checkAlertRules();
 
   if (problems.length > 0) {
     for (const line of problems) console.error(`check-deploy: ${line}`);
@@ -134,8 +139,20 @@ function main() {
     process.exit(1);
   }
   console.log(
-    `check-deploy: ok (${yamlFiles.length} YAML files; services: ${services.join(', ')})`,
+    `check-deploy: ok (${yamlFiles.length} YAML files; services: ${services.join(', ')}; ${rules})`,
   );
+}
+
+/** Runs the alert rules' unit tests with promtool when it is installed; says what it did. */
+function checkAlertRules() {
+  const run = spawnSync('promtool', ['test', 'rules', ALERT_TESTS], {
+    cwd: root,
+    encoding: 'utf8',
+  });
+  if (run.error?.code === 'ENOENT') return 'alert rule tests not run: no promtool';
+  if (run.status !== 0)
+    problem(ALERT_TESTS, `promtool test rules failed:\n${run.stdout}${run.stderr}`);
+  return 'alert rule tests passed';
 }
 
 main();
