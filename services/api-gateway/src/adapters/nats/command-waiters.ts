@@ -51,6 +51,7 @@ export function createCommandWaiters(bus: Bus, opts: { lingerMs?: number } = {})
     if (linger !== null) clearTimeout(linger);
     linger = null;
     if (live !== null) return live;
+    watchReconnects();
     const callback = (err: NatsError | null, msg: Msg): void => {
       if (err) {
         // A subscription is gone: the next waiter opens new ones; these read again.
@@ -80,12 +81,20 @@ export function createCommandWaiters(bus: Bus, opts: { lingerMs?: number } = {})
     linger.unref();
   };
 
-  void (async () => {
-    for await (const status of bus.nc.status()) {
-      if (stopped) break;
-      if (status.type === Events.Reconnect) wakeAll();
-    }
-  })();
+  // Reconnects are watched from the first wait on (building the routes touches no connection).
+  let watching = false;
+  const watchReconnects = (): void => {
+    if (watching) return;
+    watching = true;
+    void (async () => {
+      for await (const status of bus.nc.status()) {
+        if (stopped) break;
+        if (status.type === Events.Reconnect) wakeAll();
+      }
+    })().catch((err: unknown) => {
+      bus.logger.warn({ event: 'commands.waiters_status_failed', err: String(err) }, 'status');
+    });
+  };
 
   return {
     async waitFinal(tenant, commandId, waitMs, read) {
