@@ -29,6 +29,7 @@ import { commandMigrations } from './adapters/postgres/migrations';
 import { type DB } from './adapters/postgres/schema';
 import { onlineDevicesPage } from './adapters/postgres/presence.repository';
 import { startTrafficConsumers } from './adapters/nats/device-traffic.consumer';
+import { startDeviceLifecycleConsumer } from './adapters/nats/device-lifecycle.consumer';
 import { commandMetrics } from './command.metrics';
 import { startCommandRpc } from './rpc/command.rpc-server';
 import { type GatewayContext, SERVICE_NAME } from './service/gateway.context';
@@ -227,6 +228,7 @@ export async function startCommandGateway(
     presenceConcurrency: config.PRESENCE_CONSUMER_CONCURRENCY,
     reportConcurrency: config.REPORT_CONSUMER_CONCURRENCY,
   });
+  consumers.push(await startDeviceLifecycleConsumer(bus, ctx));
   scanner = startScanner(ctx, config.SCAN_MAX_SLEEP_MS);
   const rpc: RpcServer = await startCommandRpc(bus, ctx);
   // Devices online already get their meta cached in the background, as connects do.

@@ -205,7 +205,7 @@ function printFanout(io: CliIo, common: CommonOptions, f: FanoutView): void {
   io.stdout(common.json ? renderJson(f) : renderFanout(f));
 }
 
-/** `drover commands send|get|list|fanout|cancel|cancel-fanout|progress` over REST. */
+/** `drover commands …`: send, get, list, fan out, cancel and follow commands over REST. */
 export function registerCommandsCommand(program: Command, io: CliIo, run: ActionRunner): void {
   const commands = program.command('commands').description('send commands to devices');
 
@@ -330,6 +330,24 @@ export function registerCommandsCommand(program: Command, io: CliIo, run: Action
       body: reason === undefined ? {} : { reason },
     });
     printFanout(io, common, f);
+  });
+
+  const cancelDevice = commands
+    .command('cancel-device')
+    .description("withdraw a device's commands not handed over yet (those waiting for it)")
+    .argument('<device-id>')
+    .option('--reason <text>', "why: kept as each withdrawn command's error");
+  run(cancelDevice, async (client, common) => {
+    const [id] = cancelDevice.processedArgs as [string];
+    const { reason } = cancelDevice.opts<{ reason?: string }>();
+    const r = await client.request<{ device_id: string; cancelled: number }>({
+      method: 'POST',
+      path: `/api/v1/devices/${encodeURIComponent(id)}/commands/cancel`,
+      body: reason === undefined ? {} : { reason },
+    });
+    io.stdout(
+      common.json ? renderJson(r) : `${r.cancelled} command(s) of ${r.device_id} cancelled\n`,
+    );
   });
 
   const progress = commands

@@ -151,6 +151,9 @@ describe('drover commands against the real gateways and registry', () => {
       JSON.parse(listedCancelled.out).items.map((c: { command_id: string }) => c.command_id),
     ).toEqual([sent[0]]);
 
+    const rest = await drover(['commands', 'cancel-device', 'cmd-1']);
+    expect(rest.out).toBe('1 command(s) of cmd-1 cancelled\n');
+
     const none = await drover(['commands', 'list', '--device', 'cmd-1', '--status', 'succeeded']);
     expect(none.out).toBe('(none)\n');
     const unknown = await drover(['commands', 'list', '--device', 'nope']);

@@ -20,6 +20,7 @@ describe('drover commands', () => {
       'fanout',
       'cancel',
       'cancel-fanout',
+      'cancel-device',
       'progress',
     ]);
     const send = group.commands[0]!;

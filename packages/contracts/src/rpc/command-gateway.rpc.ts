@@ -19,6 +19,7 @@ export const CommandGatewayOps = {
   createCommands: 'create_commands',
   cancelCommand: 'cancel_command',
   cancelFanout: 'cancel_fanout',
+  cancelDeviceCommands: 'cancel_device_commands',
 } as const;
 /** One of the command-gateway operation names. */
 export type CommandGatewayOp = (typeof CommandGatewayOps)[keyof typeof CommandGatewayOps];
@@ -193,6 +194,26 @@ export const CancelFanoutRequest = Type.Object({
 /** `cancel_fanout` request. */
 export type CancelFanoutRequest = Static<typeof CancelFanoutRequest>;
 
+/** `cancel_device_commands` request: withdraw every command of a device not handed over yet. */
+export const CancelDeviceCommandsRequest = Type.Object({
+  tenant: Id('tenant'),
+  device_id: Id('device id'),
+  reason: Type.Optional(CancelReason),
+});
+/** `cancel_device_commands` request. */
+export type CancelDeviceCommandsRequest = Static<typeof CancelDeviceCommandsRequest>;
+
+/** `cancel_device_commands` response. */
+export const CancelDeviceCommandsResponse = Type.Object(
+  {
+    device_id: Id('device id'),
+    cancelled: Type.Integer({ minimum: 0, description: 'commands withdrawn by this call' }),
+  },
+  { additionalProperties: false },
+);
+/** `cancel_device_commands` response. */
+export type CancelDeviceCommandsResponse = Static<typeof CancelDeviceCommandsResponse>;
+
 /** One command of a `create_commands` batch. */
 export const BatchCommandItem = Type.Object({
   device_id: Id('device id'),
@@ -273,4 +294,8 @@ export const CommandGatewayRpc = {
   },
   [CommandGatewayOps.cancelCommand]: { request: CancelCommandRequest, response: Command },
   [CommandGatewayOps.cancelFanout]: { request: CancelFanoutRequest, response: Fanout },
+  [CommandGatewayOps.cancelDeviceCommands]: {
+    request: CancelDeviceCommandsRequest,
+    response: CancelDeviceCommandsResponse,
+  },
 } as const;

@@ -6,6 +6,7 @@ import { type Static, Type } from '@sinclair/typebox';
 import { rpcRequest } from '@drover/bus';
 import {
   CancelCommandRequest,
+  CancelDeviceCommandsResponse,
   COMMAND_GATEWAY_SERVICE,
   Command,
   CommandGatewayOps,
@@ -82,6 +83,13 @@ export const commandsRouter: ContextRouter = {
   plugin: async (app, { bus, registry }) => {
     const call = <T>(op: string, body: Record<string, unknown>, correlationId: string) =>
       rpcRequest<T>(bus, COMMAND_GATEWAY_SERVICE, op, body, { correlationId });
+    // The gateway knows commands, not devices: an unknown device is a 404, not an empty answer.
+    const ownDevice = (tenant: string, deviceId: string, correlationId: string) =>
+      registry.call(
+        DeviceRegistryOps.getDeviceMeta,
+        { tenant, device_id: deviceId },
+        correlationId,
+      );
     const waiters = createCommandWaiters(bus);
     // Before the server waits for requests in flight: long polls answer now, with a last read.
     app.addHook('preClose', async () => waiters.stop());
@@ -239,6 +247,32 @@ export const commandsRouter: ContextRouter = {
       },
     );
 
+    app.post(
+      '/devices/:id/commands/cancel',
+      {
+        config: write,
+        schema: {
+          headers: MutationHeaders,
+          tags,
+          summary: "Withdraw a device's commands not handed over yet (those waiting for it)",
+          params: IdParams,
+          body: CancelBody,
+          response: responses({ 200: CancelDeviceCommandsResponse }, [404]),
+        },
+        preValidation: emptyBody,
+      },
+      async (request) => {
+        const { tenant } = principalOf(request);
+        const deviceId = request.params.id;
+        await ownDevice(tenant, deviceId, request.id);
+        return call<CancelDeviceCommandsResponse>(
+          CommandGatewayOps.cancelDeviceCommands,
+          { ...request.body, tenant, device_id: deviceId },
+          request.id,
+        );
+      },
+    );
+
     app.get(
       '/commands',
       {
@@ -268,12 +302,7 @@ export const commandsRouter: ContextRouter = {
       async (request) => {
         const { tenant } = principalOf(request);
         const deviceId = request.params.id;
-        // The gateway knows commands, not devices: an unknown id is a 404, not an empty page.
-        await registry.call(
-          DeviceRegistryOps.getDeviceMeta,
-          { tenant, device_id: deviceId },
-          request.id,
-        );
+        await ownDevice(tenant, deviceId, request.id);
         return list(tenant, { ...request.query, device_id: deviceId }, request.id);
       },
     );

@@ -286,5 +286,16 @@ describe('commands', () => {
     const noFan = await cancel('/api/v1/fanouts/nope/cancel');
     expect(noFan.statusCode).toBe(404);
     expect(noFan.json().error_code).toBe('fanout_not_found');
+
+    // A device's waiting commands, all at once.
+    for (let i = 0; i < 2; i++) expect((await send({ name: 'reboot' })).statusCode).toBe(202);
+    const purged = await cancel('/api/v1/devices/c-1/commands/cancel', { reason: 'replaced' });
+    expect(purged.statusCode).toBe(200);
+    expect(purged.json().device_id).toBe('c-1');
+    expect(purged.json().cancelled).toBeGreaterThanOrEqual(2);
+    expect((await cancel('/api/v1/devices/c-1/commands/cancel')).json().cancelled).toBe(0);
+    const noDevice = await cancel('/api/v1/devices/nope/commands/cancel');
+    expect(noDevice.statusCode).toBe(404);
+    expect(noDevice.json().error_code).toBe('device_not_found');
   });
 });

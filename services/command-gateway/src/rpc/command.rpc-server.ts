@@ -1,6 +1,7 @@
 // The command-gateway RPC endpoints (NATS services API, queue group = service name).
 import {
   type CancelCommandRequest,
+  type CancelDeviceCommandsRequest,
   type CancelFanoutRequest,
   COMMAND_GATEWAY_SERVICE,
   CommandGatewayOps as Ops,
@@ -33,6 +34,8 @@ const handlers: Record<keyof typeof CommandGatewayRpc, Handler> = {
   [Ops.createCommands]: (ctx, req: CreateCommandsRequest) => commands.createCommands(ctx, req),
   [Ops.cancelCommand]: (ctx, req: CancelCommandRequest) => commands.cancelCommand(ctx, req),
   [Ops.cancelFanout]: (ctx, req: CancelFanoutRequest) => commands.cancelFanout(ctx, req),
+  [Ops.cancelDeviceCommands]: (ctx, req: CancelDeviceCommandsRequest) =>
+    commands.cancelDeviceCommands(ctx, req),
 };
 
 /** Serves every operation with its request schema from @drover/contracts. */

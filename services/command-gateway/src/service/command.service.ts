@@ -2,6 +2,8 @@
 // list, and the rate-limited group fan-out.
 import {
   type CancelCommandRequest,
+  type CancelDeviceCommandsRequest,
+  type CancelDeviceCommandsResponse,
   type CancelFanoutRequest,
   type Command,
   type CommandList,
@@ -30,11 +32,13 @@ import {
   insertCommands,
   insertCreated,
   listCommands,
+  lockDeviceUnsent,
   lockFanoutUnsent,
   updateCommands,
 } from '../adapters/postgres/command.repository';
 import { type CommandRow, type NewCommandRow } from '../adapters/postgres/command.table';
 import { outboxEvents } from '../adapters/postgres/outbox';
+import { type Executor } from '../adapters/postgres/schema';
 import { type GatewayContext } from './gateway.context';
 import { toCommand } from './command.mapper';
 import {
@@ -495,17 +499,19 @@ export async function cancelCommand(
 }
 
 /**
- * `cancel_fanout`: withdraws every command of a fan-out that was never handed over, in
- * transactions of `CANCEL_CHUNK` rows (each locked, as `cancel_command` locks one); commands
- * already handed over go on. Returns the fan-out's progress after it. Repeatable.
+ * Withdraws the commands `lock` finds (never handed over; locked), `CANCEL_CHUNK` a transaction,
+ * until it finds no more; each becomes `cancelled` with `error`. Returns how many.
  */
-export async function cancelFanout(ctx: GatewayContext, req: CancelFanoutRequest): Promise<Fanout> {
-  await getFanout(ctx, req.tenant, req.fanout_id);
+async function withdrawUnsent(
+  ctx: GatewayContext,
+  lock: (trx: Executor, limit: number) => Promise<CommandRow[]>,
+  error: string,
+): Promise<number> {
   const now = ctx.now();
-  const error = cancelError(req.reason);
+  let withdrawn = 0;
   for (;;) {
     const locked = await ctx.db.transaction().execute(async (trx) => {
-      const rows = await lockFanoutUnsent(trx, req.fanout_id, CANCEL_CHUNK);
+      const rows = await lock(trx, CANCEL_CHUNK);
       const moves = rows.flatMap((r) => {
         const d = decideCancel(r.status, r.attempts);
         return d.kind === 'move' ? [{ row: r, move: planMove(r, d.to, now, { error }) }] : [];
@@ -524,10 +530,43 @@ export async function cancelFanout(ctx: GatewayContext, req: CancelFanoutRequest
         moves.map((m) => m.move.event),
       );
       for (const m of moves) countMove(ctx, m.row, m.move, now);
+      withdrawn += moves.length;
       return rows.length;
     });
     if (locked < CANCEL_CHUNK) break;
   }
   ctx.notifyOutbox();
+  return withdrawn;
+}
+
+/**
+ * `cancel_fanout`: withdraws every command of a fan-out that was never handed over, in
+ * transactions of `CANCEL_CHUNK` rows (each locked, as `cancel_command` locks one); commands
+ * already handed over go on. Returns the fan-out's progress after it. Repeatable.
+ */
+export async function cancelFanout(ctx: GatewayContext, req: CancelFanoutRequest): Promise<Fanout> {
+  await getFanout(ctx, req.tenant, req.fanout_id);
+  await withdrawUnsent(
+    ctx,
+    (trx, limit) => lockFanoutUnsent(trx, req.fanout_id, limit),
+    cancelError(req.reason),
+  );
   return getFanout(ctx, req.tenant, req.fanout_id);
+}
+
+/**
+ * `cancel_device_commands`: withdraws every command of a device that was never handed over (the
+ * ones waiting for it to come online); the ones already sent go on. Also run when the registry
+ * decommissions a device: its waiting commands could never be delivered. Repeatable.
+ */
+export async function cancelDeviceCommands(
+  ctx: GatewayContext,
+  req: CancelDeviceCommandsRequest,
+): Promise<CancelDeviceCommandsResponse> {
+  const cancelled = await withdrawUnsent(
+    ctx,
+    (trx, limit) => lockDeviceUnsent(trx, req.tenant, req.device_id, limit),
+    cancelError(req.reason),
+  );
+  return { device_id: req.device_id, cancelled };
 }

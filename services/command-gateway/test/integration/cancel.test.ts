@@ -19,7 +19,7 @@ describe('cancelling commands', () => {
 
   beforeAll(async () => {
     h = await startHarness('cancel');
-    await h.register(['k0', 'k1', ...Array.from({ length: 20 }, (_, i) => `kf${i}`)]);
+    await h.register(['k0', 'k1', 'kd', 'kx', ...Array.from({ length: 20 }, (_, i) => `kf${i}`)]);
   });
   afterAll(async () => {
     await h?.stop();
@@ -135,6 +135,39 @@ describe('cancelling commands', () => {
     for (const c of page.items) {
       expect(received.has(c.command_id)).toBe(c.status === 'succeeded');
       if (c.status === 'cancelled') expect(c.attempts).toBe(0);
+    }
+  });
+
+  it("withdraws a device's waiting commands on request, and on decommissioning", async () => {
+    const waiting = async (device: string) => [
+      (await h.create({ device_id: device, name: 'ok' })).command.command_id,
+      (await h.create({ device_id: device, name: 'ok' })).command.command_id,
+    ];
+    const asked = await waiting('kx');
+    expect(await call('cancel_device_commands', { device_id: 'kx', reason: 'replaced' })).toEqual({
+      device_id: 'kx',
+      cancelled: 2,
+    });
+    expect(await call('cancel_device_commands', { device_id: 'kx' })).toEqual({
+      device_id: 'kx',
+      cancelled: 0,
+    });
+    for (const id of asked) {
+      expect(await h.get(id)).toMatchObject({ status: 'cancelled', error: 'replaced' });
+    }
+
+    const orphaned = await waiting('kd');
+    await rpcRequest(h.bus, 'device-registry', 'decommission_device', {
+      tenant: h.tenant,
+      device_id: 'kd',
+      reason: 'scrapped',
+    });
+    for (const id of orphaned) {
+      expect(await h.until(id, final)).toMatchObject({
+        status: 'cancelled',
+        error: 'device decommissioned',
+        attempts: 0,
+      });
     }
   });
 });

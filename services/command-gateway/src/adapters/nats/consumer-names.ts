@@ -10,3 +10,5 @@ export const PRESENCE_CONSUMER = 'command-gateway-presence';
 export const DLQ_CONSUMER = 'command-gateway-dlq';
 /** The ingress's durable on COMMANDS (its DLQ records name it). */
 export const INGRESS_COMMANDS_DURABLE = 'mqtt-ingress-commands';
+/** The registry's `device.decommissioned` events on EVENTS. */
+export const DECOMMISSIONED_CONSUMER = 'command-gateway-decommissioned';

@@ -394,6 +394,29 @@ export async function lockFanoutUnsent(
     .execute();
 }
 
+/**
+ * Locks up to `limit` commands of a device that were never handed over (oldest first): the ones
+ * a cancel may still withdraw.
+ */
+export async function lockDeviceUnsent(
+  db: Executor,
+  tenant: string,
+  deviceId: string,
+  limit: number,
+): Promise<CommandRow[]> {
+  return db
+    .selectFrom('commands')
+    .selectAll()
+    .where('tenant', '=', tenant)
+    .where('device_id', '=', deviceId)
+    .where('status', '=', 'queued')
+    .where('attempts', '=', 0)
+    .orderBy('command_id')
+    .limit(limit)
+    .forUpdate()
+    .execute();
+}
+
 /** Writes the same patch to many commands. */
 export async function updateCommands(db: Executor, ids: string[], patch: Patch): Promise<void> {
   if (ids.length === 0) return;
