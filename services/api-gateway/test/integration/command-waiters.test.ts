@@ -92,4 +92,19 @@ describe('command waiters', () => {
     expect(await answer).toEqual({ status: 'queued' });
     expect(c.reads()).toBe(2);
   });
+
+  it('answers at once with a read when it cannot subscribe (connection closed)', async () => {
+    const gone = await withTestBus(`${ns}x`);
+    await gone.close();
+    const waiters = createCommandWaiters(gone);
+    try {
+      const c = command(['queued']);
+      const t0 = Date.now();
+      expect(await waiters.waitFinal('acme', 'c7', 20_000, c.read)).toEqual({ status: 'queued' });
+      expect(Date.now() - t0).toBeLessThan(10_000);
+      expect(c.reads()).toBe(1);
+    } finally {
+      waiters.stop();
+    }
+  });
 });

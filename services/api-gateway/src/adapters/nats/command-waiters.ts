@@ -69,7 +69,11 @@ export function createCommandWaiters(bus: Bus, opts: { lingerMs?: number } = {})
       bus.nc.subscribe(eventFilter(bus.naming, { aggregate: 'command', event }), { callback }),
     );
     // Once a flush has come back the server has the subscriptions: a later event reaches them.
-    live = bus.nc.flush();
+    // A failed flush leaves nothing behind: the next waiter tries again.
+    live = bus.nc.flush().catch((err: unknown) => {
+      close();
+      throw err;
+    });
     return live;
   };
   const closeSoon = (): void => {
@@ -112,15 +116,27 @@ export function createCommandWaiters(bus: Bus, opts: { lingerMs?: number } = {})
       };
       set.add(wake);
       try {
-        await open();
+        try {
+          await open();
+        } catch (err) {
+          // No subscription (NATS is away): answer with the state now rather than an error.
+          bus.logger.warn({ event: 'commands.wait_unavailable', err: String(err) }, 'no long poll');
+          return await read();
+        }
+        // Set when the deadline's timer fired: the read after it is the answer (a timer may fire
+        // a moment before the clock reads the deadline).
+        let expired = false;
         for (;;) {
           woken = false;
           const command = await read();
           const left = deadline - Date.now();
-          if (FINAL.has(command.status) || left <= 0 || stopped) return command;
+          if (FINAL.has(command.status) || expired || left <= 0 || stopped) return command;
           if (!woken) {
             await new Promise<void>((resolve) => {
-              const timer = setTimeout(resolve, left);
+              const timer = setTimeout(() => {
+                expired = true;
+                resolve();
+              }, left);
               resume = () => {
                 clearTimeout(timer);
                 resolve();
