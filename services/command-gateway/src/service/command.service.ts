@@ -510,7 +510,7 @@ async function withdrawUnsent(
   const now = ctx.now();
   let withdrawn = 0;
   for (;;) {
-    const locked = await ctx.db.transaction().execute(async (trx) => {
+    const { locked, moves } = await ctx.db.transaction().execute(async (trx) => {
       const rows = await lock(trx, CANCEL_CHUNK);
       const moves = rows.flatMap((r) => {
         const d = decideCancel(r.status, r.attempts);
@@ -529,11 +529,12 @@ async function withdrawUnsent(
         trx,
         moves.map((m) => m.move.event),
       );
-      for (const m of moves) countMove(ctx, m.row, m.move, now);
-      withdrawn += moves.length;
-      return rows.length;
+      return { locked: rows.length, moves };
     });
-    if (locked < CANCEL_CHUNK) break;
+    for (const m of moves) countMove(ctx, m.row, m.move, now);
+    withdrawn += moves.length;
+    // A chunk that moved nothing would be locked again as it is: stop rather than spin.
+    if (locked < CANCEL_CHUNK || moves.length === 0) break;
   }
   ctx.notifyOutbox();
   return withdrawn;
