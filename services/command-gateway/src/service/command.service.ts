@@ -32,13 +32,12 @@ import {
   insertCommands,
   insertCreated,
   listCommands,
-  lockDeviceUnsent,
-  lockFanoutUnsent,
+  lockUnsent,
+  type UnsentScope,
   updateCommands,
 } from '../adapters/postgres/command.repository';
 import { type CommandRow, type NewCommandRow } from '../adapters/postgres/command.table';
 import { outboxEvents } from '../adapters/postgres/outbox';
-import { type Executor } from '../adapters/postgres/schema';
 import { type GatewayContext } from './gateway.context';
 import { toCommand } from './command.mapper';
 import {
@@ -499,19 +498,19 @@ export async function cancelCommand(
 }
 
 /**
- * Withdraws the commands `lock` finds (never handed over; locked), `CANCEL_CHUNK` a transaction,
- * until it finds no more; each becomes `cancelled` with `error`. Returns how many.
+ * Withdraws the commands of `scope` never handed over (each locked), `CANCEL_CHUNK` a
+ * transaction, until none is left; each becomes `cancelled` with `error`. Returns how many.
  */
 async function withdrawUnsent(
   ctx: GatewayContext,
-  lock: (trx: Executor, limit: number) => Promise<CommandRow[]>,
+  scope: UnsentScope,
   error: string,
 ): Promise<number> {
   const now = ctx.now();
   let withdrawn = 0;
   for (;;) {
     const { locked, moves } = await ctx.db.transaction().execute(async (trx) => {
-      const rows = await lock(trx, CANCEL_CHUNK);
+      const rows = await lockUnsent(trx, scope, CANCEL_CHUNK);
       const moves = rows.flatMap((r) => {
         const d = decideCancel(r.status, r.attempts);
         return d.kind === 'move' ? [{ row: r, move: planMove(r, d.to, now, { error }) }] : [];
@@ -547,11 +546,7 @@ async function withdrawUnsent(
  */
 export async function cancelFanout(ctx: GatewayContext, req: CancelFanoutRequest): Promise<Fanout> {
   await getFanout(ctx, req.tenant, req.fanout_id);
-  await withdrawUnsent(
-    ctx,
-    (trx, limit) => lockFanoutUnsent(trx, req.fanout_id, limit),
-    cancelError(req.reason),
-  );
+  await withdrawUnsent(ctx, { fanoutId: req.fanout_id }, cancelError(req.reason));
   return getFanout(ctx, req.tenant, req.fanout_id);
 }
 
@@ -566,7 +561,7 @@ export async function cancelDeviceCommands(
 ): Promise<CancelDeviceCommandsResponse> {
   const cancelled = await withdrawUnsent(
     ctx,
-    (trx, limit) => lockDeviceUnsent(trx, req.tenant, req.device_id, limit),
+    { tenant: req.tenant, deviceId: req.device_id },
     cancelError(req.reason),
   );
   return { device_id: req.device_id, cancelled };

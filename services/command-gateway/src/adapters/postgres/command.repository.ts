@@ -373,48 +373,28 @@ export async function listCommands(
   return q.orderBy('command_id', 'desc').limit(f.limit).execute();
 }
 
-/**
- * Locks up to `limit` commands of a fan-out that were never handed over (oldest first): the
- * ones a cancel may still withdraw.
- */
-export async function lockFanoutUnsent(
-  db: Executor,
-  fanoutId: string,
-  limit: number,
-): Promise<CommandRow[]> {
-  return db
-    .selectFrom('commands')
-    .selectAll()
-    .where('fanout_id', '=', fanoutId)
-    .where('status', '=', 'queued')
-    .where('attempts', '=', 0)
-    .orderBy('command_id')
-    .limit(limit)
-    .forUpdate()
-    .execute();
-}
+/** Whose commands a cancel withdraws: a fan-out's, or a device's. */
+export type UnsentScope = { fanoutId: string } | { tenant: string; deviceId: string };
 
 /**
- * Locks up to `limit` commands of a device that were never handed over (oldest first): the ones
- * a cancel may still withdraw.
+ * Locks up to `limit` commands of `scope` that were never handed over (oldest first): the ones a
+ * cancel may still withdraw.
  */
-export async function lockDeviceUnsent(
+export async function lockUnsent(
   db: Executor,
-  tenant: string,
-  deviceId: string,
+  scope: UnsentScope,
   limit: number,
 ): Promise<CommandRow[]> {
-  return db
+  let q = db
     .selectFrom('commands')
     .selectAll()
-    .where('tenant', '=', tenant)
-    .where('device_id', '=', deviceId)
     .where('status', '=', 'queued')
-    .where('attempts', '=', 0)
-    .orderBy('command_id')
-    .limit(limit)
-    .forUpdate()
-    .execute();
+    .where('attempts', '=', 0);
+  q =
+    'fanoutId' in scope
+      ? q.where('fanout_id', '=', scope.fanoutId)
+      : q.where('tenant', '=', scope.tenant).where('device_id', '=', scope.deviceId);
+  return q.orderBy('command_id').limit(limit).forUpdate().execute();
 }
 
 /** Writes the same patch to many commands. */
