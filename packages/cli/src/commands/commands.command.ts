@@ -300,55 +300,54 @@ export function registerCommandsCommand(program: Command, io: CliIo, run: Action
     printFanout(io, common, f);
   });
 
-  const cancel = commands
-    .command('cancel')
-    .description('withdraw a command not handed to the broker yet (it is never sent)')
-    .argument('<command-id>')
-    .option('--reason <text>', "why: kept as the command's error");
-  run(cancel, async (client, common) => {
-    const [id] = cancel.processedArgs as [string];
-    const { reason } = cancel.opts<{ reason?: string }>();
-    const c = await client.request<CommandView>({
-      method: 'POST',
-      path: `/api/v1/commands/${encodeURIComponent(id)}/cancel`,
-      body: reason === undefined ? {} : { reason },
+  // The three cancels: one id argument, an optional reason, a POST, and how to show the answer.
+  const cancelCommand = <T>(
+    name: string,
+    description: string,
+    argument: string,
+    path: (id: string) => string,
+    show: (common: CommonOptions, answer: T) => void,
+  ): void => {
+    const cmd = commands
+      .command(name)
+      .description(description)
+      .argument(argument)
+      .option('--reason <text>', "why: kept as each withdrawn command's error");
+    run(cmd, async (client, common) => {
+      const [id] = cmd.processedArgs as [string];
+      const { reason } = cmd.opts<{ reason?: string }>();
+      const answer = await client.request<T>({
+        method: 'POST',
+        path: path(encodeURIComponent(id)),
+        body: reason === undefined ? {} : { reason },
+      });
+      show(common, answer);
     });
-    print(io, common, c);
-  });
-
-  const cancelFanout = commands
-    .command('cancel-fanout')
-    .description("withdraw a fan-out's commands not handed over yet; the others go on")
-    .argument('<fanout-id>')
-    .option('--reason <text>', "why: kept as each withdrawn command's error");
-  run(cancelFanout, async (client, common) => {
-    const [id] = cancelFanout.processedArgs as [string];
-    const { reason } = cancelFanout.opts<{ reason?: string }>();
-    const f = await client.request<FanoutView>({
-      method: 'POST',
-      path: `/api/v1/fanouts/${encodeURIComponent(id)}/cancel`,
-      body: reason === undefined ? {} : { reason },
-    });
-    printFanout(io, common, f);
-  });
-
-  const cancelDevice = commands
-    .command('cancel-device')
-    .description("withdraw a device's commands not handed over yet (those waiting for it)")
-    .argument('<device-id>')
-    .option('--reason <text>', "why: kept as each withdrawn command's error");
-  run(cancelDevice, async (client, common) => {
-    const [id] = cancelDevice.processedArgs as [string];
-    const { reason } = cancelDevice.opts<{ reason?: string }>();
-    const r = await client.request<{ device_id: string; cancelled: number }>({
-      method: 'POST',
-      path: `/api/v1/devices/${encodeURIComponent(id)}/commands/cancel`,
-      body: reason === undefined ? {} : { reason },
-    });
-    io.stdout(
-      common.json ? renderJson(r) : `${r.cancelled} command(s) of ${r.device_id} cancelled\n`,
-    );
-  });
+  };
+  cancelCommand<CommandView>(
+    'cancel',
+    'withdraw a command not handed to the broker yet (it is never sent)',
+    '<command-id>',
+    (id) => `/api/v1/commands/${id}/cancel`,
+    (common, c) => print(io, common, c),
+  );
+  cancelCommand<FanoutView>(
+    'cancel-fanout',
+    "withdraw a fan-out's commands not handed over yet; the others go on",
+    '<fanout-id>',
+    (id) => `/api/v1/fanouts/${id}/cancel`,
+    (common, f) => printFanout(io, common, f),
+  );
+  cancelCommand<{ device_id: string; cancelled: number }>(
+    'cancel-device',
+    "withdraw a device's commands not handed over yet (those waiting for it)",
+    '<device-id>',
+    (id) => `/api/v1/devices/${id}/commands/cancel`,
+    (common, r) =>
+      io.stdout(
+        common.json ? renderJson(r) : `${r.cancelled} command(s) of ${r.device_id} cancelled\n`,
+      ),
+  );
 
   const progress = commands
     .command('progress')
