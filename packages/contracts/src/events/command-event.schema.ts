@@ -4,27 +4,10 @@ import { type Static, Type } from '@sinclair/typebox';
 import { DateTime, Id, JsonObject } from '../payloads/common.schema';
 import { CommandName } from '../payloads/platform.schema';
 
-/** Command lifecycle states (API.md `GET /api/v1/commands/{id}`). */
-export const CommandStatus = Type.Union([
-  Type.Literal('queued'),
-  Type.Literal('sent'),
-  Type.Literal('accepted'),
-  Type.Literal('succeeded'),
-  Type.Literal('failed'),
-  Type.Literal('rejected'),
-  Type.Literal('timed_out'),
-  Type.Literal('expired'),
-  Type.Literal('dead_lettered'),
-  Type.Literal('cancelled'),
-]);
-/** A command lifecycle state. */
-export type CommandStatus = Static<typeof CommandStatus>;
-
 /** The states a command is still in the works in. */
-export const OPEN_COMMAND_STATUSES: readonly CommandStatus[] = ['queued', 'sent', 'accepted'];
-
+const OPEN = ['queued', 'sent', 'accepted'] as const;
 /** The states a command never leaves. */
-export const FINAL_COMMAND_STATUSES: readonly CommandStatus[] = [
+const FINAL = [
   'succeeded',
   'failed',
   'rejected',
@@ -32,13 +15,19 @@ export const FINAL_COMMAND_STATUSES: readonly CommandStatus[] = [
   'expired',
   'dead_lettered',
   'cancelled',
-];
+] as const;
 
+/** Command lifecycle states (API.md `GET /api/v1/commands/{id}`), in lifecycle order. */
+export const CommandStatus = Type.Union([...OPEN, ...FINAL].map((s) => Type.Literal(s)));
+/** A command lifecycle state. */
+export type CommandStatus = Static<typeof CommandStatus>;
+
+/** The states a command is still in the works in. */
+export const OPEN_COMMAND_STATUSES: readonly CommandStatus[] = OPEN;
+/** The states a command never leaves. */
+export const FINAL_COMMAND_STATUSES: readonly CommandStatus[] = FINAL;
 /** Every command state, in lifecycle order. */
-export const COMMAND_STATUSES: readonly CommandStatus[] = [
-  ...OPEN_COMMAND_STATUSES,
-  ...FINAL_COMMAND_STATUSES,
-];
+export const COMMAND_STATUSES: readonly CommandStatus[] = [...OPEN, ...FINAL];
 
 /** Data of every `drover.command.<transition>.v1` event. */
 export const CommandEventData = Type.Object({
