@@ -217,7 +217,8 @@ describe('commands', () => {
     expect(waited.json().status).toBe('queued');
     expect(Date.now() - t0).toBeGreaterThanOrEqual(1000);
 
-    // Cancelled while a request waits: that request answers at once, cancelled.
+    // Cancelled while a request may be waiting: it answers cancelled, well before wait_s (that
+    // the final event wakes a waiting request is shown in command-waiters.test.ts).
     t0 = Date.now();
     const waiting = poll(20);
     const cancelled = await stack.app.inject({

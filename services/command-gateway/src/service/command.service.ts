@@ -492,7 +492,7 @@ export async function cancelCommand(
     }
     return moveTo(trx, ctx, r, decision.to, now, { error: cancelError(req.reason) });
   });
-  ctx.rowCache?.delete(row.command_id);
+  // No row-cache entry to drop: the cache holds only commands handed over, never cancelled ones.
   ctx.notifyOutbox();
   return toCommand(row);
 }
