@@ -36,11 +36,33 @@ export interface DeviceProgress {
 /** Resends of a rollback after the first, at most (each one answers a sign of an idle device). */
 export const MAX_ROLLBACK_RESENDS = 5;
 
+/**
+ * A final state of a firmware command after which the device will not act on it: it refused
+ * it, answered it failed, or never got it (dead-lettered, or cancelled before it was sent).
+ * `expired` and `timed_out` are not among them: a firmware command's expiry and time-out are
+ * the device's deadline, which judges the device then.
+ */
+export type CommandOutcome = 'rejected' | 'failed' | 'dead_lettered' | 'cancelled';
+
+/** The command outcomes that end a device's update or rollback. */
+export const ENDING_COMMAND_OUTCOMES: readonly CommandOutcome[] = [
+  'rejected',
+  'failed',
+  'dead_lettered',
+  'cancelled',
+];
+
 /** Something that happened to the device. */
 export type DeviceReport =
   | { kind: 'update_status'; state: string; error?: string }
   | { kind: 'presence'; online: boolean; firmwareVersion?: string }
-  | { kind: 'deadline' };
+  | { kind: 'deadline' }
+  | { kind: 'command'; command: 'update' | 'rollback'; outcome: CommandOutcome; error?: string };
+
+function commandError(r: { command: 'update' | 'rollback'; outcome: string; error?: string }) {
+  const what = `firmware.${r.command} ${r.outcome.replace('_', ' ')}`;
+  return r.error === undefined ? what : `${what}: ${r.error}`;
+}
 
 /** The state a device shows (the rollback's once one was sent). */
 export function shownStatus(d: Pick<DeviceProgress, 'status' | 'rollbackStatus'>): string {
@@ -99,7 +121,14 @@ export function applyDeviceReport(
     if (d.rollbackStatus !== 'rolling_back') return next;
     if (r.kind === 'update_status' && r.state === 'rolled_back')
       next.rollbackStatus = 'rolled_back';
-    else if (r.kind === 'deadline') {
+    else if (r.kind === 'command') {
+      // A rejected rollback is the busy device's answer: it is sent again on a sign of an idle
+      // device (below). Failed, dead-lettered or cancelled, it will not run.
+      if (r.command === 'rollback' && r.outcome !== 'rejected') {
+        next.rollbackStatus = 'rollback_failed';
+        next.error = commandError(r);
+      }
+    } else if (r.kind === 'deadline') {
       next.rollbackStatus = 'rollback_failed';
       next.error = 'rollback not confirmed in time';
     } else if (idleOnTarget(r, targetVersion) && d.rollbackResends < MAX_ROLLBACK_RESENDS) {
@@ -108,6 +137,16 @@ export function applyDeviceReport(
     return next;
   }
   if (!FOLLOWED.has(d.status)) return next;
+
+  if (r.kind === 'command') {
+    // The device will not run this update. Not when it already said it succeeded (its
+    // deadline judges it), nor once its deadline judged it offline.
+    if (r.command === 'update' && d.status === 'updating' && !d.reportedSucceeded) {
+      next.status = 'failed';
+      next.error = commandError(r);
+    }
+    return next;
+  }
 
   if (r.kind === 'update_status') {
     if (r.state === 'succeeded') next.reportedSucceeded = true;

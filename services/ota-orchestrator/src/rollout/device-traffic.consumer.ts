@@ -15,6 +15,7 @@ import { runWithContext } from '@drover/observability';
 import { ValidationError } from '@drover/service-kit';
 import { type Static, type TSchema } from '@sinclair/typebox';
 import { type DeviceReport } from '../domain/rollout-device';
+import { startCommandOutcomeConsumer } from './command-outcome.consumer';
 import { applyToDevice } from './device.progress';
 import { nudge } from './deployment.store';
 import { type RolloutContext } from './rollout.context';
@@ -125,7 +126,10 @@ export async function handlePresence(
   }
 }
 
-/** Starts both consumers; `stop()` on each drains its in-flight handlers. */
+/**
+ * Starts the DEVICE consumers and the command outcomes' (command-outcome.consumer.ts);
+ * `stop()` on each drains its in-flight handlers.
+ */
 export async function startRolloutConsumers(
   bus: Bus,
   ctx: RolloutContext,
@@ -172,5 +176,6 @@ export async function startRolloutConsumers(
       );
     },
   });
-  return [updates, presence];
+  const outcomes = await startCommandOutcomeConsumer(bus, ctx, concurrency);
+  return [updates, presence, outcomes];
 }

@@ -1,13 +1,22 @@
 // The health gate and the refusals: failing firmware is rolled back by itself (error rate,
 // offline rate), devices that never confirm are not counted as succeeded, and a deployment
 // that should not run is refused before any device is told anything.
-import { type CloudEvent, type Deployment } from '@drover/contracts';
+import { rpcRequest } from '@drover/bus';
+import {
+  type CloudEvent,
+  type Command,
+  type CreateCommandResponse,
+  type Deployment,
+} from '@drover/contracts';
 import { DomainError } from '@drover/service-kit';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { waitFor } from '@drover/testing';
+import { createTestDb, waitFor } from '@drover/testing';
 import { eventTypes, type Harness, type SimDevice, signer, startHarness } from './rollout.harness';
+import { type DB } from '../../src/adapters/postgres/schema';
 import { MAX_ROLLBACK_RESENDS } from '../../src/domain/rollout-device';
+import { handleCommandOutcome } from '../../src/rollout/command-outcome.consumer';
+import { type RolloutContext } from '../../src/rollout/rollout.context';
 
 // Device deadlines are generous (a loaded CI machine slows every update hop); minutes per test.
 jest.setTimeout(420_000);
@@ -214,5 +223,104 @@ describe('health gate and refusals', () => {
       }
       if (i % 3 === 2) expect(row).toMatchObject({ status: 'failed', error: 'timeout' });
     });
+  });
+
+  it('fails a device at once when its firmware.update is refused or cancelled', async () => {
+    const refusing = await h.fleet(3, (i) => (i === 1 ? 'reject' : 'healthy'), 'r');
+    const [gone] = await h.fleet(1, () => 'healthy', 'g');
+    gone!.vanish();
+    const gateway = <T>(op: string, body: Record<string, unknown>) =>
+      rpcRequest<T>(h.bus, 'command-gateway', op, { tenant: h.tenant, ...body });
+    // The gateway keeps a command for a device it knows is offline (never handed over, so
+    // cancellable): wait until a probe command of that device is kept.
+    await waitFor(
+      async () => {
+        const probe = await gateway<CreateCommandResponse>('create_command', {
+          device_id: gone!.id,
+          name: 'ping',
+        });
+        return probe.command.attempts === 0 ? true : null;
+      },
+      { timeoutMs: 30_000, intervalMs: 100, description: 'the gateway sees the device offline' },
+    );
+    await h.register('3.3.0');
+    const dep = await h.deploy({
+      version: '3.3.0',
+      target: { device_ids: [...ids(refusing), gone!.id] },
+      rollout_config: {
+        stages: [100],
+        soak_duration_minutes: 0.01,
+        // Far beyond the wait below: the two must fail on their commands' outcome.
+        device_timeout_minutes: 30,
+        max_error_rate: 1,
+        max_offline_rate: 1,
+      },
+    });
+    const waiting = await waitFor(
+      async () =>
+        (await h.devices(dep.deployment_id)).find(
+          (r) => r.device_id === gone!.id && r.update_command_id !== null,
+        ) ?? null,
+      { timeoutMs: 60_000, intervalMs: 200, description: 'the update command of the gone one' },
+    );
+    const cancelled = await gateway<Command>('cancel_command', {
+      command_id: waiting.update_command_id,
+      reason: 'device retired',
+    });
+    expect(cancelled.status).toBe('cancelled');
+
+    const done = await h.until(dep.deployment_id, (d) => d.status === 'completed', 120_000);
+    expect(done).toMatchObject({ succeeded: 2, failed: 2 });
+    const byId = new Map((await h.devices(dep.deployment_id)).map((r) => [r.device_id, r]));
+    expect(byId.get(refusing[1]!.id)).toMatchObject({
+      status: 'failed',
+      error: 'firmware.update rejected: battery low',
+    });
+    expect(byId.get(gone!.id)).toMatchObject({
+      status: 'failed',
+      error: 'firmware.update cancelled: device retired',
+    });
+    expect(gone!.updates).toEqual([]);
+
+    // The handler alone. An outcome for a device whose row has no command id yet (marked,
+    // the gateway's answer not stored) is pending: retried until the id is there.
+    const db = await createTestDb<DB>(h.schema);
+    const ctx = {
+      db,
+      now: () => new Date(),
+      notifyOutbox: () => undefined,
+      hint: () => undefined,
+    } as unknown as RolloutContext;
+    const device = refusing[1]!.id; // it never reported progress
+    const outcome = {
+      tenant: h.tenant,
+      deviceId: device,
+      commandId: '01JDA19ZQ3M8K2C4E6G8J0M2P4',
+      name: 'firmware.update',
+      outcome: 'failed' as const,
+      error: 'flash full',
+    };
+    const row = db
+      .updateTable('deployment_devices')
+      .where('deployment_id', '=', dep.deployment_id)
+      .where('device_id', '=', device);
+    try {
+      expect(await handleCommandOutcome(ctx, outcome)).toBe('ignored');
+      expect(await handleCommandOutcome(ctx, { ...outcome, name: 'reboot' })).toBe('ignored');
+      // Made to look like a device still waiting for its command id (the deployment is over).
+      await row.set({ status: 'updating', error: null, update_command_id: null }).execute();
+      expect(await handleCommandOutcome(ctx, outcome)).toBe('pending');
+      await row.set({ update_command_id: outcome.commandId }).execute();
+      expect(await handleCommandOutcome(ctx, outcome)).toBe('applied');
+      const after = await db
+        .selectFrom('deployment_devices')
+        .select(['status', 'error'])
+        .where('deployment_id', '=', dep.deployment_id)
+        .where('device_id', '=', device)
+        .executeTakeFirstOrThrow();
+      expect(after).toEqual({ status: 'failed', error: 'firmware.update failed: flash full' });
+    } finally {
+      await db.destroy();
+    }
   });
 });

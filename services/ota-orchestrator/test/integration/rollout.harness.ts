@@ -65,6 +65,7 @@ export type Behaviour =
   | 'fail' // reports failed
   | 'offline' // starts, then drops off the network for good
   | 'no_reboot' // reports succeeded but never comes back on the new version
+  | 'reject' // refuses it on cmd/res ("battery low")
   | 'silent'; // never answers
 
 /** A simulated device. */
@@ -79,6 +80,8 @@ export interface SimDevice {
   rollbacks: string[];
   /** Commands delivered again with an id already acted on (ignored, as a device does). */
   redeliveries: number;
+  /** Drops off the network for good (the broker fires its last will). */
+  vanish(): void;
 }
 
 /** Environment of the orchestrator under test. */
@@ -224,8 +227,16 @@ export async function startHarness(
     });
 
   const startDevice = async (id: string, behaviour: Behaviour): Promise<SimDevice> => {
-    const dev: SimDevice = { id, version: '1.0.0', updates: [], rollbacks: [], redeliveries: 0 };
     let client: MqttClient;
+    const vanish = () => (client.stream as unknown as net.Socket).destroy();
+    const dev: SimDevice = {
+      id,
+      version: '1.0.0',
+      updates: [],
+      rollbacks: [],
+      redeliveries: 0,
+      vanish,
+    };
     let seq = 0;
     const msgId = (p: string) => `${p}-${id}-${Date.now()}-${seq++}`;
     const publish = (channel: string, body: Record<string, unknown>, retain = false) =>
@@ -292,6 +303,10 @@ export async function startHarness(
       if (name !== 'firmware.update') return;
       dev.updates.push(p.msg_id);
       if (behaviour === 'silent') return;
+      if (behaviour === 'reject') {
+        await answer(p.msg_id, 'rejected', { error: 'battery low' });
+        return;
+      }
       await answer(p.msg_id, 'accepted');
       const { deployment_id: dep, firmware_version: v } = params;
       await update(dep, v, 'downloading', { progress: 50 });
@@ -302,7 +317,7 @@ export async function startHarness(
       }
       if (behaviour === 'offline') {
         // Gone for good: the broker fires the last will.
-        (client.stream as unknown as net.Socket).destroy();
+        vanish();
         return;
       }
       await update(dep, v, 'installing');

@@ -1,7 +1,9 @@
 import {
+  ENDING_COMMAND_OUTCOMES,
   MAX_ROLLBACK_RESENDS,
   applyDeviceReport,
   type DeviceProgress,
+  type DeviceReport,
   shownStatus,
 } from '../../src/domain/rollout-device';
 
@@ -137,5 +139,53 @@ describe('device progress', () => {
     // A rollback already over is not sent again.
     const done = { ...rb, rollbackStatus: 'rolled_back' as const };
     expect(applyDeviceReport(done, online, V).resendRollback).toBeUndefined();
+  });
+
+  it('fails an update at once when its command is refused, failed, dead-lettered or cancelled', () => {
+    const cmd = (outcome: (typeof ENDING_COMMAND_OUTCOMES)[number], error?: string) =>
+      ({
+        kind: 'command',
+        command: 'update',
+        outcome,
+        ...(error !== undefined && { error }),
+      }) as DeviceReport;
+    expect(applyDeviceReport(updating, cmd('rejected', 'battery low'), V)).toMatchObject({
+      status: 'failed',
+      error: 'firmware.update rejected: battery low',
+    });
+    expect(applyDeviceReport(updating, cmd('dead_lettered'), V)).toMatchObject({
+      status: 'failed',
+      error: 'firmware.update dead lettered',
+    });
+    for (const outcome of ENDING_COMMAND_OUTCOMES) {
+      expect(applyDeviceReport(updating, cmd(outcome), V).status).toBe('failed');
+    }
+    // Left to its deadline: it said it succeeded, or the deadline already judged it offline.
+    const said = { ...updating, reportedSucceeded: true };
+    expect(applyDeviceReport(said, cmd('failed'), V)).toEqual(said);
+    const offline = { ...updating, status: 'offline' as const, error: 'offline since its update' };
+    expect(applyDeviceReport(offline, cmd('cancelled'), V)).toEqual(offline);
+    // A rollback command's outcome does not touch the update; a finished device stays.
+    const rollbackCmd = { ...cmd('failed'), command: 'rollback' } as DeviceReport;
+    expect(applyDeviceReport(updating, rollbackCmd, V)).toEqual(updating);
+    const done = { ...updating, status: 'succeeded' as const };
+    expect(applyDeviceReport(done, cmd('rejected'), V)).toEqual(done);
+  });
+
+  it('fails a rollback whose command failed, was dead-lettered or cancelled; a refusal waits', () => {
+    const rb = { ...updating, status: 'failed' as const, rollbackStatus: 'rolling_back' as const };
+    const cmd = (command: 'update' | 'rollback', outcome: 'rejected' | 'cancelled' | 'failed') =>
+      ({ kind: 'command', command, outcome, error: 'operator' }) as DeviceReport;
+    expect(applyDeviceReport(rb, cmd('rollback', 'cancelled'), V)).toMatchObject({
+      rollbackStatus: 'rollback_failed',
+      error: 'firmware.rollback cancelled: operator',
+    });
+    expect(applyDeviceReport(rb, cmd('rollback', 'failed'), V).rollbackStatus).toBe(
+      'rollback_failed',
+    );
+    // Rejected: the device is busy; it is sent again once it shows it is idle.
+    expect(applyDeviceReport(rb, cmd('rollback', 'rejected'), V)).toEqual(rb);
+    // The update's command ending late does not touch the rollback.
+    expect(applyDeviceReport(rb, cmd('update', 'cancelled'), V)).toEqual(rb);
   });
 });
