@@ -143,6 +143,9 @@ const fmt = (q) =>
   `n=${q.n} p50=${q.p50?.toFixed(1)} ms p95=${q.p95?.toFixed(1)} ms p99=${q.p99?.toFixed(1)} ms`;
 const now = () => performance.now();
 
+// When each command reached its device (wall clock, ms), by command id.
+const deviceAt = new Map();
+
 async function connectDevice(ns, id) {
   const c = await mqtt.connectAsync(MQTT_URL, {
     clientId: `${ns}-${id}`,
@@ -153,6 +156,7 @@ async function connectDevice(ns, id) {
   const root = `${ns}/${TENANT}/sensor/${id}`;
   c.on('message', (_t, payload) => {
     const { msg_id } = JSON.parse(payload.toString());
+    deviceAt.set(msg_id, Date.now());
     c.publish(
       `${root}/cmd/res`,
       JSON.stringify({
@@ -436,15 +440,28 @@ async function stopService(child) {
 
 // Where a succeeded command's time went (medians, ms; wall clocks of one machine).
 function stageSummary(stages) {
+  for (const [id, st] of stages) {
+    st.deviceAt = deviceAt.get(id);
+    deviceAt.delete(id);
+  }
   const spans = {
     'create→queued': (s) => s.queuedAt - s.start,
+    'queued→at the device': (s) => s.deviceAt - s.queuedAt,
+    'at the device→succeeded': (s) => s.succeededAt - s.deviceAt,
     'queued→sent (relay, ingress, broker ack, report)': (s) => s.sentAt - s.queuedAt,
     'sent→succeeded (device, ingress, report)': (s) => s.succeededAt - s.sentAt,
     'succeeded→event seen (relay)': (s) => s.succeededSeen - s.succeededAt,
     'queued→event seen (relay)': (s) => s.queuedSeen - s.queuedAt,
   };
   const done = [...stages.values()].filter(
-    (s) => s.start && s.queuedAt && s.sentAt && s.succeededAt && s.succeededSeen && s.queuedSeen,
+    (s) =>
+      s.start &&
+      s.queuedAt &&
+      s.deviceAt &&
+      s.sentAt &&
+      s.succeededAt &&
+      s.succeededSeen &&
+      s.queuedSeen,
   );
   return Object.fromEntries(Object.entries(spans).map(([k, f]) => [k, quantiles(done.map(f)).p50]));
 }
