@@ -6,8 +6,11 @@
 // BENCH_TELEMETRY_RATE telemetry msg/s flowing. In the same run, the floor: the bare MQTT QoS 1
 // round trip between two mqtt.js clients through the same broker. Prints p50/p95/p99 (and p95
 // by send-time window), the failed ratio, and where the CPU went (each service process,
-// Postgres, NATS, the broker, the load generator) per command. Built code (run `pnpm exec turbo run build` first); registry,
-// ingress and gateway run in their own processes, as deployed. The broker is a private
+// Postgres, NATS, the broker, the simulated devices, the telemetry publishers, the load
+// generator) per command. Built code (run `pnpm exec turbo run build` first); registry,
+// ingress and gateway run in their own processes, as deployed, and so do the simulated devices
+// and the telemetry publishers (real devices are not in the process that sends the commands and
+// waits for their events; in one process, each delays the other). The broker is a private
 // Mosquitto on a free port tuned as deploy/mosquitto/mosquitto.conf is (Nagle off, raised
 // in-flight window); BENCH_BROKER=shared uses MQTT_URL instead. Shared NATS, Postgres and Redis
 // with a throw-away namespace, schemas and topic prefix, cleaned up.
@@ -72,6 +75,7 @@ function extraEnv(name) {
 
 async function service(role) {
   const ns = process.env.BENCH_NS;
+  MQTT_URL = process.env.BENCH_MQTT_URL;
   const quiet = { LOG_LEVEL: 'warn', DROVER_NAMESPACE: ns, OPS_PORT: '0' };
   let svc;
   let ingressClients = [];
@@ -97,6 +101,10 @@ async function service(role) {
       { opsServer: false },
     );
     ingressClients = svc.clientIds;
+  } else if (role === 'devices') {
+    svc = await startDevices(ns);
+  } else if (role === 'telemetry') {
+    svc = await startTelemetry(ns);
   } else {
     const { startCommandGateway } = req(dist('command-gateway'));
     svc = await startCommandGateway({
@@ -125,6 +133,10 @@ async function service(role) {
       process.send({ elu: busy });
       return;
     }
+    if (m?.ask !== undefined) {
+      process.send({ answer: m.ask, value: await svc[m.ask](m.arg) });
+      return;
+    }
     if (m !== 'stop') return;
     await svc.stop();
     process.send({ stopped: true });
@@ -143,8 +155,81 @@ const fmt = (q) =>
   `n=${q.n} p50=${q.p50?.toFixed(1)} ms p95=${q.p95?.toFixed(1)} ms p99=${q.p99?.toFixed(1)} ms`;
 const now = () => performance.now();
 
-// When each command reached its device (wall clock, ms), by command id.
+// ------------------------------------------- children: the simulated devices, the telemetry
+
+// When each command reached its device (wall clock, ms), by command id (devices child).
 const deviceAt = new Map();
+
+/**
+ * The simulated devices, in a process of their own (real devices are not in the process that
+ * sends the commands and waits for their events): `b0` … `b<BENCH_DEVICES - 1>`, each an
+ * mqtt.js client that answers every command at once.
+ */
+async function startDevices(ns) {
+  const clients = [];
+  for (let i = 0; i < DEVICES; i += 100) {
+    const ids = Array.from({ length: Math.min(100, DEVICES - i) }, (_, k) => `b${i + k}`);
+    clients.push(...(await Promise.all(ids.map((id) => connectDevice(ns, id)))));
+  }
+  return {
+    // When the commands reached their devices, since the last call: [command id, ms][].
+    takeDeviceAt: () => {
+      const out = [...deviceAt];
+      deviceAt.clear();
+      return out;
+    },
+    stop: () => Promise.all(clients.map((c) => c.endAsync(true))),
+  };
+}
+
+/** Telemetry from other device ids at `rate` msg/s (QoS 0), in a process of its own. */
+async function startTelemetry(ns) {
+  const pubs = await Promise.all(
+    [0, 1, 2, 3].map((i) => mqtt.connectAsync(MQTT_URL, { clientId: `${ns}-tel-${i}` })),
+  );
+  let timer = null;
+  let k = 0;
+  return {
+    rate: (rate) => {
+      clearInterval(timer);
+      if (rate > 0) {
+        timer = setInterval(() => {
+          for (let j = 0; j < rate / 100; j++) {
+            const id = `b${k++ % DEVICES}`;
+            pubs[k % pubs.length].publish(
+              `${ns}/${TENANT}/sensor/${id}/telemetry`,
+              JSON.stringify({
+                msg_id: `t${k}`,
+                ts: Date.now(),
+                schema_version: 1,
+                metrics: { v: k },
+              }),
+              { qos: 0 },
+            );
+          }
+        }, 10);
+      }
+      return rate;
+    },
+    stop: async () => {
+      clearInterval(timer);
+      await Promise.all(pubs.map((p) => p.endAsync()));
+    },
+  };
+}
+
+/** Asks a child's service `op` (with `arg`) and waits for its answer. */
+function ask(child, op, arg) {
+  return new Promise((resolve) => {
+    const on = (m) => {
+      if (m.answer !== op) return;
+      child.off('message', on);
+      resolve(m.value);
+    };
+    child.on('message', on);
+    child.send({ ask: op, arg });
+  });
+}
 
 async function connectDevice(ns, id) {
   const c = await mqtt.connectAsync(MQTT_URL, {
@@ -291,31 +376,7 @@ async function run(ns, nc, deviceIds, telemetryRate, services, seconds = SECONDS
       } else failed++;
     }
   })();
-  let telemetry = null;
-  if (telemetryRate > 0) {
-    const pubs = await Promise.all(
-      [0, 1, 2, 3].map((i) => mqtt.connectAsync(MQTT_URL, { clientId: `${ns}-tel-${i}` })),
-    );
-    let k = 0;
-    telemetry = {
-      pubs,
-      timer: setInterval(() => {
-        for (let j = 0; j < telemetryRate / 100; j++) {
-          const id = deviceIds[k++ % deviceIds.length];
-          pubs[k % pubs.length].publish(
-            `${ns}/${TENANT}/sensor/${id}/telemetry`,
-            JSON.stringify({
-              msg_id: `t${k}`,
-              ts: Date.now(),
-              schema_version: 1,
-              metrics: { v: k },
-            }),
-            { qos: 0 },
-          );
-        }
-      }, 10),
-    };
-  }
+  if (telemetryRate > 0) await ask(services.telemetry, 'rate', telemetryRate);
   const total = rate * seconds;
   const t0 = now();
   runStart = t0;
@@ -351,10 +412,7 @@ async function run(ns, nc, deviceIds, telemetryRate, services, seconds = SECONDS
   await Promise.all(inflight);
   const deadline = now() + 35_000;
   while (started.size > 0 && now() < deadline) await new Promise((r) => setTimeout(r, 200));
-  if (telemetry) {
-    clearInterval(telemetry.timer);
-    await Promise.all(telemetry.pubs.map((p) => p.endAsync()));
-  }
+  if (telemetryRate > 0) await ask(services.telemetry, 'rate', 0);
   sub.unsubscribe();
   const lost = started.size;
   const cpu1 = cpuSnapshot(services);
@@ -363,7 +421,7 @@ async function run(ns, nc, deviceIds, telemetryRate, services, seconds = SECONDS
   return {
     // CPU per command of each service process, the servers and the generator, all of it.
     cpu: cpuPerCommand(cpu0, cpu1, total),
-    stages: stageSummary(stages),
+    stages: stageSummary(stages, new Map(await ask(services.devices, 'takeDeviceAt'))),
     recorded: recordedRoundTrips(stages),
     elu,
     q: quantiles(rtts),
@@ -439,11 +497,8 @@ async function stopService(child) {
 }
 
 // Where a succeeded command's time went (medians, ms; wall clocks of one machine).
-function stageSummary(stages) {
-  for (const [id, st] of stages) {
-    st.deviceAt = deviceAt.get(id);
-    deviceAt.delete(id);
-  }
+function stageSummary(stages, deviceAt) {
+  for (const [id, st] of stages) st.deviceAt = deviceAt.get(id);
   const spans = {
     'create→queued': (s) => s.queuedAt - s.start,
     'queued→at the device': (s) => s.deviceAt - s.queuedAt,
@@ -558,13 +613,13 @@ async function main() {
     );
   }
   console.error('devices registered');
-  const devices = [];
   const tc = now();
-  for (let i = 0; i < deviceIds.length; i += 100) {
-    devices.push(
-      ...(await Promise.all(deviceIds.slice(i, i + 100).map((id) => connectDevice(ns, id)))),
-    );
-  }
+  const [devices, telemetry] = await Promise.all([
+    startService('devices', ns),
+    startService('telemetry', ns),
+  ]);
+  services.devices = devices.child;
+  services.telemetry = telemetry.child;
   console.error(`devices connected in ${((now() - tc) / 1000).toFixed(1)} s`);
   // Every device's presence must have reached the gateway (and the registry's events settled)
   // before the clock starts: a command for a device still offline there waits for it.
@@ -633,7 +688,7 @@ async function main() {
   const cleaner = await mqtt.connectAsync(MQTT_URL, { clientId: `${ns}-cleaner` });
   for (const id of deviceIds)
     cleaner.publish(`${ns}/${TENANT}/sensor/${id}/status`, '', { qos: 1, retain: true });
-  await Promise.all(devices.map((d) => d.endAsync(true)));
+  await Promise.all([stopService(devices.child), stopService(telemetry.child)]);
   await cleaner.endAsync();
   await Promise.all([stopService(gateway.child), stopService(ingress.child)]);
   await stopService(registry.child);
