@@ -64,11 +64,8 @@ export interface FanoutView {
 const STATES = COMMAND_STATUSES as readonly string[];
 const isFinal = (status: string): boolean =>
   (FINAL_COMMAND_STATUSES as readonly string[]).includes(status);
-// A fan-out's progress is polled (it has no long poll; fan-outs take seconds to hours); a
-// command is long-polled this long.
-const FANOUT_POLL_MS = 1000;
+// Commands and fan-outs are long-polled this long per request (the API allows 30 s).
 const LONG_POLL_S = 25;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface CommandOptions {
   params?: string;
@@ -190,10 +187,12 @@ async function getCommand(client: ApiClient, id: string, waitS?: number): Promis
   });
 }
 
-async function getFanout(client: ApiClient, id: string): Promise<FanoutView> {
+/** A fan-out; with `waitS`, once every command is final or `waitS` has passed (long poll). */
+async function getFanout(client: ApiClient, id: string, waitS?: number): Promise<FanoutView> {
   return client.request<FanoutView>({
     method: 'GET',
     path: `/api/v1/fanouts/${encodeURIComponent(id)}`,
+    ...(waitS !== undefined && { query: { wait_s: waitS }, timeoutMs: (waitS + 10) * 1000 }),
   });
 }
 
@@ -276,7 +275,10 @@ export function registerCommandsCommand(program: Command, io: CliIo, run: Action
       .argument('<name>'),
   )
     .option('--rate <n>', 'commands per second (default 100)', Number)
-    .option('--wait', "poll until every command reached a final state; print the fan-out's counts");
+    .option(
+      '--wait',
+      "wait (long poll) until every command reached a final state; print the fan-out's counts",
+    );
   run(fanout, async (client, common) => {
     const [groupId, name] = fanout.processedArgs as [string, string];
     const opts = fanout.opts<FanoutOptions>();
@@ -293,10 +295,7 @@ export function registerCommandsCommand(program: Command, io: CliIo, run: Action
       io.stdout(common.json ? renderJson(f) : `${f.fanout_id}\n`);
       return;
     }
-    while (!f.done) {
-      await sleep(FANOUT_POLL_MS);
-      f = await getFanout(client, f.fanout_id);
-    }
+    while (!f.done) f = await getFanout(client, f.fanout_id, LONG_POLL_S);
     printFanout(io, common, f);
   });
 
@@ -352,9 +351,14 @@ export function registerCommandsCommand(program: Command, io: CliIo, run: Action
   const progress = commands
     .command('progress')
     .description("a fan-out's progress: its commands counted by state")
-    .argument('<fanout-id>');
+    .argument('<fanout-id>')
+    .option('--wait', 'wait (long poll) until every command reached a final state');
   run(progress, async (client, common) => {
     const [id] = progress.processedArgs as [string];
-    printFanout(io, common, await getFanout(client, id));
+    let f = await getFanout(client, id);
+    if (progress.opts<{ wait?: boolean }>().wait) {
+      while (!f.done) f = await getFanout(client, id, LONG_POLL_S);
+    }
+    printFanout(io, common, f);
   });
 }

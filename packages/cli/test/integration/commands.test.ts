@@ -173,7 +173,7 @@ describe('drover commands against the real gateways and registry', () => {
     expect(Date.now() - t0).toBeLessThan(15_000);
   });
 
-  it('fans out to a group, waits until every command is final and shows the progress', async () => {
+  it('fans out to a group, waits (long polls) until every command is final, shows progress', async () => {
     const made = await gateway.app.inject({
       method: 'POST',
       url: '/api/v1/groups',
@@ -214,6 +214,13 @@ describe('drover commands against the real gateways and registry', () => {
       ['cmd-1', 'expired'],
       ['cmd-2', 'expired'],
     ]);
+
+    // progress --wait on a fan-out still going: it answers once every command is final.
+    const going = await drover(['commands', 'fanout', 'cmd-g', 'reboot', '--expires-in', '1']);
+    expect(going.code).toBe(0);
+    const waited = await drover(['commands', 'progress', going.out.trim(), '--wait', '--json']);
+    expect(waited.code).toBe(0);
+    expect(JSON.parse(waited.out)).toMatchObject({ total: 2, counts: { expired: 2 }, done: true });
 
     // Nothing left to withdraw: the counts stay.
     const cancelled = await drover(['commands', 'cancel-fanout', f.fanout_id, '--json']);

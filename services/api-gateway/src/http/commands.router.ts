@@ -51,20 +51,20 @@ const CommandIdParams = Type.Object({ id: Type.String({ pattern: '^[A-Za-z0-9_-]
 export const CancelBody = Type.Pick(CancelCommandRequest, ['reason'], {
   additionalProperties: false,
 });
-/** Longest long poll of `GET /commands/{id}` (below common proxies' 60 s idle time-out). */
+/** Longest long poll (below common proxies' 60 s idle time-out). */
 export const MAX_WAIT_S = 30;
+const waitQuery = (description: string) =>
+  Type.Object(
+    { wait_s: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_WAIT_S, description })) },
+    { additionalProperties: false },
+  );
 /** `GET /commands/{id}` query. */
-export const GetCommandQuery = Type.Object(
-  {
-    wait_s: Type.Optional(
-      Type.Integer({
-        minimum: 0,
-        maximum: MAX_WAIT_S,
-        description: 'wait up to this long for the command to reach a final state (long poll)',
-      }),
-    ),
-  },
-  { additionalProperties: false },
+export const GetCommandQuery = waitQuery(
+  'wait up to this long for the command to reach a final state (long poll)',
+);
+/** `GET /fanouts/{id}` query. */
+export const GetFanoutQuery = waitQuery(
+  'wait up to this long for every command of the fan-out to reach a final state (long poll)',
 );
 /** `GET /commands` query: filters combine with AND. */
 export const ListCommandsQuery = Type.Omit(ListCommandsRequest, ['tenant'], {
@@ -179,18 +179,20 @@ export const commandsRouter: ContextRouter = {
         config: read,
         schema: {
           tags,
-          summary: 'A group fan-out: its commands counted by state, and whether all are final',
+          summary:
+            'A group fan-out: its commands counted by state, and whether all are final; with ' +
+            'wait_s, once all are final or wait_s has passed',
           params: CommandIdParams,
+          querystring: GetFanoutQuery,
           response: responses({ 200: Fanout }, [404]),
         },
       },
       async (request) => {
         const { tenant } = principalOf(request);
-        return call<Fanout>(
-          CommandGatewayOps.getFanout,
-          { tenant, fanout_id: request.params.id },
-          request.id,
-        );
+        const fanoutId = request.params.id;
+        const load = () =>
+          call<Fanout>(CommandGatewayOps.getFanout, { tenant, fanout_id: fanoutId }, request.id);
+        return waiters.waitFanoutDone(tenant, fanoutId, (request.query.wait_s ?? 0) * 1000, load);
       },
     );
 

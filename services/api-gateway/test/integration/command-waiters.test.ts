@@ -1,9 +1,10 @@
 // The long-poll waiters against the real NATS: a final event of the command wakes its waiter
 // (which reads again), events of other commands and non-final ones do not, the deadline answers
-// with the last read, and stop() releases every waiter.
+// with the last read, and stop() releases every waiter. A fan-out's waiter wakes at the final
+// events of its commands and reads at most every FANOUT_READ_GAP_MS.
 import { type Bus } from '@drover/bus';
 import { cleanupNamespace, testNamespace, withTestBus } from '@drover/testing';
-import { createCommandWaiters } from '../../src/adapters/nats/command-waiters';
+import { createCommandWaiters, FANOUT_READ_GAP_MS } from '../../src/adapters/nats/command-waiters';
 
 describe('command waiters', () => {
   const ns = testNamespace('waiters');
@@ -16,10 +17,13 @@ describe('command waiters', () => {
     await bus.close();
   });
 
-  const event = (tenant: string, type: string, commandId: string) =>
+  const event = (tenant: string, type: string, commandId: string, fanoutId?: string) =>
     bus.nc.publish(
       bus.naming.subject(`iot.evt.${tenant}.command.${type}`),
-      JSON.stringify({ type: `drover.command.${type}.v1`, data: { command_id: commandId } }),
+      JSON.stringify({
+        type: `drover.command.${type}.v1`,
+        data: { command_id: commandId, ...(fanoutId !== undefined && { fanout_id: fanoutId }) },
+      }),
     );
 
   /** A command whose reads answer `states` in turn (the last one repeats); counts its reads. */
@@ -103,6 +107,54 @@ describe('command waiters', () => {
       expect(await waiters.waitFinal('acme', 'c7', 20_000, c.read)).toEqual({ status: 'queued' });
       expect(Date.now() - t0).toBeLessThan(10_000);
       expect(c.reads()).toBe(1);
+    } finally {
+      waiters.stop();
+    }
+  });
+
+  it('wakes a fan-out waiter at the final events of its commands, reading at most every gap', async () => {
+    const waiters = createCommandWaiters(bus, { lingerMs: 50 });
+    try {
+      const readAt: number[] = [];
+      const readNo: (() => void)[] = [];
+      const after = (n: number) => new Promise<void>((resolve) => (readNo[n] = resolve));
+      const [first, second] = [after(1), after(2)];
+      // Done at the third read.
+      const read = async () => {
+        readAt.push(Date.now());
+        readNo[readAt.length]?.();
+        return { done: readAt.length >= 3 };
+      };
+      const t0 = Date.now();
+      const answer = waiters.waitFanoutDone('acme', 'f1', 20_000, read);
+      await first;
+      // Another fan-out's, another tenant's, a non-final one: it keeps waiting.
+      event('acme', 'succeeded', 'c10', 'f2');
+      event('other', 'succeeded', 'c10', 'f1');
+      event('acme', 'sent', 'c11', 'f1');
+      await bus.nc.flush();
+      expect(readAt).toHaveLength(1);
+      // Bursts of its commands' final events: one read after each, spaced by the gap.
+      const burst = async (from: number) => {
+        for (let i = 0; i < 10; i++)
+          event('acme', i % 2 ? 'failed' : 'succeeded', `c${from + i}`, 'f1');
+        await bus.nc.flush();
+      };
+      await burst(20);
+      await second;
+      await burst(30);
+      expect(await answer).toEqual({ done: true });
+      expect(readAt).toHaveLength(3);
+      expect(readAt[1]! - readAt[0]!).toBeGreaterThanOrEqual(FANOUT_READ_GAP_MS - 5);
+      expect(readAt[2]! - readAt[1]!).toBeGreaterThanOrEqual(FANOUT_READ_GAP_MS - 5);
+      expect(Date.now() - t0).toBeLessThan(10_000);
+      // A command waiter of the same id is another waiter: a fan-out's id never wakes it.
+      const c = command(['queued', 'succeeded']);
+      const cmd = waiters.waitFinal('acme', 'f3', 300, c.read);
+      await c.readOnce;
+      event('acme', 'succeeded', 'c40', 'f3');
+      expect(await cmd).toEqual({ status: 'succeeded' }); // its deadline's read
+      expect(c.reads()).toBe(2);
     } finally {
       waiters.stop();
     }

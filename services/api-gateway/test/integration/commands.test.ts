@@ -279,11 +279,23 @@ describe('commands', () => {
       payload: { name: 'reboot', rate_per_s: 1 },
     });
     expect(fan.statusCode).toBe(202);
+    // A long poll on the fan-out: not done at wait_s (its device is offline) ...
+    const fanPoll = (waitS: number) =>
+      stack.app.inject({ url: `${fan.headers.location}?wait_s=${waitS}`, headers: writer });
+    let t0 = Date.now();
+    expect((await fanPoll(1)).json()).toMatchObject({ total: 1, done: false });
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(1000);
+    // ... and done, well before wait_s, once its last command is final (here: cancelled).
+    t0 = Date.now();
+    const waitingFan = fanPoll(20);
     const stopped = await cancel(`/api/v1/fanouts/${fan.json().fanout_id}/cancel`, {
       reason: 'stop',
     });
     expect(stopped.statusCode).toBe(200);
     expect(stopped.json()).toMatchObject({ total: 1, counts: { cancelled: 1 }, done: true });
+    expect((await waitingFan).json()).toMatchObject({ counts: { cancelled: 1 }, done: true });
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    expect((await fanPoll(31)).statusCode).toBe(400);
     const noFan = await cancel('/api/v1/fanouts/nope/cancel');
     expect(noFan.statusCode).toBe(404);
     expect(noFan.json().error_code).toBe('fanout_not_found');
