@@ -26,12 +26,21 @@ export interface ConsumeOptions {
   backoffMs?: number[];
   /** Server-side ack timeout; long handlers are kept alive with `working()`. */
   ackWaitMs?: number;
-  /** Handles one message; resolve = ack, throw = nak (transient) or DLQ (otherwise). */
-  handler: (msg: BusMessage) => Promise<void>;
+  /**
+   * Handles one message; resolve = ack, throw = nak (transient) or DLQ (otherwise), resolve
+   * with {@link HandleAgain} = done for now, deliver it again after a delay (within
+   * `maxDeliver` deliveries; `msg.deliveryCount` tells which one this is).
+   */
+  handler: (msg: BusMessage) => Promise<void | HandleAgain>;
   /** Logger for failures and recoveries; defaults to the bus logger. */
   logger?: BusLogger;
   /** How long one pull waits for messages before it is renewed (≥ 1000). */
   fetchExpiresMs?: number;
+}
+
+/** A handler's answer: handled, but deliver the message again in `againInMs`. */
+export interface HandleAgain {
+  againInMs: number;
 }
 
 /** A running consume loop. */
@@ -93,10 +102,11 @@ export async function consume(bus: Bus, opts: ConsumeOptions): Promise<Consumer>
     try {
       const traceCtx = extractTraceContext((k) => msg.headers[k]);
       const correlationId = msg.headers[HEADERS.correlationId] || newCorrelationId();
-      await otelContext.with(traceCtx, () =>
+      const answer = await otelContext.with(traceCtx, () =>
         runWithContext({ correlationId }, () => opts.handler(msg)),
       );
-      m.ack();
+      if (answer) m.nak(answer.againInMs);
+      else m.ack();
     } catch (err) {
       await onFailure(m, msg, err);
     } finally {

@@ -13,7 +13,7 @@ export { HEADERS, outgoingHeaders } from './headers';
 export { publish, publishEvent, qualifySubject, logicalEventSubject } from './publish';
 export type { PublishOptions } from './publish';
 export { consume } from './consume';
-export type { ConsumeOptions, Consumer } from './consume';
+export type { ConsumeOptions, Consumer, HandleAgain } from './consume';
 export type { BusMessage } from './message';
 export { DLQ_MAX_PAYLOAD_BYTES } from './dlq';
 export type { DlqRecord } from './dlq';

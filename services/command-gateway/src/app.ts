@@ -228,7 +228,9 @@ export async function startCommandGateway(
     presenceConcurrency: config.PRESENCE_CONSUMER_CONCURRENCY,
     reportConcurrency: config.REPORT_CONSUMER_CONCURRENCY,
   });
-  consumers.push(await startDeviceLifecycleConsumer(bus, ctx));
+  consumers.push(
+    await startDeviceLifecycleConsumer(bus, ctx, { recheckMs: config.DECOMMISSION_RECHECK_MS }),
+  );
   scanner = startScanner(ctx, config.SCAN_MAX_SLEEP_MS);
   const rpc: RpcServer = await startCommandRpc(bus, ctx);
   // Devices online already get their meta cached in the background, as connects do.

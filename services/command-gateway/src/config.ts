@@ -50,6 +50,10 @@ export const GatewayConfigSchema = Type.Object({
   OUTBOX_RETENTION_MS: Type.Integer({ minimum: 0, default: 3_600_000 }),
   // Outbox publishes awaiting their stream ack at once (1 = one after another).
   OUTBOX_MAX_IN_FLIGHT: Type.Integer({ minimum: 1, maximum: 1000, default: 128 }),
+  // A decommissioned device's waiting commands are withdrawn at the event and once more this
+  // long after it: a command created as the device was decommissioned may commit after the
+  // first pass (the create path refuses the device by the second).
+  DECOMMISSION_RECHECK_MS: Type.Integer({ minimum: 100, maximum: 600_000, default: 5_000 }),
   // Upper bound of the scanner's sleep (it wakes earlier for the earliest due row).
   SCAN_MAX_SLEEP_MS: Type.Integer({ minimum: 10, default: 1000 }),
   RESEND_BASE_MS: Type.Integer({ minimum: 10, default: 2000 }),

@@ -95,6 +95,31 @@ describe('consume', () => {
     expect(dlq.some((r) => r.consumer === 'transient')).toBe(false);
   });
 
+  it('delivers a message again after the delay its handler asks for, then acks it', async () => {
+    const deliveries: number[] = [];
+    await start({
+      stream: 'DEVICE',
+      durable: 'again',
+      filterSubjects: only('again'),
+      handler: async (m) => {
+        deliveries.push(Date.now());
+        return m.deliveryCount < 2 ? { againInMs: 400 } : undefined;
+      },
+    });
+    await publish(bus, presence('again', 'd1'), { n: 1 }, { msgId: 'again-1' });
+    await waitFor(() => deliveries.length === 2);
+    expect(deliveries[1]! - deliveries[0]!).toBeGreaterThanOrEqual(380);
+    // Acked the second time: nothing pending, nothing redelivered, nothing dead-lettered.
+    const stream = resolveStreamName(bus.naming, 'DEVICE');
+    await waitFor(
+      async () => (await bus.jsm.consumers.info(stream, 'again')).num_ack_pending === 0,
+    );
+    const info = await bus.jsm.consumers.info(stream, 'again');
+    expect(info).toMatchObject({ num_pending: 0, num_redelivered: 0 });
+    expect(deliveries).toHaveLength(2);
+    expect(dlq.some((r) => r.consumer === 'again')).toBe(false);
+  });
+
   it('dead-letters a message whose retries reach max_deliver', async () => {
     let calls = 0;
     await start({

@@ -3,8 +3,9 @@
 // are withdrawn while the ones already sent go on. Real broker, ingress and MQTT devices.
 import { rpcRequest } from '@drover/bus';
 import { type Command, type Fanout } from '@drover/contracts';
-import { waitFor } from '@drover/testing';
+import { createTestDb, waitFor } from '@drover/testing';
 import { JSONCodec } from 'nats';
+import { type DB } from '../../src/adapters/postgres/schema';
 import { type Device, type Harness, startHarness } from './command.harness';
 
 jest.setTimeout(120_000);
@@ -18,7 +19,7 @@ describe('cancelling commands', () => {
     rpcRequest<T>(h.bus, 'command-gateway', op, { tenant: h.tenant, ...body });
 
   beforeAll(async () => {
-    h = await startHarness('cancel');
+    h = await startHarness('cancel', { DECOMMISSION_RECHECK_MS: 3000 });
     await h.register(['k0', 'k1', 'kd', 'kx', ...Array.from({ length: 20 }, (_, i) => `kf${i}`)]);
   });
   afterAll(async () => {
@@ -168,6 +169,47 @@ describe('cancelling commands', () => {
         error: 'device decommissioned',
         attempts: 0,
       });
+    }
+    // A create that passed its device check before the decommissioning and committed after
+    // the first pass (written here directly): the second pass, DECOMMISSION_RECHECK_MS after
+    // the event, withdraws it too.
+    const late = '01JZZZZZZZZZZZZZZZZZZZZZZZ';
+    const db = await createTestDb<DB>(h.schema);
+    try {
+      const now = new Date();
+      await db
+        .insertInto('commands')
+        .values({
+          command_id: late,
+          tenant: h.tenant,
+          device_id: 'kd',
+          device_type: 'sensor',
+          name: 'ok',
+          params: '{}',
+          status: 'queued',
+          created_at: now,
+          expires_at: new Date(now.getTime() + 3_600_000),
+          timeout_s: 30,
+          next_attempt_at: null,
+          deadline_at: new Date(now.getTime() + 3_600_000),
+          result: null,
+          error: null,
+          rtt_ms: null,
+          idempotency_key: null,
+          fanout_id: null,
+          dispatched_at: null,
+          sent_at: null,
+          accepted_at: null,
+          completed_at: null,
+        })
+        .execute();
+      expect((await h.get(late)).status).toBe('queued');
+      expect(await h.until(late, final, 20_000)).toMatchObject({
+        status: 'cancelled',
+        error: 'device decommissioned',
+      });
+    } finally {
+      await db.destroy();
     }
   });
 });

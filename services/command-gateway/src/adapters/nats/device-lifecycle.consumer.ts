@@ -1,7 +1,9 @@
 // The registry's `device.decommissioned` events (EVENTS, a durable of its own): the device's
 // commands that wait for it to come online are withdrawn (`cancelled`, "device
 // decommissioned"), as it never will; they would otherwise wait until they expire. Commands
-// already handed over go on to their own end (an answer, or their time-out).
+// already handed over go on to their own end (an answer, or their time-out). The event is
+// handled twice: at once, and `recheckMs` later (delivered again by the stream), for a command
+// created as the device was decommissioned that committed after the first pass.
 import { eventFilter, isEventOf, parseEvent, DeviceDecommissionedV1 } from '@drover/contracts';
 import { type Bus, consume, type Consumer } from '@drover/bus';
 import { runWithContext } from '@drover/observability';
@@ -17,6 +19,7 @@ export const DECOMMISSIONED_REASON = 'device decommissioned';
 export async function startDeviceLifecycleConsumer(
   bus: Bus,
   ctx: GatewayContext,
+  opts: { recheckMs: number },
 ): Promise<Consumer> {
   return consume(bus, {
     stream: 'EVENTS',
@@ -42,6 +45,7 @@ export async function startDeviceLifecycleConsumer(
           'waiting commands of a decommissioned device cancelled',
         );
       }
+      return msg.deliveryCount === 1 ? { againInMs: opts.recheckMs } : undefined;
     },
   });
 }
