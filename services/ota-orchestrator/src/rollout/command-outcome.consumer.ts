@@ -9,7 +9,7 @@ import { type Bus, type BusMessage, consume, type Consumer } from '@drover/bus';
 import { runWithContext } from '@drover/observability';
 import { TransientError, ValidationError } from '@drover/service-kit';
 import { type CommandOutcome, ENDING_COMMAND_OUTCOMES } from '../domain/rollout-device';
-import { nudge } from './deployment.store';
+import { deviceRowsQuery, nudge } from './deployment.store';
 import { applyToDevice } from './device.progress';
 import { type RolloutContext } from './rollout.context';
 
@@ -48,13 +48,7 @@ export async function handleCommandOutcome(
   const column = command === 'update' ? 'update_command_id' : 'rollback_command_id';
   const now = ctx.now();
   const found = await ctx.db.transaction().execute(async (trx) => {
-    const rows = await trx
-      .selectFrom('deployment_devices')
-      .innerJoin('deployments', 'deployments.deployment_id', 'deployment_devices.deployment_id')
-      .selectAll('deployment_devices')
-      .select('deployments.firmware_version as version')
-      .where('deployment_devices.tenant', '=', m.tenant)
-      .where('deployment_devices.device_id', '=', m.deviceId)
+    const rows = await deviceRowsQuery(trx, m.tenant, m.deviceId)
       .where((eb) =>
         eb.or([
           eb(`deployment_devices.${column}`, '=', m.commandId),

@@ -163,6 +163,20 @@ export async function nudge(db: Executor, deploymentId: string, now: Date): Prom
 }
 
 /** The progress fields of a row. */
+/**
+ * A device's rows (every deployment that took it) with their deployment's target version, as
+ * its reports are applied; callers add their filters and the row lock.
+ */
+export function deviceRowsQuery(trx: Transaction<DB>, tenant: string, deviceId: string) {
+  return trx
+    .selectFrom('deployment_devices')
+    .innerJoin('deployments', 'deployments.deployment_id', 'deployment_devices.deployment_id')
+    .selectAll('deployment_devices')
+    .select('deployments.firmware_version as version')
+    .where('deployment_devices.tenant', '=', tenant)
+    .where('deployment_devices.device_id', '=', deviceId);
+}
+
 export function progressOf(row: DeviceRow): DeviceProgress {
   return {
     status: row.status as DeviceProgress['status'],

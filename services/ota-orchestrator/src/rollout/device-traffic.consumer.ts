@@ -17,7 +17,7 @@ import { type Static, type TSchema } from '@sinclair/typebox';
 import { type DeviceReport } from '../domain/rollout-device';
 import { startCommandOutcomeConsumer } from './command-outcome.consumer';
 import { applyToDevice } from './device.progress';
-import { nudge } from './deployment.store';
+import { deviceRowsQuery, nudge } from './deployment.store';
 import { type RolloutContext } from './rollout.context';
 
 /** Durable names (one constants block: no scattered strings). */
@@ -56,14 +56,8 @@ export async function handleUpdateStatus(
 ): Promise<void> {
   const now = ctx.now();
   const changed = await ctx.db.transaction().execute(async (trx) => {
-    const row = await trx
-      .selectFrom('deployment_devices')
-      .innerJoin('deployments', 'deployments.deployment_id', 'deployment_devices.deployment_id')
-      .selectAll('deployment_devices')
-      .select('deployments.firmware_version as version')
+    const row = await deviceRowsQuery(trx, m.tenant, m.deviceId)
       .where('deployment_devices.deployment_id', '=', m.deploymentId)
-      .where('deployment_devices.device_id', '=', m.deviceId)
-      .where('deployment_devices.tenant', '=', m.tenant)
       .forUpdate('deployment_devices')
       .executeTakeFirst();
     if (row === undefined) return false;
@@ -89,13 +83,7 @@ export async function handlePresence(
 ): Promise<void> {
   const now = ctx.now();
   const changed = await ctx.db.transaction().execute(async (trx) => {
-    const rows = await trx
-      .selectFrom('deployment_devices')
-      .innerJoin('deployments', 'deployments.deployment_id', 'deployment_devices.deployment_id')
-      .selectAll('deployment_devices')
-      .select('deployments.firmware_version as version')
-      .where('deployment_devices.tenant', '=', m.tenant)
-      .where('deployment_devices.device_id', '=', m.deviceId)
+    const rows = await deviceRowsQuery(trx, m.tenant, m.deviceId)
       .where((eb) =>
         eb.or([
           eb('deployment_devices.status', 'in', ['updating', 'offline']),
