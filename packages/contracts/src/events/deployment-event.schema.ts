@@ -55,6 +55,7 @@ export const DeploymentDeviceEventData = Type.Object({
     Type.Literal('succeeded'),
     Type.Literal('failed'),
     Type.Literal('offline'),
+    Type.Literal('skipped'),
     Type.Literal('rolling_back'),
     Type.Literal('rolled_back'),
     Type.Literal('rollback_failed'),

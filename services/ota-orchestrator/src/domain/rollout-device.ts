@@ -140,9 +140,10 @@ export function applyDeviceReport(
 
   if (r.kind === 'command') {
     // The device will not run this update. Not when it already said it succeeded (its
-    // deadline judges it), nor once its deadline judged it offline.
+    // deadline judges it), nor once its deadline judged it offline. Cancelled, an operator
+    // took it out of the rollout: skipped, outside the rates; otherwise it failed.
     if (r.command === 'update' && d.status === 'updating' && !d.reportedSucceeded) {
-      next.status = 'failed';
+      next.status = r.outcome === 'cancelled' ? 'skipped' : 'failed';
       next.error = commandError(r);
     }
     return next;

@@ -7,7 +7,14 @@ import { applyDeviceReport, type DeviceReport, shownStatus } from '../domain/rol
 import { type DeviceRow, progressColumns, progressOf } from './deployment.store';
 import { deviceEvent } from './rollout.events';
 
-const FINAL = new Set(['succeeded', 'failed', 'offline', 'rolled_back', 'rollback_failed']);
+const FINAL = new Set([
+  'succeeded',
+  'failed',
+  'offline',
+  'skipped',
+  'rolled_back',
+  'rollback_failed',
+]);
 
 /**
  * Returns true when the device's shown state changed or its rollback is to be sent again (the

@@ -141,7 +141,7 @@ describe('device progress', () => {
     expect(applyDeviceReport(done, online, V).resendRollback).toBeUndefined();
   });
 
-  it('fails an update at once when its command is refused, failed, dead-lettered or cancelled', () => {
+  it('ends an update when its command is refused, failed, dead-lettered or cancelled', () => {
     const cmd = (outcome: (typeof ENDING_COMMAND_OUTCOMES)[number], error?: string) =>
       ({
         kind: 'command',
@@ -158,8 +158,15 @@ describe('device progress', () => {
       error: 'firmware.update dead lettered',
     });
     for (const outcome of ENDING_COMMAND_OUTCOMES) {
-      expect(applyDeviceReport(updating, cmd(outcome), V).status).toBe('failed');
+      expect(applyDeviceReport(updating, cmd(outcome), V).status).toBe(
+        outcome === 'cancelled' ? 'skipped' : 'failed',
+      );
     }
+    // Cancelled: an operator took the device out of the rollout.
+    expect(applyDeviceReport(updating, cmd('cancelled', 'device retired'), V)).toMatchObject({
+      status: 'skipped',
+      error: 'firmware.update cancelled: device retired',
+    });
     // Left to its deadline: it said it succeeded, or the deadline already judged it offline.
     const said = { ...updating, reportedSucceeded: true };
     expect(applyDeviceReport(said, cmd('failed'), V)).toEqual(said);
@@ -172,7 +179,7 @@ describe('device progress', () => {
     expect(applyDeviceReport(done, cmd('rejected'), V)).toEqual(done);
   });
 
-  it('fails a rollback whose command failed, was dead-lettered or cancelled; a refusal waits', () => {
+  it('fails a rollback whose command failed or was cancelled; a refusal waits', () => {
     const rb = { ...updating, status: 'failed' as const, rollbackStatus: 'rolling_back' as const };
     const cmd = (command: 'update' | 'rollback', outcome: 'rejected' | 'cancelled' | 'failed') =>
       ({ kind: 'command', command, outcome, error: 'operator' }) as DeviceReport;
