@@ -150,11 +150,14 @@ describe('command waiters', () => {
       expect(Date.now() - t0).toBeLessThan(10_000);
       // A command waiter of the same id is another waiter: a fan-out's id never wakes it.
       const c = command(['queued', 'succeeded']);
+      const t1 = Date.now();
       const cmd = waiters.waitFinal('acme', 'f3', 300, c.read);
       await c.readOnce;
       event('acme', 'succeeded', 'c40', 'f3');
       expect(await cmd).toEqual({ status: 'succeeded' }); // its deadline's read
       expect(c.reads()).toBe(2);
+      // Not woken by the event (that would have read again at once): it waited its deadline.
+      expect(Date.now() - t1).toBeGreaterThanOrEqual(300);
     } finally {
       waiters.stop();
     }
