@@ -546,7 +546,11 @@ async function withdrawUnsent(
  */
 export async function cancelFanout(ctx: GatewayContext, req: CancelFanoutRequest): Promise<Fanout> {
   await getFanout(ctx, req.tenant, req.fanout_id);
-  await withdrawUnsent(ctx, { fanoutId: req.fanout_id }, cancelError(req.reason));
+  await withdrawUnsent(
+    ctx,
+    { tenant: req.tenant, fanoutId: req.fanout_id },
+    cancelError(req.reason),
+  );
   return getFanout(ctx, req.tenant, req.fanout_id);
 }
 

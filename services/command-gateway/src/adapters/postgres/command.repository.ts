@@ -374,7 +374,7 @@ export async function listCommands(
 }
 
 /** Whose commands a cancel withdraws: a fan-out's, or a device's. */
-export type UnsentScope = { fanoutId: string } | { tenant: string; deviceId: string };
+export type UnsentScope = { tenant: string } & ({ fanoutId: string } | { deviceId: string });
 
 /**
  * Locks up to `limit` commands of `scope` that were never handed over (oldest first): the ones a
@@ -388,12 +388,13 @@ export async function lockUnsent(
   let q = db
     .selectFrom('commands')
     .selectAll()
+    .where('tenant', '=', scope.tenant)
     .where('status', '=', 'queued')
     .where('attempts', '=', 0);
   q =
     'fanoutId' in scope
       ? q.where('fanout_id', '=', scope.fanoutId)
-      : q.where('tenant', '=', scope.tenant).where('device_id', '=', scope.deviceId);
+      : q.where('device_id', '=', scope.deviceId);
   return q.orderBy('command_id').limit(limit).forUpdate().execute();
 }
 
