@@ -68,6 +68,16 @@ export function eventSubject(n: Naming, tenant: string, aggregate: string, event
   return n.subject(`iot.evt.${tenant}.${aggregate}.${event}`);
 }
 
+/**
+ * `iot.ingress.<shareGroup>.members`: core NATS, no stream. The ingress replicas of one MQTT
+ * share group answer on it whether they are up and not stopping (a stopping replica hands its
+ * share of the device traffic to the others only when one answers so).
+ */
+export function ingressMembersSubject(n: Naming, shareGroup: string): string {
+  assertValidId('shareGroup', shareGroup);
+  return n.subject(`iot.ingress.${shareGroup}.members`);
+}
+
 /** `iot.rpc.<service>.<operation>` */
 export function rpcSubject(n: Naming, service: string, operation: string): string {
   assertValidId('service', service);

@@ -23,7 +23,12 @@ import { startDeviceEvents } from './adapters/nats/device-events.consumer';
 import { createIngressPublisher } from './adapters/nats/ingress.publisher';
 import { startCommandForwarders } from './adapters/nats/command.forwarder';
 import { createCommandSentReporter, createSentHold } from './adapters/nats/command-sent.reporter';
-import { type Subscriber, openSubscriber } from './adapters/mqtt/subscriber.connection';
+import {
+  type MessageSink,
+  type Subscriber,
+  openSubscriber,
+} from './adapters/mqtt/subscriber.connection';
+import { joinShareGroup } from './adapters/nats/share-group.members';
 import { openEgress } from './adapters/mqtt/egress.connection';
 import { brokerTarget, tlsConnectOptions } from './adapters/mqtt/broker';
 import { startProvisioningBridge } from './adapters/mqtt/provisioning.bridge';
@@ -43,6 +48,12 @@ export interface MqttIngress {
    * ones, then `<MQTT_CLIENT_ID>-status`. */
   clientIds: string[];
 }
+
+// How long a stopping replica waits for the others' answers, for the broker to confirm an
+// unsubscribe, and at most for its sessions to run dry after it gave its subscriptions up.
+const MEMBERS_WAIT_MS = 250;
+const UNSUBSCRIBE_WAIT_MS = 2000;
+const HANDOFF_DRAIN_MAX_MS = 5000;
 
 /** Options beyond the environment. */
 export interface StartOptions {
@@ -120,6 +131,7 @@ export async function startMqttIngress(
   // Device and provisioning events drop or update entries at once (registration, decommission).
   const metaEvents = startDeviceEvents(bus, meta, logger);
   let stopping = false;
+  let stopped: Promise<void> | null = null;
   const sentHold =
     config.COMMANDS_ENABLED && config.COMMAND_SENT_HOLD_MS > 0
       ? createSentHold(config.COMMAND_SENT_HOLD_MS)
@@ -168,10 +180,49 @@ export async function startMqttIngress(
     pipeline: config.MQTT_STATUS_PIPELINE,
   });
   const clientIds = connections.map((c) => c.clientId);
+  let lastMessageAt = 0;
+  const sink: MessageSink = (topic, payload, contentType) => {
+    lastMessageAt = Date.now();
+    return handler(topic, payload, contentType);
+  };
   const subscribers: Subscriber[] = connections.map((c) =>
-    openSubscriber({ url: broker.url, tls: broker.tls, ...c, sink: handler, logger }),
+    openSubscriber({ url: broker.url, tls: broker.tls, ...c, sink, logger }),
   );
   await Promise.all(subscribers.map((s) => s.ready));
+  // Only once subscribed: a replica that stops hands its share over only to one that takes it.
+  const membership =
+    config.MQTT_HANDOFF_QUIET_MS > 0
+      ? joinShareGroup({
+          bus,
+          naming,
+          group: config.MQTT_SHARE_GROUP,
+          member: config.MQTT_CLIENT_ID,
+          waitMs: MEMBERS_WAIT_MS,
+          logger,
+        })
+      : null;
+  // Gives the subscriptions to the other replicas, if one is up and not stopping, and handles
+  // what the sessions still deliver; see share-group.members.ts.
+  const handOff = async (): Promise<void> => {
+    if (membership === null || !(await membership.leaving())) return;
+    const given = await Promise.all(subscribers.map((s) => s.unsubscribe(UNSUBSCRIBE_WAIT_MS)));
+    lastMessageAt = Date.now();
+    const until = lastMessageAt + HANDOFF_DRAIN_MAX_MS;
+    while (
+      Date.now() < until &&
+      (Date.now() - lastMessageAt < config.MQTT_HANDOFF_QUIET_MS || handler.inFlight() > 0)
+    ) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    logger.info(
+      {
+        event: 'ingress.handed_off',
+        connections: given.filter(Boolean).length,
+        kept: given.filter((g) => !g).length,
+      },
+      'shared subscriptions handed to the other replicas',
+    );
+  };
 
   const egress = openEgress(broker.url, `${config.MQTT_CLIENT_ID}-egress`, logger, broker.tls);
   // Provisioning requests and renewal answers, on a connection of their own (the bridge module).
@@ -221,32 +272,38 @@ export async function startMqttIngress(
     metrics,
     opsPort: ops?.port ?? 0,
     clientIds,
-    async stop() {
-      stopping = true;
-      // In-flight messages finish (bounded by the connection count); anything newer stays
-      // unacknowledged in the broker session and is redelivered after the restart.
-      const deadline = Date.now() + 10000;
-      while (handler.inFlight() > 0 && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, 10));
-      }
-      await Promise.all(subscribers.map((s) => s.close(true)));
-      const unacked = subscribers.reduce((n, s) => n + s.unacked(), 0);
-      if (unacked > 0) {
-        logger.info(
-          { event: 'ingress.messages_unacked', count: unacked },
-          'messages that came while stopping are left to the broker for redelivery',
-        );
-      }
-      await provisioning.stop();
-      await provisioningClient.endAsync();
-      await Promise.all(forwarders.map((f) => f.stop()));
-      // No answer can take them any more: the held broker acks are reported now.
-      await sentHold?.flush();
-      metaEvents.stop();
-      await egress.close();
-      await ops?.close();
-      await bus.drain();
-      logger.info({ event: 'ingress.stopped' }, 'mqtt-ingress stopped');
+    stop() {
+      // Once: a second call waits for the first.
+      stopped ??= (async () => {
+        await handOff();
+        membership?.close();
+        stopping = true;
+        // In-flight messages finish (bounded by the connection count); anything newer stays
+        // unacknowledged in the broker session and is redelivered after the restart.
+        const deadline = Date.now() + 10000;
+        while (handler.inFlight() > 0 && Date.now() < deadline) {
+          await new Promise((r) => setTimeout(r, 10));
+        }
+        await Promise.all(subscribers.map((s) => s.close(true)));
+        const unacked = subscribers.reduce((n, s) => n + s.unacked(), 0);
+        if (unacked > 0) {
+          logger.info(
+            { event: 'ingress.messages_unacked', count: unacked },
+            'messages that came while stopping are left to the broker for redelivery',
+          );
+        }
+        await provisioning.stop();
+        await provisioningClient.endAsync();
+        await Promise.all(forwarders.map((f) => f.stop()));
+        // No answer can take them any more: the held broker acks are reported now.
+        await sentHold?.flush();
+        metaEvents.stop();
+        await egress.close();
+        await ops?.close();
+        await bus.drain();
+        logger.info({ event: 'ingress.stopped' }, 'mqtt-ingress stopped');
+      })();
+      return stopped;
     },
   };
 }

@@ -10,8 +10,10 @@ export const IngressConfigSchema = Type.Object({
   MQTT_URL: Type.String({ default: 'mqtt://127.0.0.1:1883' }),
   // One topic level in front of `<tenant>/…`: isolates tests on the shared broker.
   MQTT_TOPIC_PREFIX: Type.String({ default: '', pattern: '^([A-Za-z0-9_-]{1,64})?$' }),
-  // Base of the fixed client ids: a persistent session must find the same id after a restart.
-  MQTT_CLIENT_ID: Type.String({ default: 'drover-ingress', pattern: '^[A-Za-z0-9_-]{1,48}$' }),
+  // Base of the fixed client ids: a persistent session must find the same id after a restart,
+  // and each replica needs its own (the Helm chart sets a StatefulSet pod's name). Up to 64
+  // characters: the longest suffix makes 75, within what Mosquitto and EMQX accept.
+  MQTT_CLIENT_ID: Type.String({ default: 'drover-ingress', pattern: '^[A-Za-z0-9_-]{1,64}$' }),
   MQTT_SHARE_GROUP: Type.String({ default: 'ingress', pattern: '^[A-Za-z0-9_-]{1,64}$' }),
   // TLS client of the broker's platform listener (MQTT_URL mqtts://…): PEM files. The CA file
   // holds the trust anchors of the broker's server certificate (default: the system's); the
@@ -34,6 +36,12 @@ export const IngressConfigSchema = Type.Object({
   // order, and one device's statuses are handled one after another. The broker's in-flight
   // window per client (Mosquitto's max_inflight_messages) caps it too. 1 = one at a time.
   MQTT_STATUS_PIPELINE: Type.Integer({ default: 64, minimum: 1, maximum: 1024 }),
+  // A stopping replica gives its shared subscriptions up when another replica of the share
+  // group says (over NATS) it is up and not stopping, then handles what its sessions still
+  // deliver until none came for this long: a persistent session would otherwise keep getting
+  // its turn of the device traffic while it is away (for good, after a scale-down). The last
+  // replica keeps them, and the broker queues for its return. 0 = never give them up.
+  MQTT_HANDOFF_QUIET_MS: Type.Integer({ default: 250, minimum: 0, maximum: 10000 }),
   MAX_PAYLOAD_BYTES: Type.Integer({ default: 262144, minimum: 1024 }),
   MAX_FUTURE_SKEW_MS: Type.Integer({ default: 300000, minimum: 0 }),
   MAX_AGE_MS: Type.Integer({ default: 7 * 24 * 3600 * 1000, minimum: 1000 }),

@@ -71,3 +71,22 @@ app.kubernetes.io/part-of: drover
 {{- define "drover.autoscaled" -}}
 {{- if dig "autoscaling" "enabled" false . -}}true{{- end -}}
 {{- end -}}
+
+{{/* Workload kind of a service: Deployment, or StatefulSet with `statefulSet: true`. */}}
+{{- define "drover.workloadKind" -}}
+{{- if .statefulSet -}}StatefulSet{{- else -}}Deployment{{- end -}}
+{{- end -}}
+
+{{/*
+Name of a service's Deployment or StatefulSet. Call with (dict "root" $ "component" $name "svc"
+$svc). A StatefulSet's name stays within 52 characters: its pods carry it with a revision hash
+in a label (63 at most).
+*/}}
+{{- define "drover.workloadName" -}}
+{{- $name := include "drover.componentName" . -}}
+{{- if .svc.statefulSet -}}
+{{- $name | trunc 52 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name -}}
+{{- end -}}
+{{- end -}}

@@ -18,6 +18,7 @@ import {
   parseDeviceSubject,
   parseEventSubject,
   parseTelemetrySubject,
+  ingressMembersSubject,
   rpcFilter,
   rpcSubject,
   telemetryFilter,
@@ -37,6 +38,7 @@ const builders: [string, number, (n: Naming, ids: string[]) => string][] = [
   ['eventSubject', 3, (n, [a, b, c]) => eventSubject(n, a!, b!, c!)],
   ['rpcSubject', 2, (n, [a, b]) => rpcSubject(n, a!, b!)],
   ['dlqSubject', 2, (n, [a, b]) => dlqSubject(n, a!, b!)],
+  ['ingressMembersSubject', 1, (n, [a]) => ingressMembersSubject(n, a!)],
   ['telemetryFilter', 2, (n, [a, b]) => telemetryFilter(n, a!, b!)],
   ['commandFilter', 1, (n, [a]) => commandFilter(n, a!)],
   ['desiredFilter', 1, (n, [a]) => desiredFilter(n, a!)],
@@ -57,6 +59,7 @@ describe('subject builders', () => {
     [rpcSubject(prod, 'device-registry', 'get_device'), 'iot.rpc.device-registry.get_device'],
     [rpcSubject(ns, 'device-registry', 'get_device'), 't_ab12.iot.rpc.device-registry.get_device'],
     [dlqSubject(prod, 'EVENTS', 'registry-presence'), 'iot.dlq.EVENTS.registry-presence'],
+    [ingressMembersSubject(ns, 'ingress'), 't_ab12.iot.ingress.ingress.members'],
   ])('%s', (actual, expected) => {
     expect(actual).toBe(expected);
   });

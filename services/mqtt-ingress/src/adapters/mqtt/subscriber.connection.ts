@@ -60,6 +60,12 @@ export interface Subscriber {
   ready: Promise<void>;
   /** Messages left unacknowledged because the sink refused them (the service stopping). */
   unacked(): number;
+  /**
+   * Gives the subscriptions up (and takes none again on a reconnect); messages the session
+   * already holds still come. Resolves true once the broker confirmed it, false when it did not
+   * within `timeoutMs` (the subscriptions may then stay).
+   */
+  unsubscribe(timeoutMs: number): Promise<boolean>;
   /** Disconnects; unacknowledged messages stay in the broker's session. */
   close(force?: boolean): Promise<void>;
 }
@@ -83,6 +89,8 @@ export function openSubscriber(opts: SubscriberOptions): Subscriber {
     ...tlsConnectOptions(opts.tls),
   });
   let attempt = 0;
+  // Set once the subscriptions were given up: a reconnect then only drains the session.
+  let left = false;
   // A message the sink refuses stays unacknowledged. Every connection of a stop under load
   // leaves one, which is expected: counted here and told once by the service; any other
   // refusal is a bug and is logged as such.
@@ -140,6 +148,7 @@ export function openSubscriber(opts: SubscriberOptions): Subscriber {
         { event: 'mqtt.connected', client_id: opts.clientId, session: connack.sessionPresent },
         'connected',
       );
+      if (left) return;
       const drop = connack.sessionPresent ? (opts.dropFilters ?? []) : [];
       if (drop.length > 0) {
         // Sent before the SUBSCRIBE: the broker handles them in order, so `ready` follows both.
@@ -155,6 +164,25 @@ export function openSubscriber(opts: SubscriberOptions): Subscriber {
     client,
     ready,
     unacked: () => unacked,
+    unsubscribe: async (timeoutMs) => {
+      left = true;
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<false>((resolve) => {
+        timer = setTimeout(() => resolve(false), timeoutMs);
+      });
+      const done = client.unsubscribeAsync(opts.filters).then(
+        () => true,
+        (err: unknown) => {
+          opts.logger.warn({ event: 'mqtt.unsubscribe_failed', err }, 'unsubscribe');
+          return false;
+        },
+      );
+      try {
+        return await Promise.race([done, timedOut]);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
     close: (force = false) =>
       new Promise<void>((resolve) => client.end(force, {}, () => resolve())),
   };
