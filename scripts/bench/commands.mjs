@@ -25,6 +25,8 @@
 // GOMAXPROCS, as a container CPU limit would through the server's automaxprocs),
 // BENCH_GATEWAY_ENV / BENCH_INGRESS_ENV / BENCH_REGISTRY_ENV (JSON objects of extra settings
 // for that service, e.g. '{"REPORT_BATCH_WAIT_MS":"3"}'),
+// BENCH_INGRESS_SPLIT=1 (two ingress processes: INGRESS_ROLE=devices as `ingress` and
+// INGRESS_ROLE=commands as `ingress-cmd`),
 // BENCH_DEBUG (prints each service's event-loop utilization every second), BENCH_CPU_PROF_DIR
 // (writes a CPU profile of each service there), MQTT_URL (shared
 // broker), MOSQUITTO_BIN, NATS_URL, DATABASE_URL, REDIS_URL.
@@ -57,6 +59,7 @@ const TELEMETRY_RATE = num('BENCH_TELEMETRY_RATE', 10000);
 const TELEMETRY_BATCH = num('BENCH_TELEMETRY_BATCH', 256);
 const PRIVATE_BROKER = (process.env.BENCH_BROKER ?? 'private') !== 'shared';
 const PRIVATE_NATS = (process.env.BENCH_NATS ?? 'shared') === 'private';
+const INGRESS_SPLIT = process.env.BENCH_INGRESS_SPLIT === '1';
 const SERVERS = {
   NATS_URL: process.env.NATS_URL ?? 'nats://127.0.0.1:4222',
   DATABASE_URL: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
@@ -85,15 +88,17 @@ async function service(role) {
       { ...SERVERS, ...quiet, DB_SCHEMA: `${ns}_reg`, ...extraEnv('BENCH_REGISTRY_ENV') },
       { ensureStreams: true },
     );
-  } else if (role === 'ingress') {
+  } else if (role === 'ingress' || role === 'ingress-cmd') {
     const { startMqttIngress, loadIngressConfig } = req(dist('mqtt-ingress'));
+    const ingressRole = !INGRESS_SPLIT ? 'all' : role === 'ingress' ? 'devices' : 'commands';
     svc = await startMqttIngress(
       loadIngressConfig({
         ...SERVERS,
         ...quiet,
         MQTT_URL: process.env.BENCH_MQTT_URL,
         MQTT_TOPIC_PREFIX: ns,
-        MQTT_CLIENT_ID: `${ns}-ingress`,
+        MQTT_CLIENT_ID: `${ns}-${role}`,
+        INGRESS_ROLE: ingressRole,
         ENSURE_STREAMS: 'false',
         TELEMETRY_BATCH_MAX: String(TELEMETRY_BATCH),
         ...extraEnv('BENCH_INGRESS_ENV'),
@@ -587,11 +592,13 @@ async function main() {
   }
   // The registry creates the streams; ingress and gateway start once they exist.
   const registry = await startService('registry', ns);
-  const [ingress, gateway] = await Promise.all([
+  const [ingress, gateway, ingressCmd] = await Promise.all([
     startService('ingress', ns),
     startService('gateway', ns),
+    INGRESS_SPLIT ? startService('ingress-cmd', ns) : null,
   ]);
   const services = { registry: registry.child, ingress: ingress.child, gateway: gateway.child };
+  if (ingressCmd) services['ingress-cmd'] = ingressCmd.child;
   console.error(`services ready (broker ${MQTT_URL})`);
   // As the services connect (connectBus): no stack captured per create_command request.
   const nc = await natsConnect({ servers: SERVERS.NATS_URL, noAsyncTraces: true });
@@ -690,11 +697,15 @@ async function main() {
     cleaner.publish(`${ns}/${TENANT}/sensor/${id}/status`, '', { qos: 1, retain: true });
   await Promise.all([stopService(devices.child), stopService(telemetry.child)]);
   await cleaner.endAsync();
-  await Promise.all([stopService(gateway.child), stopService(ingress.child)]);
+  await Promise.all([
+    stopService(gateway.child),
+    stopService(ingress.child),
+    ingressCmd && stopService(ingressCmd.child),
+  ]);
   await stopService(registry.child);
   if (broker) await stopServer(broker);
   else {
-    for (const id of ingress.ingressClients)
+    for (const id of [...ingress.ingressClients, ...(ingressCmd?.ingressClients ?? [])])
       await (await mqtt.connectAsync(MQTT_URL, { clientId: id, clean: true })).endAsync();
   }
   const client = new pg.Client({ connectionString: SERVERS.DATABASE_URL });

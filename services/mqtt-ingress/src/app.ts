@@ -29,6 +29,7 @@ import {
   openSubscriber,
 } from './adapters/mqtt/subscriber.connection';
 import { joinShareGroup } from './adapters/nats/share-group.members';
+import { roleKinds, type TrafficKind } from './domain/ingress-role';
 import { openEgress } from './adapters/mqtt/egress.connection';
 import { brokerTarget, tlsConnectOptions } from './adapters/mqtt/broker';
 import { startProvisioningBridge } from './adapters/mqtt/provisioning.bridge';
@@ -132,8 +133,9 @@ export async function startMqttIngress(
   const metaEvents = startDeviceEvents(bus, meta, logger);
   let stopping = false;
   let stopped: Promise<void> | null = null;
+  const kinds = new Set(roleKinds(config.INGRESS_ROLE));
   const sentHold =
-    config.COMMANDS_ENABLED && config.COMMAND_SENT_HOLD_MS > 0
+    config.COMMANDS_ENABLED && kinds.has('commands') && config.COMMAND_SENT_HOLD_MS > 0
       ? createSentHold(config.COMMAND_SENT_HOLD_MS)
       : undefined;
   const handler = createMessageHandler({
@@ -155,39 +157,53 @@ export async function startMqttIngress(
   });
   const filters = subscriptionFilters(config.MQTT_SHARE_GROUP, config.MQTT_TOPIC_PREFIX);
   const connections: {
+    kind: TrafficKind;
     clientId: string;
     filters: string[];
     dropFilters: string[];
     pipeline?: number;
-  }[] = Array.from({ length: config.MQTT_CONNECTIONS }, (_, i) => ({
-    clientId: `${config.MQTT_CLIENT_ID}-${i}`,
-    filters: filters.other,
-    // Sessions of older versions took `status` and `cmd/res` on every connection: drop them.
-    dropFilters: [...filters.status, ...filters.answers],
-  }));
-  for (let i = 0; i < config.MQTT_ANSWER_CONNECTIONS; i += 1) {
+  }[] = [];
+  if (kinds.has('devices')) {
+    for (let i = 0; i < config.MQTT_CONNECTIONS; i += 1) {
+      connections.push({
+        kind: 'devices',
+        clientId: `${config.MQTT_CLIENT_ID}-${i}`,
+        filters: filters.other,
+        // Sessions of older versions took `status` and `cmd/res` on every connection: drop them.
+        dropFilters: [...filters.status, ...filters.answers],
+      });
+    }
+  }
+  if (kinds.has('commands')) {
+    for (let i = 0; i < config.MQTT_ANSWER_CONNECTIONS; i += 1) {
+      connections.push({
+        kind: 'commands',
+        clientId: `${config.MQTT_CLIENT_ID}-answers-${i}`,
+        filters: filters.answers,
+        dropFilters: [],
+      });
+    }
+  }
+  if (kinds.has('devices')) {
+    // Still a shared subscription in the same group: replicas split the devices' statuses.
     connections.push({
-      clientId: `${config.MQTT_CLIENT_ID}-answers-${i}`,
-      filters: filters.answers,
+      kind: 'devices',
+      clientId: `${config.MQTT_CLIENT_ID}-status`,
+      filters: filters.status,
       dropFilters: [],
+      pipeline: config.MQTT_STATUS_PIPELINE,
     });
   }
-  // Still a shared subscription in the same group: replicas split the devices' statuses.
-  connections.push({
-    clientId: `${config.MQTT_CLIENT_ID}-status`,
-    filters: filters.status,
-    dropFilters: [],
-    pipeline: config.MQTT_STATUS_PIPELINE,
-  });
   const clientIds = connections.map((c) => c.clientId);
   let lastMessageAt = 0;
   const sink: MessageSink = (topic, payload, contentType) => {
     lastMessageAt = Date.now();
     return handler(topic, payload, contentType);
   };
-  const subscribers: Subscriber[] = connections.map((c) =>
-    openSubscriber({ url: broker.url, tls: broker.tls, ...c, sink, logger }),
-  );
+  const subscribers: (Subscriber & { kind: TrafficKind })[] = connections.map(({ kind, ...c }) => ({
+    kind,
+    ...openSubscriber({ url: broker.url, tls: broker.tls, ...c, sink, logger }),
+  }));
   await Promise.all(subscribers.map((s) => s.ready));
   // Only once subscribed: a replica that stops hands its share over only to one that takes it.
   const membership =
@@ -197,15 +213,18 @@ export async function startMqttIngress(
           naming,
           group: config.MQTT_SHARE_GROUP,
           member: config.MQTT_CLIENT_ID,
+          role: config.INGRESS_ROLE,
           waitMs: MEMBERS_WAIT_MS,
           logger,
         })
       : null;
-  // Gives the subscriptions to the other replicas, if one is up and not stopping, and handles
-  // what the sessions still deliver; see share-group.members.ts.
+  // Gives the subscriptions of each kind of traffic another replica (up, not stopping) handles
+  // to the others, and handles what the sessions still deliver; see share-group.members.ts.
   const handOff = async (): Promise<void> => {
-    if (membership === null || !(await membership.leaving())) return;
-    const given = await Promise.all(subscribers.map((s) => s.unsubscribe(UNSUBSCRIBE_WAIT_MS)));
+    const taken = membership === null ? new Set() : await membership.leaving();
+    const leaving = subscribers.filter((s) => taken.has(s.kind));
+    if (leaving.length === 0) return;
+    const given = await Promise.all(leaving.map((s) => s.unsubscribe(UNSUBSCRIBE_WAIT_MS)));
     lastMessageAt = Date.now();
     const until = lastMessageAt + HANDOFF_DRAIN_MAX_MS;
     while (
@@ -225,35 +244,40 @@ export async function startMqttIngress(
   };
 
   const egress = openEgress(broker.url, `${config.MQTT_CLIENT_ID}-egress`, logger, broker.tls);
+  const openProvisioning = async () => {
+    const client = await mqtt.connectAsync(broker.url, {
+      clientId: `${config.MQTT_CLIENT_ID}-prov`,
+      clean: true,
+      protocolVersion: 4,
+      reconnectPeriod: 1000,
+      ...tlsConnectOptions(broker.tls),
+    });
+    const provisioning = await startProvisioningBridge({
+      bus,
+      subscriber: client,
+      egress,
+      prefix: config.MQTT_TOPIC_PREFIX,
+      shareGroup: config.MQTT_SHARE_GROUP,
+      maxBytes: config.MAX_PAYLOAD_BYTES,
+      logger,
+    });
+    return { client, provisioning };
+  };
   // Provisioning requests and renewal answers, on a connection of their own (the bridge module).
-  const provisioningClient = await mqtt.connectAsync(broker.url, {
-    clientId: `${config.MQTT_CLIENT_ID}-prov`,
-    clean: true,
-    protocolVersion: 4,
-    reconnectPeriod: 1000,
-    ...tlsConnectOptions(broker.tls),
-  });
-  const provisioning = await startProvisioningBridge({
-    bus,
-    subscriber: provisioningClient,
-    egress,
-    prefix: config.MQTT_TOPIC_PREFIX,
-    shareGroup: config.MQTT_SHARE_GROUP,
-    maxBytes: config.MAX_PAYLOAD_BYTES,
-    logger,
-  });
-  const forwarders: Consumer[] = config.COMMANDS_ENABLED
-    ? await startCommandForwarders({
-        bus,
-        naming,
-        prefix: config.MQTT_TOPIC_PREFIX,
-        meta,
-        egress,
-        metrics: series,
-        logger,
-        onCommandSent: createCommandSentReporter(bus, naming, logger, sentHold),
-      })
-    : [];
+  const bridge = kinds.has('devices') ? await openProvisioning() : null;
+  const forwarders: Consumer[] =
+    config.COMMANDS_ENABLED && kinds.has('commands')
+      ? await startCommandForwarders({
+          bus,
+          naming,
+          prefix: config.MQTT_TOPIC_PREFIX,
+          meta,
+          egress,
+          metrics: series,
+          logger,
+          onCommandSent: createCommandSentReporter(bus, naming, logger, sentHold),
+        })
+      : [];
   const ops =
     opts.opsServer === false
       ? null
@@ -292,8 +316,8 @@ export async function startMqttIngress(
             'messages that came while stopping are left to the broker for redelivery',
           );
         }
-        await provisioning.stop();
-        await provisioningClient.endAsync();
+        await bridge?.provisioning.stop();
+        await bridge?.client.endAsync();
         await Promise.all(forwarders.map((f) => f.stop()));
         // No answer can take them any more: the held broker acks are reported now.
         await sentHold?.flush();

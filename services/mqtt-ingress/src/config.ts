@@ -1,5 +1,5 @@
 import { type Static, Type } from '@sinclair/typebox';
-import { CommonConfig, loadConfig } from '@drover/service-kit';
+import { CommonConfig, ConfigError, loadConfig } from '@drover/service-kit';
 
 /** Environment of the MQTT ingress (CommonConfig plus the broker side). */
 export const IngressConfigSchema = Type.Object({
@@ -58,6 +58,16 @@ export const IngressConfigSchema = Type.Object({
   // Rejects are reported on the bus at most this often per second; all are counted.
   REJECT_REPORTS_PER_S: Type.Integer({ default: 500, minimum: 0 }),
   COMMANDS_ENABLED: Type.Boolean({ default: true }),
+  // What this replica handles (src/domain/ingress-role.ts): `all`; `commands` (COMMANDS and
+  // desired state to the devices, their `cmd/res` answers); `devices` (telemetry, statuses,
+  // update status, reported state, renewals, provisioning). Replicas of both roles in one share
+  // group split the work, so a telemetry flood never delays a command in the same event loop.
+  INGRESS_ROLE: Type.Union(
+    [Type.Literal('all'), Type.Literal('commands'), Type.Literal('devices')],
+    {
+      default: 'all',
+    },
+  ),
   // How long a command's broker ack waits for the device's answer, to travel inside it instead
   // of as a `cmd_sent` report of its own (0 = every ack reported at once). With 16 answer
   // connections it hurt under telemetry (answers queued longer than the hold); with 48 it
@@ -77,5 +87,11 @@ export type IngressConfig = Static<typeof IngressConfigSchema>;
 
 /** Reads and validates the environment; throws a ConfigError naming each bad variable. */
 export function loadIngressConfig(env: NodeJS.ProcessEnv = process.env): IngressConfig {
-  return loadConfig(IngressConfigSchema, env);
+  const config = loadConfig(IngressConfigSchema, env);
+  if (config.INGRESS_ROLE === 'commands' && !config.COMMANDS_ENABLED) {
+    throw new ConfigError([
+      { variable: 'INGRESS_ROLE', reason: 'commands needs COMMANDS_ENABLED (it is false)' },
+    ]);
+  }
+  return config;
 }

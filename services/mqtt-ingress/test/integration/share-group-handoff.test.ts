@@ -2,7 +2,11 @@
 // disconnected persistent session its turn of a shared subscription, so a replica that stops
 // hands its subscriptions to another replica that is up; the last one keeps them and the
 // broker queues for its return. Nothing waits in a stopped replica's session, nothing is lost.
+// Replicas of the two roles (INGRESS_ROLE) split the work, and a replica hands over only the
+// traffic another one handles.
 import { type MqttClient } from 'mqtt';
+import { publish as busPublish } from '@drover/bus';
+import { commandSubject } from '@drover/contracts';
 import { TEST_NATS_URL, TEST_REDIS_URL, waitFor } from '@drover/testing';
 import { type MqttIngress, startMqttIngress } from '../../src/app';
 import { loadIngressConfig } from '../../src/config';
@@ -10,37 +14,56 @@ import { type Pipeline, purgeSessions, startPipeline, TEST_MQTT_URL } from './pi
 
 jest.setTimeout(120_000);
 
+const env = { MQTT_CONNECTIONS: '2', MQTT_ANSWER_CONNECTIONS: '1' };
+
+/** Replicas started next to a pipeline's own ingress, and the sessions to purge after. */
+function replicas(p: () => Pipeline) {
+  const started: MqttIngress[] = [];
+  const clientIds = new Set<string>();
+  return {
+    async start(name: string, role = 'all'): Promise<MqttIngress> {
+      const ingress = await startMqttIngress(
+        loadIngressConfig({
+          NATS_URL: TEST_NATS_URL,
+          REDIS_URL: TEST_REDIS_URL,
+          DROVER_NAMESPACE: p().ns,
+          LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+          ENSURE_STREAMS: 'false',
+          OPS_PORT: '0',
+          MQTT_URL: TEST_MQTT_URL,
+          MQTT_TOPIC_PREFIX: p().ns,
+          MQTT_CLIENT_ID: `${p().ns}-${name}`,
+          INGRESS_ROLE: role,
+          ...env,
+        }),
+      );
+      started.push(ingress);
+      for (const id of ingress.clientIds) clientIds.add(id);
+      return ingress;
+    },
+    started,
+    async stopAll(): Promise<void> {
+      await Promise.all(started.map((o) => o.stop()));
+      for (const id of p().ingress.clientIds) clientIds.add(id);
+      await p().stop();
+      await purgeSessions(TEST_MQTT_URL, [...clientIds]);
+    },
+  };
+}
+
+/** Messages stored in the namespace's `stream` (TELEMETRY, DEVICE). */
+const storedIn = async (p: Pipeline, stream: string): Promise<number> =>
+  (await p.bus.jsm.streams.info(p.bus.naming.stream(stream))).state.messages;
+
 describe('ingress replicas of one share group', () => {
   let p: Pipeline;
   let device: MqttClient;
-  const others: MqttIngress[] = [];
-  const clientIds = new Set<string>();
+  const set = replicas(() => p);
+  const others = set.started;
   let sent = 0;
 
-  const env = { MQTT_CONNECTIONS: '2', MQTT_ANSWER_CONNECTIONS: '1' };
-  const startReplica = async (name: string): Promise<MqttIngress> => {
-    const ingress = await startMqttIngress(
-      loadIngressConfig({
-        NATS_URL: TEST_NATS_URL,
-        REDIS_URL: TEST_REDIS_URL,
-        DROVER_NAMESPACE: p.ns,
-        LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
-        ENSURE_STREAMS: 'false',
-        OPS_PORT: '0',
-        MQTT_URL: TEST_MQTT_URL,
-        MQTT_TOPIC_PREFIX: p.ns,
-        MQTT_CLIENT_ID: `${p.ns}-${name}`,
-        ...env,
-      }),
-    );
-    others.push(ingress);
-    for (const id of ingress.clientIds) clientIds.add(id);
-    return ingress;
-  };
-
-  /** Telemetry messages the ingress replicas stored in the namespace's TELEMETRY stream. */
-  const stored = async (): Promise<number> =>
-    (await p.bus.jsm.streams.info(p.bus.naming.stream('TELEMETRY'))).state.messages;
+  const startReplica = (name: string) => set.start(name);
+  const stored = () => storedIn(p, 'TELEMETRY');
 
   const publish = async (n: number): Promise<void> => {
     for (let i = 0; i < n; i += 1) {
@@ -55,22 +78,17 @@ describe('ingress replicas of one share group', () => {
 
   beforeAll(async () => {
     p = await startPipeline({ label: 'handoff', devices: 1, ingestEnv: false, ingressEnv: env });
-    for (const id of p.ingress.clientIds) clientIds.add(id);
     device = await p.connectDevice('d0');
   });
-  afterAll(async () => {
-    await Promise.all(others.map((o) => o.stop()));
-    await p?.stop();
-    await purgeSessions(TEST_MQTT_URL, [...clientIds]);
-  });
+  afterAll(() => set.stopAll());
 
   it('a replica that stops while another is up hands its share over', async () => {
     const b = await startReplica('b');
     await publish(40);
     await allStored();
     await p.ingress.stop();
-    // Both sessions held the subscriptions: without the hand-off about half of these would wait
-    // in the stopped replica's sessions.
+    // Both replicas' sessions held the subscriptions: without the hand-off, some of these (16
+    // of 60 in a run) would wait in the stopped replica's sessions.
     await publish(60);
     await allStored();
     expect(sent).toBe(100);
@@ -95,5 +113,93 @@ describe('ingress replicas of one share group', () => {
     await startReplica('c');
     await allStored();
     expect(sent).toBe(160);
+  });
+});
+
+describe('ingress replicas of the two roles', () => {
+  let p: Pipeline;
+  let device: MqttClient;
+  const set = replicas(() => p);
+
+  beforeAll(async () => {
+    p = await startPipeline({ label: 'roles', devices: 1, ingestEnv: false, ingressEnv: env });
+    device = await p.connectDevice('d0');
+    await device.subscribeAsync(p.topic('d0', 'cmd'), { qos: 1 });
+  });
+  afterAll(() => set.stopAll());
+
+  const telemetry = (n: number) =>
+    JSON.stringify({ msg_id: `t${n}`, ts: Date.now(), schema_version: 1, metrics: { n } });
+  const answer = (n: number) =>
+    JSON.stringify({
+      msg_id: `a${n}`,
+      ts: Date.now(),
+      schema_version: 1,
+      cmd_id: `c${n}`,
+      status: 'succeeded',
+    });
+
+  it('a `devices` and a `commands` replica split the traffic between them', async () => {
+    // The pipeline's own replica (`all`) hands everything over to the two.
+    await set.start('dev', 'devices');
+    await set.start('cmd', 'commands');
+    await p.ingress.stop();
+    for (let n = 0; n < 20; n += 1) {
+      await device.publishAsync(p.topic('d0', 'telemetry'), telemetry(n), { qos: 1 });
+    }
+    await waitFor(async () => (await storedIn(p, 'TELEMETRY')) === 20);
+    const got = new Promise<string>((resolve) =>
+      device.once('message', (_t, payload) => resolve(payload.toString())),
+    );
+    const command = {
+      msg_id: 'c1',
+      ts: Date.now(),
+      schema_version: 1,
+      command: { name: 'ping', params: {} },
+      expires_at: new Date(Date.now() + 60_000).toISOString(),
+    };
+    await busPublish(p.bus, commandSubject(p.bus.naming, p.tenant, 'd0'), command, {
+      msgId: 'c1',
+    });
+    expect(JSON.parse(await got)).toEqual(command);
+    const before = await storedIn(p, 'DEVICE');
+    await device.publishAsync(p.topic('d0', 'cmd/res'), answer(1), { qos: 1 });
+    // The answer on DEVICE (the command's broker ack rides on it, or comes on its own).
+    await waitFor(async () => (await storedIn(p, 'DEVICE')) >= before + 1);
+  });
+
+  it('a replica hands over only the traffic another one handles', async () => {
+    const [dev, cmd] = set.started as [MqttIngress, MqttIngress];
+    // `all` next to `devices` only: the answers stay with `all`, telemetry goes to `devices`.
+    const all = await set.start('all2', 'all');
+    await cmd.stop();
+    await all.stop();
+    const telemetryBefore = await storedIn(p, 'TELEMETRY');
+    const deviceBefore = await storedIn(p, 'DEVICE');
+    for (let n = 2; n < 7; n += 1) {
+      await device.publishAsync(p.topic('d0', 'cmd/res'), answer(n), { qos: 1 });
+    }
+    for (let n = 100; n < 120; n += 1) {
+      await device.publishAsync(p.topic('d0', 'telemetry'), telemetry(n), { qos: 1 });
+    }
+    // Telemetry: all of it through `devices`, none waiting in the stopped replica's sessions.
+    await waitFor(async () => (await storedIn(p, 'TELEMETRY')) === telemetryBefore + 20);
+    // Answers (sent before that telemetry): nobody handles them now; they wait in the sessions
+    // `all` kept ...
+    expect(await storedIn(p, 'DEVICE')).toBe(deviceBefore);
+    // ... and come when it is back.
+    await set.start('all2', 'commands');
+    await waitFor(async () => (await storedIn(p, 'DEVICE')) === deviceBefore + 5);
+    await dev.stop();
+  });
+
+  it('refuses a `commands` replica without commands', () => {
+    expect(() =>
+      loadIngressConfig({
+        NATS_URL: TEST_NATS_URL,
+        INGRESS_ROLE: 'commands',
+        COMMANDS_ENABLED: 'false',
+      }),
+    ).toThrow('INGRESS_ROLE: commands needs COMMANDS_ENABLED');
   });
 });
