@@ -195,14 +195,25 @@ export async function startMqttIngress(
     });
   }
   const clientIds = connections.map((c) => c.clientId);
-  let lastMessageAt = 0;
-  const sink: MessageSink = (topic, payload, contentType) => {
-    lastMessageAt = Date.now();
-    return handler(topic, payload, contentType);
+  // When each kind of traffic last brought a message, and how many are being handled: a hand-off
+  // waits until the sessions it gave up have run dry.
+  const activity: Record<TrafficKind, { last: number; inFlight: number }> = {
+    commands: { last: 0, inFlight: 0 },
+    devices: { last: 0, inFlight: 0 },
   };
+  const sinkOf =
+    (kind: TrafficKind): MessageSink =>
+    (topic, payload, contentType) => {
+      const a = activity[kind];
+      a.last = Date.now();
+      a.inFlight += 1;
+      return handler(topic, payload, contentType).finally(() => {
+        a.inFlight -= 1;
+      });
+    };
   const subscribers: (Subscriber & { kind: TrafficKind })[] = connections.map(({ kind, ...c }) => ({
     kind,
-    ...openSubscriber({ url: broker.url, tls: broker.tls, ...c, sink, logger }),
+    ...openSubscriber({ url: broker.url, tls: broker.tls, ...c, sink: sinkOf(kind), logger }),
   }));
   await Promise.all(subscribers.map((s) => s.ready));
   // Only once subscribed: a replica that stops hands its share over only to one that takes it.
@@ -221,23 +232,29 @@ export async function startMqttIngress(
   // Gives the subscriptions of each kind of traffic another replica (up, not stopping) handles
   // to the others, and handles what the sessions still deliver; see share-group.members.ts.
   const handOff = async (): Promise<void> => {
-    const taken = membership === null ? new Set() : await membership.leaving();
+    const taken = membership === null ? new Set<TrafficKind>() : await membership.leaving();
     const leaving = subscribers.filter((s) => taken.has(s.kind));
     if (leaving.length === 0) return;
     const given = await Promise.all(leaving.map((s) => s.unsubscribe(UNSUBSCRIBE_WAIT_MS)));
-    lastMessageAt = Date.now();
-    const until = lastMessageAt + HANDOFF_DRAIN_MAX_MS;
-    while (
-      Date.now() < until &&
-      (Date.now() - lastMessageAt < config.MQTT_HANDOFF_QUIET_MS || handler.inFlight() > 0)
-    ) {
+    const gone = [...taken];
+    const start = Date.now();
+    for (const kind of gone) activity[kind].last = Math.max(activity[kind].last, start);
+    const dry = () =>
+      gone.every(
+        (kind) =>
+          activity[kind].inFlight === 0 &&
+          Date.now() - activity[kind].last >= config.MQTT_HANDOFF_QUIET_MS,
+      );
+    while (Date.now() < start + HANDOFF_DRAIN_MAX_MS && !dry()) {
       await new Promise((r) => setTimeout(r, 10));
     }
     logger.info(
       {
         event: 'ingress.handed_off',
+        kinds: gone,
         connections: given.filter(Boolean).length,
-        kept: given.filter((g) => !g).length,
+        // The broker did not confirm these in time: their subscriptions may stay.
+        unconfirmed: given.filter((g) => !g).length,
       },
       'shared subscriptions handed to the other replicas',
     );

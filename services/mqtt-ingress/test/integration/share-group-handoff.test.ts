@@ -114,6 +114,21 @@ describe('ingress replicas of one share group', () => {
     await allStored();
     expect(sent).toBe(160);
   });
+
+  it('a replica that hands over still handles what its sessions already held', async () => {
+    // b and c run again (the test before); a burst lands in both, and c stops in the middle of
+    // it: what the broker had already queued for c's sessions is c's to handle before it goes.
+    const c = others[others.length - 1] as MqttIngress;
+    const burst: Promise<unknown>[] = [];
+    for (let i = 0; i < 300; i += 1) {
+      const body = { msg_id: `m${sent}`, ts: Date.now(), schema_version: 1, metrics: { i } };
+      burst.push(device.publishAsync(p.topic('d0', 'telemetry'), JSON.stringify(body), { qos: 1 }));
+      sent += 1;
+    }
+    await c.stop();
+    await Promise.all(burst);
+    await allStored();
+  });
 });
 
 describe('ingress replicas of the two roles', () => {

@@ -1,8 +1,8 @@
 // The ingress replicas of one MQTT share group answer each other over core NATS: up, their
-// role, and whether stopping. A replica's broker sessions are persistent, and brokers (Mosquitto, EMQX,
-// VerneMQ) keep handing a disconnected persistent session its turn of a shared subscription:
-// that share of the device traffic (telemetry, command answers, statuses) waits in the session
-// until the same client id connects again. So a stopping replica gives up its subscriptions
+// role, and whether stopping. A replica's broker sessions are persistent, and brokers
+// (Mosquitto, EMQX, VerneMQ) keep handing a disconnected persistent session its turn of a shared
+// subscription: that share of the device traffic (telemetry, command answers, statuses) waits in
+// the session until the same client id connects again. So a stopping replica gives up its subscriptions
 // (hands its share to the others) of each kind of traffic another replica that is up and not
 // stopping handles (domain/ingress-role.ts), as in a rolling update or a scale-down; the last
 // one keeps them, and the broker queues for its return.
