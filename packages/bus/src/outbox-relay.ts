@@ -20,10 +20,20 @@ interface Pass {
   read: number;
   /** Rows read that no eager writer had claimed. */
   unclaimed: number;
+  /** Unclaimed rows were left for a claimed row before them (eager publishing off). */
+  blocked: boolean;
   /** Rows published and marked sent. */
   sent: number;
   /** A publish failed. */
   failed: boolean;
+}
+
+/** What a pass's publish did: the ids to mark sent, the failure, and the claims it met. */
+interface Published {
+  ids: string[];
+  failure: unknown;
+  unclaimed: number;
+  blocked: boolean;
 }
 
 interface OutboxRow {
@@ -145,10 +155,11 @@ export interface OutboxRelay {
    *
    * Order: the rows of calls made one after another are published in call order on the bus's
    * one pipeline, so the stream stores them in that order. When an eager publish fails, its rows
-   * go back to the relay, and the relay publishes everything (eager calls only write and notify)
-   * until one of its passes finds nothing left: rows of one aggregate never overtake a failed
-   * one that way, except those already in flight when the failure was seen (as with
-   * `maxInFlight`). A row published twice (a pass that read it just before its mark committed,
+   * go back to the relay, and the relay publishes everything (eager calls only write and notify;
+   * a call whose write was under way hands its rows back once it committed) until one of its
+   * passes finds nothing left; meanwhile a pass publishes no row past one still claimed. Rows of
+   * one aggregate never overtake a failed one that way, except those already in flight when the
+   * failure was seen (as with `maxInFlight`). A row published twice (a pass that read it just before its mark committed,
    * a crash before the mark) is a duplicate the stream drops by `Nats-Msg-Id`.
    *
    * A batch row (`outboxBatch`) is one row for many messages: `written` may give it
@@ -269,29 +280,35 @@ export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
     rows[0]?.seen !== undefined && rows.length < Number(rows[0].seen) ? batchSize : rows.length;
 
   // Publishes a batch's rows and runs the test hook: the ids to mark sent and the failure.
-  const publishBatch = async (
-    read: OutboxRow[],
-  ): Promise<{ ids: string[]; failure: unknown; unclaimed: number }> => {
-    const rows = claimed.size === 0 ? read : read.filter((r) => !claimed.has(r.event_id));
+  const publishBatch = async (read: OutboxRow[]): Promise<Published> => {
+    let rows = claimed.size === 0 ? read : read.filter((r) => !claimed.has(r.event_id));
     eagerStats.skipped += read.length - rows.length;
-    if (rows.length === 0) return { ids: [], failure: null, unclaimed: 0 };
+    const unclaimed = rows.length;
+    if (!eagerOn && unclaimed < read.length) {
+      // While eager publishing is off, a claimed row belongs to a write that hands its rows back
+      // (or to a publish still awaiting its ack or mark): rows after it wait for it, so none of
+      // its aggregate's later rows overtakes it.
+      rows = read.slice(
+        0,
+        read.findIndex((r) => claimed.has(r.event_id)),
+      );
+    }
+    const blocked = rows.length < unclaimed;
+    if (rows.length === 0) return { ids: [], failure: null, unclaimed, blocked };
     const { acked, failure } = await publishRows(rows);
     const ids = rows.slice(0, acked).map((r) => r.id);
     if (ids.length > 0) await opts.beforeMarkSent?.(ids);
-    return { ids, failure, unclaimed: rows.length };
+    return { ids, failure, unclaimed, blocked };
   };
   // `read`: rows the pass read (claimed ones included), which decides whether to go on.
-  const outcome = (
-    read: number,
-    { ids, failure, unclaimed }: { ids: string[]; failure: unknown; unclaimed: number },
-  ): Pass => {
+  const outcome = (read: number, { ids, failure, unclaimed, blocked }: Published): Pass => {
     if (failure !== null) {
       logger.warn(
         { event: 'bus.outbox_publish_failed', err: String(failure), sent: ids.length },
         'outbox publish failed; will retry',
       );
     }
-    return { read, unclaimed, sent: ids.length, failed: failure !== null };
+    return { read, unclaimed, blocked, sent: ids.length, failed: failure !== null };
   };
 
   // On a `createDb` database: the pg pool directly, two round trips a batch (`begin` + lock +
@@ -309,7 +326,7 @@ export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
       const rows = results[1].rows;
       if (rows.length === 0) {
         await client.query('commit');
-        return { read: 0, unclaimed: 0, sent: 0, failed: false };
+        return { read: 0, unclaimed: 0, blocked: false, sent: 0, failed: false };
       }
       const published = await publishBatch(rows);
       const { ids } = published;
@@ -334,7 +351,8 @@ export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
   const flushBatchKysely = async (): Promise<Pass> =>
     db.transaction().execute(async (trx) => {
       const { rows } = await trx.executeQuery<OutboxRow>(CompiledQuery.raw(selectSql));
-      if (rows.length === 0) return { read: 0, unclaimed: 0, sent: 0, failed: false };
+      if (rows.length === 0)
+        return { read: 0, unclaimed: 0, blocked: false, sent: 0, failed: false };
       const published = await publishBatch(rows);
       const { ids } = published;
       if (ids.length > 0) {
@@ -470,9 +488,9 @@ export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
             if (again) continue;
             return total;
           }
-          if (pass.unclaimed === 0) {
-            // A full batch of rows that eager writers are about to mark: look again shortly
-            // rather than re-reading the same rows in a loop.
+          if (pass.unclaimed === 0 || pass.blocked) {
+            // A full batch of rows that eager writers are about to mark (or of rows waiting
+            // behind one): look again shortly rather than re-reading the same rows in a loop.
             if (again) retrySoon();
             return total;
           }
@@ -654,6 +672,17 @@ export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
     const unused = rows.filter((r) => !mineIds.has(r.event_id));
     unclaim(unused);
     eagerDone(unused.length);
+    if (!eagerOn) {
+      // An eager publish failed while this write ran: published now, these rows could overtake
+      // the failed one of their aggregate; the relay publishes in id order. Counted as a
+      // deferred write, so no pass under way turns eager publishing back on.
+      unclaim(mine);
+      eagerDone(mine.length);
+      eagerStats.deferred++;
+      deferred.done++;
+      notifyRelay();
+      return result;
+    }
     publishEager(mine);
     return result;
   };

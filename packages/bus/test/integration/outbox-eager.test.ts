@@ -252,6 +252,81 @@ describe('outbox eager publishing', () => {
     expect(await storedIds('resumed')).toEqual(again.map((x) => x.event_id));
   });
 
+  it('a write under way when an eager publish fails hands its rows to the relay', async () => {
+    const r = await quietRelay();
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const rows = rowsOf('underway', 3);
+    // Committed and claimed, its publish held until the failure below was seen.
+    const underway = r.publishAfterCommit(
+      rows,
+      async () => {
+        const n = await insert(rows);
+        await gate;
+        return n;
+      },
+      () => rows,
+    );
+    // Committed first: the relay publishes in id order, and the failed row comes after them.
+    await waitFor(async () => (await unsent()).length === rows.length);
+    const lost = outboxRows([{ subject: 'iot.nowhere.u', msgId: 'lost-u', payload: {} }]);
+    await r.publishAfterCommit(
+      lost,
+      () => insert(lost),
+      () => lost,
+    );
+    await waitFor(() => r.eagerStats.failed === 1, { timeoutMs: 15_000 });
+    release();
+    await underway;
+    // Published now, its rows would be stored ahead of the failed one's retry.
+    expect(r.eagerStats.published).toBe(0);
+    expect(r.eagerStats.deferred).toBe(1);
+    await db.deleteFrom('outbox').where('event_id', '=', 'lost-u').execute();
+    await r.flushOnce();
+    await waitFor(async () => (await unsent()).length === 0, { timeoutMs: 10_000 });
+    expect(await storedIds('underway')).toEqual(rows.map((x) => x.event_id));
+  });
+
+  it('while eager publishing is off, a relay pass publishes no row past a claimed one', async () => {
+    const r = await quietRelay();
+    const all = rowsOf('behind', 4);
+    const [first, second] = [all.slice(0, 2), all.slice(2)];
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    // A write begun before the failure below: its rows are claimed, its publish held.
+    const claimedWrite = r.publishAfterCommit(
+      first,
+      async () => {
+        const n = await insert(first);
+        await gate;
+        return n;
+      },
+      () => first,
+    );
+    await waitFor(async () => (await unsent()).length === first.length);
+    const lost = outboxRows([{ subject: 'iot.nowhere.v', msgId: 'lost-v', payload: {} }]);
+    await r.publishAfterCommit(
+      lost,
+      () => insert(lost),
+      () => lost,
+    );
+    await waitFor(() => r.eagerStats.failed === 1, { timeoutMs: 15_000 });
+    // A later write of the same aggregates, left to the relay (eager publishing is off).
+    await r.publishAfterCommit(
+      second,
+      () => insert(second),
+      () => second,
+    );
+    await db.deleteFrom('outbox').where('event_id', '=', 'lost-v').execute();
+    // Skipping the claimed rows, this pass would store the later ones ahead of them.
+    expect(await r.flushOnce()).toBe(0);
+    expect(await storedIds('behind')).toEqual([]);
+    release();
+    await claimedWrite;
+    await waitFor(async () => (await unsent()).length === 0, { timeoutMs: 10_000 });
+    expect(await storedIds('behind')).toEqual(all.map((x) => x.event_id));
+  });
+
   it('a `written` that throws leaves the committed rows to the relay and holds no claim', async () => {
     const r = await quietRelay();
     const rows = rowsOf('thrown', 3);
