@@ -159,8 +159,9 @@ export interface OutboxRelay {
    * a call whose write was under way hands its rows back once it committed) until one of its
    * passes finds nothing left; meanwhile a pass publishes no row past one still claimed. Rows of
    * one aggregate never overtake a failed one that way, except those already in flight when the
-   * failure was seen (as with `maxInFlight`). A row published twice (a pass that read it just before its mark committed,
-   * a crash before the mark) is a duplicate the stream drops by `Nats-Msg-Id`.
+   * failure was seen (as with `maxInFlight`). A row published twice (a pass that read it just
+   * before its mark committed, a crash before the mark) is a duplicate the stream drops by
+   * `Nats-Msg-Id`.
    *
    * A batch row (`outboxBatch`) is one row for many messages: `written` may give it
    * back with fewer messages (those of the rows the statement really wrote), same `event_id`;
