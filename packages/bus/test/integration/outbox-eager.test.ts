@@ -287,7 +287,7 @@ describe('outbox eager publishing', () => {
     expect(await storedIds('underway')).toEqual(rows.map((x) => x.event_id));
   });
 
-  it('while eager publishing is off, a relay pass publishes no row past a claimed one', async () => {
+  it('while eager publishing is off, a pass publishes no row past a claimed one', async () => {
     const r = await quietRelay();
     const all = rowsOf('behind', 4);
     const [first, second] = [all.slice(0, 2), all.slice(2)];

@@ -95,7 +95,7 @@ describe('ingress replicas of one share group', () => {
     await b.stop();
   });
 
-  it('the last replica keeps its subscriptions: what comes while it is away waits for it', async () => {
+  it('the last replica keeps its subscriptions: what comes while it is away waits', async () => {
     // Every replica is stopped now (the last one, b, kept its subscriptions).
     await publish(30);
     const before = await stored();

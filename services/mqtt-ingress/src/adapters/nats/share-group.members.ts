@@ -2,10 +2,10 @@
 // role, and whether stopping. A replica's broker sessions are persistent, and brokers
 // (Mosquitto, EMQX, VerneMQ) keep handing a disconnected persistent session its turn of a shared
 // subscription: that share of the device traffic (telemetry, command answers, statuses) waits in
-// the session until the same client id connects again. So a stopping replica gives up its subscriptions
-// (hands its share to the others) of each kind of traffic another replica that is up and not
-// stopping handles (domain/ingress-role.ts), as in a rolling update or a scale-down; the last
-// one keeps them, and the broker queues for its return.
+// the session until the same client id connects again. So a stopping replica gives up its
+// subscriptions (hands its share to the others) of each kind of traffic another replica that is
+// up and not stopping handles (domain/ingress-role.ts), as in a rolling update or a scale-down;
+// the last one keeps them, and the broker queues for its return.
 //
 // Each replica marks itself stopping before it asks, so of two stopping at once the later
 // asker sees the earlier one stopping: at least one of them keeps its subscriptions.
