@@ -1,7 +1,7 @@
 import net from 'node:net';
 
 /** A TCP port that was free on 127.0.0.1 a moment ago (the OS picks it). */
-export async function freePort(): Promise<number> {
+function ephemeralPort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
     srv.unref();
@@ -12,6 +12,25 @@ export async function freePort(): Promise<number> {
       srv.close(() => resolve(port));
     });
   });
+}
+
+// Ports this process has handed out: `listen(0)` may give a port that was just closed again, and
+// a test that asks for several at once (a broker's listeners) must never get one twice.
+const handedOut = new Set<number>();
+
+/**
+ * A TCP port that was free on 127.0.0.1 a moment ago (the OS picks it), and that this process
+ * has not handed out before.
+ */
+export async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < 100; attempt += 1) {
+    const port = await ephemeralPort();
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+  throw new Error('no free port that this process has not handed out already');
 }
 
 /** Resolves true when something accepts TCP connections on `port`. */

@@ -42,4 +42,10 @@ describe('freePort', () => {
     }
     expect(await portAccepts(port)).toBe(false);
   });
+
+  it('never gives one port twice (a broker asks for several listeners at once)', async () => {
+    const ports: number[] = [];
+    for (let i = 0; i < 300; i += 1) ports.push(await freePort());
+    expect(new Set(ports).size).toBe(ports.length);
+  });
 });
