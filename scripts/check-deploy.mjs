@@ -114,6 +114,16 @@ function checkHelmValues(values, services) {
   for (const name of services) {
     if (!defined[name]) problem(HELM_VALUES, `services."${name}" (services/${name}) is missing`);
   }
+  // The ingress's broker sessions are found again by client id: each replica needs an id of its
+  // own that survives its restart (a StatefulSet pod's name), or replicas take each other's
+  // connections over (docs/deployment.md).
+  const ingress = defined['mqtt-ingress'];
+  if (ingress && (ingress.statefulSet !== true || ingress.podNameEnv !== 'MQTT_CLIENT_ID')) {
+    problem(
+      HELM_VALUES,
+      'services."mqtt-ingress" needs statefulSet: true and podNameEnv: MQTT_CLIENT_ID',
+    );
+  }
 }
 
 function main() {
