@@ -252,13 +252,14 @@ describe('outbox eager publishing', () => {
     expect(await storedIds('resumed')).toEqual(again.map((x) => x.event_id));
   });
 
-  it('a write under way when an eager publish fails hands its rows to the relay', async () => {
-    const r = await quietRelay();
+  /**
+   * An eager write whose rows are committed and claimed, its publish held until `release`:
+   * as a write still under way when something else happens.
+   */
+  const heldWrite = async (r: OutboxRelay, rows: OutboxInsertRow[]) => {
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
-    const rows = rowsOf('underway', 3);
-    // Committed and claimed, its publish held until the failure below was seen.
-    const underway = r.publishAfterCommit(
+    const done = r.publishAfterCommit(
       rows,
       async () => {
         const n = await insert(rows);
@@ -267,17 +268,29 @@ describe('outbox eager publishing', () => {
       },
       () => rows,
     );
-    // Committed first: the relay publishes in id order, and the failed row comes after them.
     await waitFor(async () => (await unsent()).length === rows.length);
-    const lost = outboxRows([{ subject: 'iot.nowhere.u', msgId: 'lost-u', payload: {} }]);
+    return { release, done };
+  };
+
+  /** An eager write of a row no stream stores; resolves once its publish has failed. */
+  const failedEager = async (r: OutboxRelay, msgId: string) => {
+    const lost = outboxRows([{ subject: 'iot.nowhere.x', msgId, payload: {} }]);
     await r.publishAfterCommit(
       lost,
       () => insert(lost),
       () => lost,
     );
     await waitFor(() => r.eagerStats.failed === 1, { timeoutMs: 15_000 });
-    release();
-    await underway;
+  };
+
+  it('a write under way when an eager publish fails hands its rows to the relay', async () => {
+    const r = await quietRelay();
+    const rows = rowsOf('underway', 3);
+    // Committed first: the relay publishes in id order, and the failed row comes after them.
+    const underway = await heldWrite(r, rows);
+    await failedEager(r, 'lost-u');
+    underway.release();
+    await underway.done;
     // Published now, its rows would be stored ahead of the failed one's retry.
     expect(r.eagerStats.published).toBe(0);
     expect(r.eagerStats.deferred).toBe(1);
@@ -291,26 +304,9 @@ describe('outbox eager publishing', () => {
     const r = await quietRelay();
     const all = rowsOf('behind', 4);
     const [first, second] = [all.slice(0, 2), all.slice(2)];
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => (release = resolve));
     // A write begun before the failure below: its rows are claimed, its publish held.
-    const claimedWrite = r.publishAfterCommit(
-      first,
-      async () => {
-        const n = await insert(first);
-        await gate;
-        return n;
-      },
-      () => first,
-    );
-    await waitFor(async () => (await unsent()).length === first.length);
-    const lost = outboxRows([{ subject: 'iot.nowhere.v', msgId: 'lost-v', payload: {} }]);
-    await r.publishAfterCommit(
-      lost,
-      () => insert(lost),
-      () => lost,
-    );
-    await waitFor(() => r.eagerStats.failed === 1, { timeoutMs: 15_000 });
+    const claimedWrite = await heldWrite(r, first);
+    await failedEager(r, 'lost-v');
     // A later write of the same aggregates, left to the relay (eager publishing is off).
     await r.publishAfterCommit(
       second,
@@ -321,8 +317,8 @@ describe('outbox eager publishing', () => {
     // Skipping the claimed rows, this pass would store the later ones ahead of them.
     expect(await r.flushOnce()).toBe(0);
     expect(await storedIds('behind')).toEqual([]);
-    release();
-    await claimedWrite;
+    claimedWrite.release();
+    await claimedWrite.done;
     await waitFor(async () => (await unsent()).length === 0, { timeoutMs: 10_000 });
     expect(await storedIds('behind')).toEqual(all.map((x) => x.event_id));
   });

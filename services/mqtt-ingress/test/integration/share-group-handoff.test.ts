@@ -62,7 +62,6 @@ describe('ingress replicas of one share group', () => {
   const others = set.started;
   let sent = 0;
 
-  const startReplica = (name: string) => set.start(name);
   const stored = () => storedIn(p, 'TELEMETRY');
 
   const publish = async (n: number): Promise<void> => {
@@ -83,7 +82,7 @@ describe('ingress replicas of one share group', () => {
   afterAll(() => set.stopAll());
 
   it('a replica that stops while another is up hands its share over', async () => {
-    const b = await startReplica('b');
+    const b = await set.start('b');
     await publish(40);
     await allStored();
     await p.ingress.stop();
@@ -100,17 +99,17 @@ describe('ingress replicas of one share group', () => {
     await publish(30);
     const before = await stored();
     expect(before).toBe(sent - 30);
-    await startReplica('b');
+    await set.start('b');
     await allStored();
   });
 
   it('of two replicas stopping at once, one keeps its subscriptions: nothing is lost', async () => {
-    const c = await startReplica('c');
+    const c = await set.start('c');
     const b = others[others.length - 2] as MqttIngress;
     await Promise.all([b.stop(), c.stop()]);
     await publish(30);
-    await startReplica('b');
-    await startReplica('c');
+    await set.start('b');
+    await set.start('c');
     await allStored();
     expect(sent).toBe(160);
   });
