@@ -29,6 +29,9 @@ import {
   openSubscriber,
 } from './adapters/mqtt/subscriber.connection';
 import { joinShareGroup } from './adapters/nats/share-group.members';
+import { openSessionLedger } from './adapters/nats/session-ledger.kv';
+import { retireSession } from './adapters/mqtt/session.retirer';
+import { recordSessions, type SessionSweeper, startSessionSweeper } from './session.sweeper';
 import { roleKinds, type TrafficKind } from './domain/ingress-role';
 import { openEgress } from './adapters/mqtt/egress.connection';
 import { brokerTarget, tlsConnectOptions } from './adapters/mqtt/broker';
@@ -48,6 +51,8 @@ export interface MqttIngress {
    * `MQTT_CONNECTIONS` ones, `<MQTT_CLIENT_ID>-answers-<n>` for the `MQTT_ANSWER_CONNECTIONS`
    * ones, then `<MQTT_CLIENT_ID>-status`. */
   clientIds: string[];
+  /** Sweeps the session ledger now (tests; it also runs on its own). */
+  sweep(): Promise<void>;
 }
 
 // How long a stopping replica waits for the others' answers, for the broker to confirm an
@@ -55,6 +60,10 @@ export interface MqttIngress {
 const MEMBERS_WAIT_MS = 250;
 const UNSUBSCRIBE_WAIT_MS = 2000;
 const HANDOFF_DRAIN_MAX_MS = 5000;
+// A retired session's messages are handled until none came for this long (the hand-off's quiet
+// time when set), at most for the second.
+const RETIRE_QUIET_MS = 250;
+const RETIRE_MAX_MS = 60_000;
 
 /** Options beyond the environment. */
 export interface StartOptions {
@@ -195,6 +204,19 @@ export async function startMqttIngress(
     });
   }
   const clientIds = connections.map((c) => c.clientId);
+  // The session ledger: written before anything connects, so a replica retiring this one's
+  // sessions (it was away for longer than the retire delay) sees it back and stops.
+  const self = { member: config.MQTT_CLIENT_ID, prefix: config.MQTT_TOPIC_PREFIX };
+  const recorded =
+    config.MQTT_SESSION_RETIRE_AFTER_MS > 0
+      ? await recordSessions({
+          ledger: await openSessionLedger(bus, naming),
+          self,
+          sessions: connections.map((c) => ({ client_id: c.clientId, filters: c.filters })),
+          logger,
+        })
+      : null;
+  for (const c of connections) c.dropFilters.push(...(recorded?.drop.get(c.clientId) ?? []));
   // When each kind of traffic last brought a message, and how many are being handled: a hand-off
   // waits until the sessions it gave up have run dry.
   const activity: Record<TrafficKind, { last: number; inFlight: number }> = {
@@ -216,6 +238,32 @@ export async function startMqttIngress(
     ...openSubscriber({ url: broker.url, tls: broker.tls, ...c, sink: sinkOf(kind), logger }),
   }));
   await Promise.all(subscribers.map((s) => s.ready));
+  const sweeper: SessionSweeper | null =
+    recorded === null
+      ? null
+      : startSessionSweeper({
+          ledger: recorded.ledger,
+          entry: recorded.entry,
+          self,
+          retireAfterMs: config.MQTT_SESSION_RETIRE_AFTER_MS,
+          retire: (session, signal) =>
+            retireSession({
+              url: broker.url,
+              tls: broker.tls,
+              clientId: session.client_id,
+              filters: session.filters,
+              sink: handler,
+              quietMs: config.MQTT_HANDOFF_QUIET_MS || RETIRE_QUIET_MS,
+              maxMs: RETIRE_MAX_MS,
+              signal,
+              logger,
+            }),
+          onRetired: (reason, retired) => {
+            series.sessionsRetired.inc({ reason });
+            series.retiredMessages.inc(retired.handled);
+          },
+          logger,
+        });
   // Only once subscribed: a replica that stops hands its share over only to one that takes it.
   const membership =
     config.MQTT_HANDOFF_QUIET_MS > 0
@@ -313,9 +361,12 @@ export async function startMqttIngress(
     metrics,
     opsPort: ops?.port ?? 0,
     clientIds,
+    sweep: async () => sweeper?.sweep(),
     stop() {
       // Once: a second call waits for the first.
       stopped ??= (async () => {
+        // No more heartbeats: if this replica does not come back, its entry goes stale.
+        await sweeper?.stop();
         await handOff();
         membership?.close();
         stopping = true;

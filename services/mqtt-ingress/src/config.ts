@@ -42,6 +42,13 @@ export const IngressConfigSchema = Type.Object({
   // its turn of the device traffic while it is away (for good, after a scale-down). The last
   // replica keeps them, and the broker queues for its return. 0 = never give them up.
   MQTT_HANDOFF_QUIET_MS: Type.Integer({ default: 250, minimum: 0, maximum: 10000 }),
+  // Each replica records its sessions (client ids, subscriptions) in a JetStream key-value
+  // bucket and rewrites its entry every fifth of this. Its own sessions it no longer opens (a
+  // connection count lowered, a role changed) it retires at start; another replica's, once that
+  // replica's entry is older than this (crashed, then scaled away): it takes what they hold and
+  // gives their subscriptions up, so no share of the device traffic is queued for a client id
+  // nobody opens. Longer than a replica's restart takes. 0 = no ledger, nothing retired.
+  MQTT_SESSION_RETIRE_AFTER_MS: Type.Integer({ default: 300000, minimum: 0 }),
   MAX_PAYLOAD_BYTES: Type.Integer({ default: 262144, minimum: 1024 }),
   MAX_FUTURE_SKEW_MS: Type.Integer({ default: 300000, minimum: 0 }),
   MAX_AGE_MS: Type.Integer({ default: 7 * 24 * 3600 * 1000, minimum: 1000 }),
@@ -91,6 +98,11 @@ export function loadIngressConfig(env: NodeJS.ProcessEnv = process.env): Ingress
   if (config.INGRESS_ROLE === 'commands' && !config.COMMANDS_ENABLED) {
     throw new ConfigError([
       { variable: 'INGRESS_ROLE', reason: 'commands needs COMMANDS_ENABLED (it is false)' },
+    ]);
+  }
+  if (config.MQTT_SESSION_RETIRE_AFTER_MS > 0 && config.MQTT_SESSION_RETIRE_AFTER_MS < 1000) {
+    throw new ConfigError([
+      { variable: 'MQTT_SESSION_RETIRE_AFTER_MS', reason: 'must be 0 (off) or at least 1000' },
     ]);
   }
   return config;

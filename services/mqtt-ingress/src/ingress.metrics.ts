@@ -19,6 +19,16 @@ export function ingressMetrics(m: Metrics) {
     ),
     inFlight: m.gauge('drover_ingress_in_flight', 'Messages being handled'),
     commands: m.counter('drover_ingress_commands_sent_total', 'Sent to devices', ['kind']),
+    sessionsRetired: m.counter(
+      'drover_ingress_sessions_retired_total',
+      'Persistent sessions nobody opens any more, retired (own: this replica no longer opens ' +
+        'them; stale: of a replica that is gone)',
+      ['reason'],
+    ),
+    retiredMessages: m.counter(
+      'drover_ingress_retired_messages_total',
+      'Messages the retired sessions held, handled',
+    ),
   };
 }
 

@@ -190,3 +190,50 @@ export async function startPipeline(opts: PipelineOptions): Promise<Pipeline> {
     },
   };
 }
+
+/** Messages stored in the namespace's `stream` (TELEMETRY, DEVICE). */
+export const storedIn = async (p: Pipeline, stream: string): Promise<number> =>
+  (await p.bus.jsm.streams.info(p.bus.naming.stream(stream))).state.messages;
+
+/**
+ * Ingress replicas started next to a pipeline's own ingress (`MQTT_CLIENT_ID` `<ns>-<name>`,
+ * `env` then `extra` on top of the common settings), and their sessions purged after.
+ */
+export function replicas(p: () => Pipeline, env: Record<string, string> = {}) {
+  const started: MqttIngress[] = [];
+  const clientIds = new Set<string>();
+  return {
+    async start(name: string, role = 'all', extra: Record<string, string> = {}) {
+      const ingress = await startMqttIngress(
+        loadIngressConfig({
+          NATS_URL: TEST_NATS_URL,
+          REDIS_URL: TEST_REDIS_URL,
+          DROVER_NAMESPACE: p().ns,
+          LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+          ENSURE_STREAMS: 'false',
+          OPS_PORT: '0',
+          MQTT_URL: TEST_MQTT_URL,
+          MQTT_TOPIC_PREFIX: p().ns,
+          MQTT_CLIENT_ID: `${p().ns}-${name}`,
+          INGRESS_ROLE: role,
+          ...env,
+          ...extra,
+        }),
+      );
+      started.push(ingress);
+      for (const id of ingress.clientIds) clientIds.add(id);
+      return ingress;
+    },
+    started,
+    /** Also purges these client ids' sessions (ones a replica opened and later retired). */
+    forget(...ids: string[]) {
+      for (const id of ids) clientIds.add(id);
+    },
+    async stopAll(): Promise<void> {
+      await Promise.all(started.map((o) => o.stop()));
+      for (const id of p().ingress.clientIds) clientIds.add(id);
+      await p().stop();
+      await purgeSessions(TEST_MQTT_URL, [...clientIds]);
+    },
+  };
+}

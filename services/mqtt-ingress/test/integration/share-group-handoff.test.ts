@@ -7,58 +7,19 @@
 import { type MqttClient } from 'mqtt';
 import { publish as busPublish } from '@drover/bus';
 import { commandSubject } from '@drover/contracts';
-import { TEST_NATS_URL, TEST_REDIS_URL, waitFor } from '@drover/testing';
-import { type MqttIngress, startMqttIngress } from '../../src/app';
+import { TEST_NATS_URL, waitFor } from '@drover/testing';
+import { type MqttIngress } from '../../src/app';
 import { loadIngressConfig } from '../../src/config';
-import { type Pipeline, purgeSessions, startPipeline, TEST_MQTT_URL } from './pipeline.harness';
+import { type Pipeline, replicas, startPipeline, storedIn } from './pipeline.harness';
 
 jest.setTimeout(120_000);
 
 const env = { MQTT_CONNECTIONS: '2', MQTT_ANSWER_CONNECTIONS: '1' };
 
-/** Replicas started next to a pipeline's own ingress, and the sessions to purge after. */
-function replicas(p: () => Pipeline) {
-  const started: MqttIngress[] = [];
-  const clientIds = new Set<string>();
-  return {
-    async start(name: string, role = 'all'): Promise<MqttIngress> {
-      const ingress = await startMqttIngress(
-        loadIngressConfig({
-          NATS_URL: TEST_NATS_URL,
-          REDIS_URL: TEST_REDIS_URL,
-          DROVER_NAMESPACE: p().ns,
-          LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
-          ENSURE_STREAMS: 'false',
-          OPS_PORT: '0',
-          MQTT_URL: TEST_MQTT_URL,
-          MQTT_TOPIC_PREFIX: p().ns,
-          MQTT_CLIENT_ID: `${p().ns}-${name}`,
-          INGRESS_ROLE: role,
-          ...env,
-        }),
-      );
-      started.push(ingress);
-      for (const id of ingress.clientIds) clientIds.add(id);
-      return ingress;
-    },
-    started,
-    async stopAll(): Promise<void> {
-      await Promise.all(started.map((o) => o.stop()));
-      for (const id of p().ingress.clientIds) clientIds.add(id);
-      await p().stop();
-      await purgeSessions(TEST_MQTT_URL, [...clientIds]);
-    },
-  };
-}
-
-/** Messages stored in the namespace's `stream` (TELEMETRY, DEVICE). */
-const storedIn = async (p: Pipeline, stream: string): Promise<number> =>
-  (await p.bus.jsm.streams.info(p.bus.naming.stream(stream))).state.messages;
-
 describe('ingress replicas of one share group', () => {
   let p: Pipeline;
   let device: MqttClient;
-  const set = replicas(() => p);
+  const set = replicas(() => p, env);
   const others = set.started;
   let sent = 0;
 
@@ -133,7 +94,7 @@ describe('ingress replicas of one share group', () => {
 describe('ingress replicas of the two roles', () => {
   let p: Pipeline;
   let device: MqttClient;
-  const set = replicas(() => p);
+  const set = replicas(() => p, env);
 
   beforeAll(async () => {
     p = await startPipeline({ label: 'roles', devices: 1, ingestEnv: false, ingressEnv: env });
