@@ -28,7 +28,7 @@ import {
   type Subscriber,
   openSubscriber,
 } from './adapters/mqtt/subscriber.connection';
-import { joinShareGroup } from './adapters/nats/share-group.members';
+import { assertMemberUnique, joinShareGroup } from './adapters/nats/share-group.members';
 import { openSessionLedger } from './adapters/nats/session-ledger.kv';
 import { retireSession } from './adapters/mqtt/session.retirer';
 import { recordSessions, type SessionSweeper, startSessionSweeper } from './session.sweeper';
@@ -124,6 +124,19 @@ export async function startMqttIngress(
     logger,
     namespace: config.DROVER_NAMESPACE,
   });
+  try {
+    // Two replicas of one client id take each other's broker connections over without end.
+    await assertMemberUnique({
+      bus,
+      naming,
+      group: config.MQTT_SHARE_GROUP,
+      member: config.MQTT_CLIENT_ID,
+      waitMs: MEMBERS_WAIT_MS,
+    });
+  } catch (err) {
+    await bus.close();
+    throw err;
+  }
   if (config.ENSURE_STREAMS) {
     await ensureStreams(bus, { telemetryMaxBytes: config.TELEMETRY_STREAM_MAX_BYTES });
   }

@@ -106,7 +106,15 @@ export function startSessionSweeper(opts: SweeperOptions): SessionSweeper {
           ok = false;
           return;
         }
-        const retired = await opts.retire(session, abort.signal);
+        let retired: Retired;
+        try {
+          retired = await opts.retire(session, abort.signal);
+        } catch (err) {
+          // Taken over mid-way (its owner is back), or the broker unreachable: next sweep.
+          warn('ingress.retire_failed', err);
+          ok = false;
+          return;
+        }
         if (!retired.complete) {
           ok = false;
           return;

@@ -113,4 +113,18 @@ describe('retiring persistent sessions nobody opens again', () => {
     await other.stop();
     await survivor.stop();
   });
+
+  it('refuses a second replica with the client id of one that runs', async () => {
+    // The replicas of the test before are gone, the last one still subscribed: `u` retires it.
+    const first = await set.start('u', 'all', RETIRE_AFTER);
+    // `docker compose --scale` would start it so: the two would take each other's connections.
+    await expect(set.start('u', 'all', RETIRE_AFTER)).rejects.toThrow(
+      `MQTT_CLIENT_ID ${p.ns}-u is in use by a running ingress replica of share group ingress`,
+    );
+    await publish(20);
+    await allStored();
+    await first.stop();
+    // Once the first is gone, the id is free again.
+    await (await set.start('u')).stop();
+  });
 });

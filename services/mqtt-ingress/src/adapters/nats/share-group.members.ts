@@ -9,7 +9,7 @@
 //
 // Each replica marks itself stopping before it asks, so of two stopping at once the later
 // asker sees the earlier one stopping: at least one of them keeps its subscriptions.
-import { JSONCodec, RequestStrategy, type Subscription } from 'nats';
+import { ErrorCode, JSONCodec, NatsError, RequestStrategy, type Subscription } from 'nats';
 import { type Bus } from '@drover/bus';
 import { ingressMembersSubject, type Naming } from '@drover/contracts';
 import { type Logger } from '@drover/observability';
@@ -61,20 +61,13 @@ export function joinShareGroup(opts: {
       stopping = true;
       const self = { member: opts.member, role: opts.role };
       const all = roleKinds(opts.role).length;
-      const answers: MemberAnswer[] = [];
+      let answers: MemberAnswer[] = [];
       try {
         // Our own subscription answers too, so the request never meets "no responders".
-        const replies = await opts.bus.nc.requestMany(subject, undefined, {
-          strategy: RequestStrategy.Timer,
-          maxWait: opts.waitMs,
-          // Its own inbox: the muxed one would be shared with the bus's other requests.
-          noMux: true,
+        // Enough once everything can be handed over: no need to wait for more answers.
+        answers = await askMembers(opts.bus, subject, opts.waitMs, (got) => {
+          return handedOffKinds(self, got).size === all;
         });
-        for await (const m of replies) {
-          answers.push(codec.decode(m.data));
-          // Everything can be handed over: no need to wait for more answers.
-          if (handedOffKinds(self, answers).size === all) break;
-        }
       } catch (err) {
         opts.logger.warn(
           { event: 'ingress.members_unknown', err: String(err) },
@@ -88,4 +81,71 @@ export function joinShareGroup(opts: {
       sub.unsubscribe();
     },
   };
+}
+
+/**
+ * The answers of the replicas of the group on `subject` within `waitMs` (until `enough` says so).
+ * Throws "no responders" when none is subscribed.
+ */
+async function askMembers(
+  bus: Bus,
+  subject: string,
+  waitMs: number,
+  enough: (answers: MemberAnswer[]) => boolean = () => false,
+): Promise<MemberAnswer[]> {
+  const answers: MemberAnswer[] = [];
+  const replies = await bus.nc.requestMany(subject, undefined, {
+    strategy: RequestStrategy.Timer,
+    maxWait: waitMs,
+    // Its own inbox: the muxed one would be shared with the bus's other requests.
+    noMux: true,
+  });
+  for await (const m of replies) {
+    answers.push(codec.decode(m.data));
+    if (enough(answers)) break;
+  }
+  return answers;
+}
+
+/**
+ * Refuses to start a replica whose member name (MQTT_CLIENT_ID) a running replica of the group,
+ * not stopping, already answers with: the two would take each other's broker connections over
+ * without end (`docker compose --scale`, a copied setting). Asked before this one answers.
+ */
+export async function assertMemberUnique(opts: {
+  bus: Bus;
+  naming: Naming;
+  group: string;
+  member: string;
+  waitMs: number;
+}): Promise<void> {
+  const subject = ingressMembersSubject(opts.naming, opts.group);
+  let answers: MemberAnswer[];
+  try {
+    answers = await askMembers(opts.bus, subject, opts.waitMs, (got) =>
+      got.some((a) => a.member === opts.member && !a.stopping),
+    );
+  } catch (err) {
+    // Nobody answers: no replica runs, so none runs under this name.
+    if (isNoResponders(err)) return;
+    throw err;
+  }
+  if (answers.some((a) => a.member === opts.member && !a.stopping)) {
+    throw new DuplicateMemberError(opts.member, opts.group);
+  }
+}
+
+/** A running replica already uses this replica's MQTT_CLIENT_ID. */
+export class DuplicateMemberError extends Error {
+  constructor(member: string, group: string) {
+    super(
+      `MQTT_CLIENT_ID ${member} is in use by a running ingress replica of share group ${group}: ` +
+        'give each replica its own (docs/telemetry.md)',
+    );
+    this.name = 'DuplicateMemberError';
+  }
+}
+
+function isNoResponders(err: unknown): boolean {
+  return err instanceof NatsError && err.code === ErrorCode.NoResponders;
 }
