@@ -33,7 +33,10 @@ export interface Retired {
   present: boolean;
   /** Messages handled. */
   handled: number;
-  /** Subscriptions given up and the session ran dry (false: taken over, aborted, timed out). */
+  /**
+   * Subscriptions given up and every message it held handled (false: taken over, aborted, timed
+   * out, a message refused: the next sweep tries again).
+   */
   complete: boolean;
 }
 
@@ -50,6 +53,7 @@ export async function retireSession(opts: RetireOptions): Promise<Retired> {
   let handled = 0;
   let inFlight = 0;
   let last = Date.now();
+  let refused = 0;
   let closed = false;
   client.handleMessage = (packet: IPublishPacket, done) => {
     inFlight += 1;
@@ -63,8 +67,10 @@ export async function retireSession(opts: RetireOptions): Promise<Retired> {
         done();
       },
       (err: unknown) => {
-        // Left unacked: the broker sends it again to whoever opens the session next.
+        // Left unacked (and the connection reads no further): the broker sends it again to
+        // whoever opens the session next, so the retirement is not complete.
         inFlight -= 1;
+        refused += 1;
         opts.logger.warn({ event: 'ingress.retire_unacked', err: String(err) }, 'not acked');
       },
     );
@@ -90,7 +96,7 @@ export async function retireSession(opts: RetireOptions): Promise<Retired> {
     while (!over() && (inFlight > 0 || Date.now() - last < opts.quietMs)) {
       await new Promise((r) => setTimeout(r, 10));
     }
-    return { present: true, handled, complete: !over() };
+    return { present: true, handled, complete: !over() && refused === 0 };
   } finally {
     await end();
   }
