@@ -35,6 +35,13 @@ export interface ConnectBusOptions {
    * {@link coalesceWrites}). Default: true, unless `DROVER_NATS_COALESCE_WRITES=false`.
    */
   coalesceWrites?: boolean;
+  /**
+   * Replicas of the streams, key-value buckets and object stores this service creates
+   * (`NATS_REPLICAS`, 1–5; more than 1 needs a JetStream cluster). Existing ones are brought
+   * to this count when they start. Unset: created with the server's default (1), and the
+   * count of an existing one is left as its operator set it.
+   */
+  replicas?: number;
 }
 
 /** The part of nats.js's protocol handler that {@link coalesceWrites} replaces and uses. */
@@ -108,6 +115,8 @@ export interface Bus {
   naming: Naming;
   /** Logger used by the bus helpers. */
   logger: BusLogger;
+  /** Replicas of what the bus creates ({@link ConnectBusOptions.replicas}); undefined: leave. */
+  replicas: number | undefined;
   /**
    * The connection's shared JetStream pipeline (created on first use): many publishes in
    * flight without a request object each (the outbox relay, the ingress's hot paths).
@@ -155,6 +164,7 @@ export async function connectBus(opts: ConnectBusOptions): Promise<Bus> {
     jsm,
     naming: namespace(opts.namespace ?? ''),
     logger,
+    replicas: opts.replicas,
     pipeline: () => {
       pipeline ??= createJsPipeline(nc);
       return pipeline;

@@ -51,7 +51,9 @@ function differs(want: Partial<ConsumerConfig>, have: ConsumerConfig): boolean {
  * and creates the durable, or updates it when its config drifted.
  */
 export async function ensureDurable(bus: Bus, spec: DurableSpec): Promise<ConsumerInfo> {
-  const ours = Object.values(streamConfigs(bus.naming)).find((c) => c.name === spec.streamName);
+  const ours = Object.values(streamConfigs(bus.naming, { replicas: bus.replicas })).find(
+    (c) => c.name === spec.streamName,
+  );
   if (ours) {
     try {
       await bus.jsm.streams.info(spec.streamName);

@@ -5,6 +5,7 @@ export {
   streamConfigs,
   ensureStream,
   ensureStreams,
+  ensureStoreReplicas,
   deleteStreams,
   resolveStreamName,
 } from './streams';

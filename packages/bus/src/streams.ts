@@ -33,6 +33,12 @@ export interface StreamOptions {
   telemetryMaxBytes?: number;
   /** Age cap of TELEMETRY in ms; default 24 h. */
   telemetryMaxAgeMs?: number;
+  /**
+   * Replicas of every stream (`num_replicas`). Unset: not part of the configuration, so a new
+   * stream gets the server's default (1) and an existing one keeps the count it has. With
+   * {@link ensureStreams}, the bus's `replicas` is the default.
+   */
+  replicas?: number;
 }
 
 /** Stream configuration fields we set; the rest are server defaults. */
@@ -49,7 +55,10 @@ export function streamConfigs(
   naming: Naming,
   opts: StreamOptions = {},
 ): Record<StreamName, DroverStreamConfig> {
-  const file = { storage: StorageType.File, num_replicas: 1 };
+  const file = {
+    storage: StorageType.File,
+    ...(opts.replicas !== undefined && { num_replicas: opts.replicas }),
+  };
   return {
     EVENTS: {
       ...file,
@@ -113,7 +122,43 @@ function isNotFound(err: unknown): boolean {
   return e.api_error?.err_code === 10059 || /stream not found/i.test(e.message ?? '');
 }
 
-/** Creates the stream, or updates it when it exists and its config differs. */
+/** How long a stream whose replicas were changed may take to have them current. */
+const REPLICAS_CURRENT_WAIT_MS = 15_000;
+
+/**
+ * Waits until the stream has a leader and `replicas - 1` followers that are current: right after
+ * its count changed, reads and writes get "no responders" (503) until they are. Gives up with a
+ * warning after {@link REPLICAS_CURRENT_WAIT_MS} (the first reads and writes may then fail).
+ */
+async function awaitReplicasCurrent(bus: Bus, name: string, replicas: number): Promise<void> {
+  const until = Date.now() + REPLICAS_CURRENT_WAIT_MS;
+  for (;;) {
+    const c = (await bus.jsm.streams.info(name)).cluster;
+    const followers = c?.replicas ?? [];
+    if (
+      replicas === 1 ||
+      (c?.leader !== undefined &&
+        c.leader !== '' &&
+        followers.length === replicas - 1 &&
+        followers.every((r) => r.current))
+    ) {
+      return;
+    }
+    if (Date.now() >= until) {
+      bus.logger.warn(
+        { event: 'bus.stream_replicas_lagging', stream: name, replicas, cluster: c },
+        'stream replicas not current yet',
+      );
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/**
+ * Creates the stream, or updates it when it exists and its config differs; a count of replicas
+ * that changed is waited for (see awaitReplicasCurrent).
+ */
 export async function ensureStream(bus: Bus, want: DroverStreamConfig): Promise<StreamInfo> {
   let have: StreamInfo;
   try {
@@ -121,18 +166,50 @@ export async function ensureStream(bus: Bus, want: DroverStreamConfig): Promise<
   } catch (err) {
     if (!isNotFound(err)) throw err;
     bus.logger.info({ event: 'bus.stream_created', stream: want.name }, 'creating stream');
-    return bus.jsm.streams.add(want);
+    const created = await bus.jsm.streams.add(want);
+    if (created.config.num_replicas > 1) {
+      await awaitReplicasCurrent(bus, want.name, created.config.num_replicas);
+    }
+    return created;
   }
   if (!differs(want, have.config)) return have;
   bus.logger.info({ event: 'bus.stream_updated', stream: want.name }, 'updating stream');
-  return bus.jsm.streams.update(want.name, { ...have.config, ...want });
+  const updated = await bus.jsm.streams.update(want.name, { ...have.config, ...want });
+  if (updated.config.num_replicas !== have.config.num_replicas) {
+    await awaitReplicasCurrent(bus, want.name, updated.config.num_replicas);
+  }
+  return updated;
 }
 
 /** Idempotent create-or-update of every stream of the namespace. */
 export async function ensureStreams(bus: Bus, opts: StreamOptions = {}): Promise<void> {
-  for (const cfg of Object.values(streamConfigs(bus.naming, opts))) {
+  const replicas = opts.replicas ?? bus.replicas;
+  for (const cfg of Object.values(streamConfigs(bus.naming, { ...opts, replicas }))) {
     await ensureStream(bus, cfg);
   }
+}
+
+/**
+ * Brings the stream behind a key-value bucket (`KV_<bucket>`) or an object store
+ * (`OBJ_<bucket>`) to the bus's `replicas`, when that is set: nats.js creates a missing one with
+ * the count asked for, but binds an existing one as it is. Returns the stream's count.
+ */
+export async function ensureStoreReplicas(
+  bus: Bus,
+  kind: 'kv' | 'os',
+  bucket: string,
+): Promise<number> {
+  const name = `${kind === 'kv' ? 'KV' : 'OBJ'}_${bucket}`;
+  const info = await bus.jsm.streams.info(name);
+  const want = bus.replicas;
+  if (want === undefined || info.config.num_replicas === want) return info.config.num_replicas;
+  bus.logger.info(
+    { event: 'bus.stream_replicas', stream: name, from: info.config.num_replicas, to: want },
+    'changing replicas',
+  );
+  const updated = await bus.jsm.streams.update(name, { ...info.config, num_replicas: want });
+  await awaitReplicasCurrent(bus, name, updated.config.num_replicas);
+  return updated.config.num_replicas;
 }
 
 /** Deletes every stream of the namespace (tests); missing streams are fine. */

@@ -39,6 +39,9 @@ export const CommonConfig = {
   ),
   // No defaults for servers: a forgotten URL must fail at start, not reach localhost.
   NATS_URL: Type.String({ minLength: 1 }),
+  // Replicas of the streams, key-value buckets and object stores the services create (1–5; >1
+  // needs a JetStream cluster). Unset: new ones get 1 and existing ones keep their count.
+  NATS_REPLICAS: Type.Optional(Type.Integer({ minimum: 1, maximum: 5 })),
   DATABASE_URL: Type.String({ minLength: 1 }),
   REDIS_URL: Type.String({ minLength: 1 }),
   OPS_PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 9464 }),

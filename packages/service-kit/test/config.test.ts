@@ -42,6 +42,11 @@ describe('loadConfig', () => {
     expect(cfg).not.toHaveProperty('UNRELATED');
   });
 
+  it('reads NATS_REPLICAS as a number and leaves it unset by default', () => {
+    expect(loadConfig(Schema, { ...good, NATS_REPLICAS: '3' }).NATS_REPLICAS).toBe(3);
+    expect(loadConfig(Schema, good)).not.toHaveProperty('NATS_REPLICAS');
+  });
+
   it('treats an empty variable as unset', () => {
     expect(loadConfig(Schema, { ...good, HTTP_PORT: '', OTEL_EXPORTER_OTLP_ENDPOINT: '' })).toEqual(
       expect.objectContaining({ HTTP_PORT: 8080 }),
@@ -67,6 +72,11 @@ describe('loadConfig', () => {
       'not a level',
       { ...good, LOG_LEVEL: 'loud' },
       ['LOG_LEVEL: expected one of fatal, error, warn, info, debug, trace, silent, got "loud"'],
+    ],
+    [
+      'replicas a cluster cannot have',
+      { ...good, NATS_REPLICAS: '7' },
+      ['NATS_REPLICAS: expected integer to be less or equal to 5, got "7"'],
     ],
     [
       'bad namespace',

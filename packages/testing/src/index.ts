@@ -15,8 +15,13 @@ export type { WaitForOptions } from './wait-for';
 export { freePort, portAccepts } from './ports';
 export { serverProcess } from './server-process';
 export type { ServerProcess, ServerSpec } from './server-process';
-export { startPrivateNats } from './private-nats';
-export type { PrivateNats, PrivateNatsOptions } from './private-nats';
+export { startPrivateNats, startPrivateNatsCluster } from './private-nats';
+export type {
+  PrivateNats,
+  PrivateNatsCluster,
+  PrivateNatsClusterOptions,
+  PrivateNatsOptions,
+} from './private-nats';
 export { startPrivateRedis } from './private-redis';
 export type { PrivateRedis } from './private-redis';
 export { startPrivateMosquitto } from './private-mosquitto';

@@ -149,6 +149,7 @@ export async function startGateway(
       name: SERVICE_NAME,
       logger,
       namespace: config.DROVER_NAMESPACE,
+      replicas: config.NATS_REPLICAS,
     }));
   const redis = given.redis ?? new Redis(config.REDIS_URL, { enableAutoPipelining: true });
   const closeOwned = async () => {

@@ -113,6 +113,7 @@ export async function startCommandGateway(
     name: SERVICE_NAME,
     logger,
     namespace: config.DROVER_NAMESPACE,
+    replicas: config.NATS_REPLICAS,
   });
   if (deps.ensureStreams ?? false) await ensureStreams(bus);
   const relay = startOutboxRelay({

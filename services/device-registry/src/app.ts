@@ -102,6 +102,7 @@ export async function startDeviceRegistry(
     name: SERVICE_NAME,
     logger,
     namespace: config.DROVER_NAMESPACE,
+    replicas: config.NATS_REPLICAS,
   });
   if (deps.ensureStreams ?? false) await ensureStreams(bus);
 

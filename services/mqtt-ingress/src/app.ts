@@ -123,6 +123,7 @@ export async function startMqttIngress(
     name: 'mqtt-ingress',
     logger,
     namespace: config.DROVER_NAMESPACE,
+    replicas: config.NATS_REPLICAS,
   });
   try {
     // Two replicas of one client id take each other's broker connections over without end.

@@ -117,6 +117,7 @@ export async function startOtaOrchestrator(
     name: SERVICE_NAME,
     logger,
     namespace: config.DROVER_NAMESPACE,
+    replicas: config.NATS_REPLICAS,
   });
   if (deps.ensureStreams ?? false) await ensureStreams(bus);
   const relay = startOutboxRelay({

@@ -128,6 +128,7 @@ export async function startProvisioning(
     name: SERVICE_NAME,
     logger,
     namespace: config.DROVER_NAMESPACE,
+    replicas: config.NATS_REPLICAS,
   });
   if (deps.ensureStreams ?? false) await ensureStreams(bus);
 

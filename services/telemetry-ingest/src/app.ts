@@ -72,6 +72,7 @@ export async function startTelemetryIngest(
     name: 'telemetry-ingest',
     logger,
     namespace: config.DROVER_NAMESPACE,
+    replicas: config.NATS_REPLICAS,
   });
   if (config.ENSURE_STREAMS) {
     await ensureStreams(bus, { telemetryMaxBytes: config.TELEMETRY_STREAM_MAX_BYTES });

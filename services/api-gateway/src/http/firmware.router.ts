@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import multipart from '@fastify/multipart';
 import { Type } from '@sinclair/typebox';
-import { type Bus, rpcRequest } from '@drover/bus';
+import { type Bus, ensureStoreReplicas, rpcRequest } from '@drover/bus';
 import {
   FIRMWARE_MAX_SIZE,
   FIRMWARE_SERVICE,
@@ -71,7 +71,14 @@ function uploadBucket(bus: Bus): () => Promise<{ name: string; store: ObjectStor
   const name = bus.naming.stream(FIRMWARE_UPLOAD_BUCKET);
   let opened: Promise<ObjectStore> | null = null;
   return async () => {
-    opened ??= bus.js.views.os(name, { ttl: nanos(UPLOAD_TTL_MS) }).catch((err: unknown) => {
+    opened ??= (async () => {
+      const store = await bus.js.views.os(name, {
+        ttl: nanos(UPLOAD_TTL_MS),
+        ...(bus.replicas !== undefined && { replicas: bus.replicas }),
+      });
+      await ensureStoreReplicas(bus, 'os', name);
+      return store;
+    })().catch((err: unknown) => {
       opened = null;
       throw new UnavailableError('upload_store_unavailable', 'the firmware upload store failed', {
         cause: err,

@@ -1,7 +1,7 @@
 // The session ledger (domain/session-ledger.ts) in a JetStream key-value bucket: one key per
 // replica (its member name), written with compare-and-set where two replicas could race.
 import { JSONCodec, type KV } from 'nats';
-import { type Bus } from '@drover/bus';
+import { type Bus, ensureStoreReplicas } from '@drover/bus';
 import { type Naming } from '@drover/contracts';
 import { type LedgerEntry, type StoredEntry } from '../../domain/session-ledger';
 
@@ -31,7 +31,12 @@ function lostRace(err: unknown): boolean {
 
 /** Opens (creating if needed) the ledger's bucket. */
 export async function openSessionLedger(bus: Bus, naming: Naming): Promise<SessionLedger> {
-  const kv: KV = await bus.js.views.kv(ledgerBucket(naming), { history: 1 });
+  const bucket = ledgerBucket(naming);
+  const kv: KV = await bus.js.views.kv(bucket, {
+    history: 1,
+    ...(bus.replicas !== undefined && { replicas: bus.replicas }),
+  });
+  await ensureStoreReplicas(bus, 'kv', bucket);
   const read = async (member: string): Promise<StoredEntry | undefined> => {
     const e = await kv.get(member);
     if (e === null || e.operation !== 'PUT') return undefined;
