@@ -56,10 +56,12 @@ export interface MqttIngress {
 }
 
 // How long a stopping replica waits for the others' answers, for the broker to confirm an
-// unsubscribe, and at most for its sessions to run dry after it gave its subscriptions up.
+// unsubscribe, and at most, beyond MQTT_HANDOFF_QUIET_MS, for its sessions to run dry after it
+// gave its subscriptions up (the quiet time itself is up to 10 s: at most 15 s in all, inside
+// the chart's 30 s grace; what a session still holds then waits for the ledger's sweep).
 const MEMBERS_WAIT_MS = 250;
 const UNSUBSCRIBE_WAIT_MS = 2000;
-const HANDOFF_DRAIN_MAX_MS = 5000;
+const HANDOFF_DRAIN_EXTRA_MS = 5000;
 // A retired session's messages are handled until none came for this long (the hand-off's quiet
 // time when set), at most for the second.
 const RETIRE_QUIET_MS = 250;
@@ -307,7 +309,8 @@ export async function startMqttIngress(
           activity[kind].inFlight === 0 &&
           Date.now() - activity[kind].last >= config.MQTT_HANDOFF_QUIET_MS,
       );
-    while (Date.now() < start + HANDOFF_DRAIN_MAX_MS && !dry()) {
+    const until = start + config.MQTT_HANDOFF_QUIET_MS + HANDOFF_DRAIN_EXTRA_MS;
+    while (Date.now() < until && !dry()) {
       await new Promise((r) => setTimeout(r, 10));
     }
     logger.info(
