@@ -37,7 +37,14 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cpuByCommand, cpuDelta, freePort, processCpuSeconds, waitPort } from './lib/proc.mjs';
+import {
+  cpuByCommand,
+  cpuDelta,
+  freePort,
+  machineProbe,
+  processCpuSeconds,
+  waitPort,
+} from './lib/proc.mjs';
 import { drained } from './lib/streams.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -667,6 +674,7 @@ async function main() {
   console.log(
     `devices=${DEVICES} rate=${RATE}/s seconds=${SECONDS} telemetry batch=${TELEMETRY_BATCH}`,
   );
+  const probeBefore = machineProbe();
   console.log(
     `floor (bare MQTT QoS 1 round trip): ${fmt(await floor(ns, Math.min(RATE * 10, 10000)))}`,
   );
@@ -691,6 +699,11 @@ async function main() {
       await run(ns, nc, deviceIds, TELEMETRY_RATE, services),
     );
   }
+  // The machine's speed before and after the runs (see machineProbe): compare runs by it.
+  console.log(
+    `machine probe (fixed single-threaded work, lower is faster): ${probeBefore} ms before, ` +
+      `${machineProbe()} ms after`,
+  );
   // Clean up: devices, retained status, services, schemas, streams.
   const cleaner = await mqtt.connectAsync(MQTT_URL, { clientId: `${ns}-cleaner` });
   for (const id of deviceIds)

@@ -1,5 +1,6 @@
 // Helpers shared by the benchmarks: free ports, waiting for a port, and CPU seconds of processes
 // read from /proc (Linux), so a benchmark can say where the machine's CPU went during a run.
+import { execFileSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import net from 'node:net';
 
@@ -74,4 +75,25 @@ export function cpuByCommand() {
 /** The difference of two {@link cpuByCommand} snapshots for the given names. */
 export function cpuDelta(before, after, names) {
   return Object.fromEntries(names.map((n) => [n, (after.get(n) ?? 0) - (before.get(n) ?? 0)]));
+}
+
+// A fixed single-threaded piece of work (SHA-256 over 300 MiB, then 30 M square roots).
+const PROBE = `const c = require('node:crypto'); const b = Buffer.alloc(1 << 20, 1);
+const t = process.hrtime.bigint();
+for (let i = 0; i < 300; i++) c.createHash('sha256').update(b).digest();
+let x = 0; for (let i = 0; i < 3e7; i++) x += Math.sqrt(i) | 0;
+process.stdout.write(String(Number(process.hrtime.bigint() - t) / 1e6 + (x < 0 ? 1 : 0)));`;
+
+/**
+ * Milliseconds a fixed single-threaded piece of work takes in a fresh Node process (the median
+ * of `runs`): the machine's speed at the time of a run, so figures taken hours apart on a shared
+ * or virtual machine can be compared. 270-295 ms on the development machine on 2026-11-28.
+ */
+export function machineProbe(runs = 3) {
+  const ms = [];
+  for (let i = 0; i < runs; i++) {
+    ms.push(Number(execFileSync(process.execPath, ['-e', PROBE], { encoding: 'utf8' })));
+  }
+  ms.sort((a, b) => a - b);
+  return Math.round(ms[Math.floor(ms.length / 2)]);
 }
