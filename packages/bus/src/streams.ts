@@ -191,8 +191,9 @@ export async function ensureStreams(bus: Bus, opts: StreamOptions = {}): Promise
 
 /**
  * Brings the stream behind a key-value bucket (`KV_<bucket>`) or an object store
- * (`OBJ_<bucket>`) to the bus's `replicas`, when that is set: nats.js creates a missing one with
- * the count asked for, but binds an existing one as it is. Returns the stream's count.
+ * (`OBJ_<bucket>`) to the bus's `replicas`, when that is set (nats.js creates a missing one with
+ * the count asked for, but binds an existing one as it is), and waits until its replicas are
+ * current. Returns the stream's count.
  */
 export async function ensureStoreReplicas(
   bus: Bus,
@@ -202,14 +203,16 @@ export async function ensureStoreReplicas(
   const name = `${kind === 'kv' ? 'KV' : 'OBJ'}_${bucket}`;
   const info = await bus.jsm.streams.info(name);
   const want = bus.replicas;
-  if (want === undefined || info.config.num_replicas === want) return info.config.num_replicas;
-  bus.logger.info(
-    { event: 'bus.stream_replicas', stream: name, from: info.config.num_replicas, to: want },
-    'changing replicas',
-  );
-  const updated = await bus.jsm.streams.update(name, { ...info.config, num_replicas: want });
-  await awaitReplicasCurrent(bus, name, updated.config.num_replicas);
-  return updated.config.num_replicas;
+  if (want === undefined) return info.config.num_replicas;
+  if (info.config.num_replicas !== want) {
+    bus.logger.info(
+      { event: 'bus.stream_replicas', stream: name, from: info.config.num_replicas, to: want },
+      'changing replicas',
+    );
+    await bus.jsm.streams.update(name, { ...info.config, num_replicas: want });
+  }
+  await awaitReplicasCurrent(bus, name, want);
+  return want;
 }
 
 /** Deletes every stream of the namespace (tests); missing streams are fine. */

@@ -101,6 +101,15 @@ describe('stream replicas on a JetStream cluster', () => {
     await kv.put('member', new TextEncoder().encode('x'));
     expect((await kv.get('member'))?.string()).toBe('x');
   }, 60_000);
+
+  it('creates a key-value bucket with the count, usable at once', async () => {
+    const three = await open(testNamespace('repl'), 3);
+    const bucket = three.naming.stream('LEDGER');
+    const kv = await three.js.views.kv(bucket, { history: 1, replicas: 3 });
+    expect(await ensureStoreReplicas(three, 'kv', bucket)).toBe(3);
+    await kv.put('member', new TextEncoder().encode('y'));
+    expect((await kv.get('member'))?.string()).toBe('y');
+  }, 60_000);
 });
 
 describe('stream replicas on a single server', () => {
