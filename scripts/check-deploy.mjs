@@ -124,6 +124,11 @@ function checkHelmValues(values, services) {
       'services."mqtt-ingress" needs statefulSet: true and podNameEnv: MQTT_CLIENT_ID',
     );
   }
+  // Production runs a three-node JetStream cluster (deploy/nats): streams of one replica would
+  // lose what a node's disk held.
+  if (!(Number(values?.env?.NATS_REPLICAS) >= 3)) {
+    problem(HELM_VALUES, 'env.NATS_REPLICAS must be 3 or more (deploy/nats/README.md)');
+  }
 }
 
 function main() {
