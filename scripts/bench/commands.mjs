@@ -45,7 +45,7 @@ import {
   processCpuSeconds,
   waitPort,
 } from './lib/proc.mjs';
-import { drained } from './lib/streams.mjs';
+import { drained, namespaceStream } from './lib/streams.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const req = createRequire(join(root, 'services', 'command-gateway', 'package.json'));
@@ -727,7 +727,7 @@ async function main() {
     await client.query(`drop schema if exists "${s}" cascade`);
   await client.end();
   for await (const name of jsm.streams.names())
-    if (name.startsWith(`${ns.toUpperCase()}_`)) await jsm.streams.delete(name);
+    if (namespaceStream(name, ns)) await jsm.streams.delete(name);
   await nc.close();
   if (natsServer) await stopServer(natsServer);
   await rm(dir, { recursive: true, force: true }); // the private servers' files

@@ -30,6 +30,7 @@ import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { namespaceStream } from './lib/streams.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const req = createRequire(join(root, 'services', 'provisioning', 'package.json'));
@@ -516,7 +517,7 @@ async function main() {
     nc ??= await natsConnect({ servers: SERVERS.NATS_URL });
     const jsm = await nc.jetstreamManager();
     for await (const name of jsm.streams.names())
-      if (name.startsWith(`${ns.toUpperCase()}_`)) await jsm.streams.delete(name);
+      if (namespaceStream(name, ns)) await jsm.streams.delete(name);
     await nc.close();
     rmSync(tmp, { recursive: true, force: true });
   }

@@ -34,7 +34,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { drained } from './lib/streams.mjs';
+import { drained, namespaceStream } from './lib/streams.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const req = createRequire(join(root, 'services', 'ota-orchestrator', 'package.json'));
@@ -502,9 +502,8 @@ async function main() {
       await pg.query(`drop schema if exists "${s}" cascade`);
     }
     await pg.end();
-    const prefix = `${ns.toUpperCase()}_`;
     for await (const name of jsm.streams.names()) {
-      if (name.startsWith(prefix) || (bucket && name === `OBJ_${bucket}`)) {
+      if (namespaceStream(name, ns) || (bucket && name === `OBJ_${bucket}`)) {
         await jsm.streams.delete(name);
       }
     }
