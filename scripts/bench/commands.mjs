@@ -45,7 +45,7 @@ import {
   processCpuSeconds,
   waitPort,
 } from './lib/proc.mjs';
-import { drained, namespaceStream } from './lib/streams.mjs';
+import { drained } from './lib/streams.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const req = createRequire(join(root, 'services', 'command-gateway', 'package.json'));
@@ -726,8 +726,8 @@ async function main() {
   for (const s of [`${ns}_reg`, `${ns}_cmd`])
     await client.query(`drop schema if exists "${s}" cascade`);
   await client.end();
-  for await (const name of jsm.streams.names())
-    if (namespaceStream(name, ns)) await jsm.streams.delete(name);
+  // Its streams and the KV_/OBJ_ streams of its buckets (the ingress's session ledger).
+  await req('@drover/testing').cleanupNamespace(ns, { natsUrl: SERVERS.NATS_URL, redisUrl: null });
   await nc.close();
   if (natsServer) await stopServer(natsServer);
   await rm(dir, { recursive: true, force: true }); // the private servers' files

@@ -30,7 +30,6 @@ import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
-import { namespaceStream } from './lib/streams.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const req = createRequire(join(root, 'services', 'provisioning', 'package.json'));
@@ -514,11 +513,11 @@ async function main() {
     await client.connect();
     await client.query(`drop schema if exists "${ns}_prov" cascade`);
     await client.end();
-    nc ??= await natsConnect({ servers: SERVERS.NATS_URL });
-    const jsm = await nc.jetstreamManager();
-    for await (const name of jsm.streams.names())
-      if (namespaceStream(name, ns)) await jsm.streams.delete(name);
-    await nc.close();
+    await req('@drover/testing').cleanupNamespace(ns, {
+      natsUrl: SERVERS.NATS_URL,
+      redisUrl: null,
+    });
+    await nc?.close();
     rmSync(tmp, { recursive: true, force: true });
   }
 }

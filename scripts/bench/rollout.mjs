@@ -34,7 +34,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { drained, namespaceStream } from './lib/streams.mjs';
+import { drained } from './lib/streams.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const req = createRequire(join(root, 'services', 'ota-orchestrator', 'package.json'));
@@ -339,7 +339,6 @@ async function main() {
   const nc = await natsConnect({ servers: SERVERS.NATS_URL });
   const jsm = await nc.jetstreamManager();
   const children = [];
-  let bucket = null;
   try {
     const p = forkChild('platform', { BENCH_NS: ns });
     children.push(p.child);
@@ -366,8 +365,7 @@ async function main() {
     });
     children.push(o.child);
     const { rss: idleRss } = await o.ready;
-    const registered = await registerFirmware(nc, ns, privateKey, keyId);
-    bucket = registered.bucket;
+    await registerFirmware(nc, ns, privateKey, keyId);
     // The orchestrator's DEVICE consumers catch up with the presence history first.
     await drained(jsm, [`${ns.toUpperCase()}_DEVICE`], 'orchestrator catch-up');
     console.error(`orchestrator ready (rss ${mb(idleRss)}), firmware ${TO} registered`);
@@ -502,11 +500,11 @@ async function main() {
       await pg.query(`drop schema if exists "${s}" cascade`);
     }
     await pg.end();
-    for await (const name of jsm.streams.names()) {
-      if (namespaceStream(name, ns) || (bucket && name === `OBJ_${bucket}`)) {
-        await jsm.streams.delete(name);
-      }
-    }
+    // Its streams, and the upload bucket's OBJ_<NS>_FIRMWARE_UPLOADS stream.
+    await req('@drover/testing').cleanupNamespace(ns, {
+      natsUrl: SERVERS.NATS_URL,
+      redisUrl: null,
+    });
     await nc.close();
     rmSync(artifacts, { recursive: true, force: true });
   }

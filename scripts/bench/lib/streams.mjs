@@ -28,13 +28,3 @@ export async function drained(jsm, streams, label, { quiet, timeoutMs = 600_000 
     await new Promise((r) => setTimeout(r, 250));
   }
 }
-
-/**
- * Whether stream `name` belongs to namespace `ns`: its streams (`<NS>_EVENTS`), and the streams
- * behind its key-value buckets and object stores (`KV_<NS>_…`, `OBJ_<NS>_…`), such as the
- * ingress's session ledger. A benchmark deletes these when it ends.
- */
-export function namespaceStream(name, ns) {
-  const prefix = `${ns.toUpperCase()}_`;
-  return [prefix, `KV_${prefix}`, `OBJ_${prefix}`].some((p) => name.startsWith(p));
-}
